@@ -1,0 +1,44 @@
+# MentorHub: `make run` sets everything up and serves http://127.0.0.1:5000; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+DEMO_LEARNERS ?= 400
+DEMO_MENTORS ?= 80
+DEMO_DAYS ?= 120
+
+.PHONY: run test venv chromium mlflow-ui prefect-ui clean
+
+run: $(STAMP)
+	$(BIN)/mentorhub db upgrade
+	$(BIN)/mentorhub seed --learners $(DEMO_LEARNERS) --mentors $(DEMO_MENTORS) --days $(DEMO_DAYS) --if-empty
+	$(BIN)/mentorhub demo-logins
+	$(BIN)/mentorhub serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "Installing Debian's Chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "Could not install chromium: browser tests will skip (or fail under REQUIRE_SERVICES=1)"; }
+
+mlflow-ui: $(STAMP)
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///var/mlflow.db --port 5001
+
+prefect-ui: $(STAMP)
+	$(BIN)/prefect server start --port 4200
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

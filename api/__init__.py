@@ -1,0 +1,58 @@
+"""MentorHub's Flask app: create_app() builds it from the settings."""
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIFlask
+
+from api.settings import Settings, get_settings
+
+
+def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> APIFlask:
+    """Build the app for the settings' profile; `config` overrides Flask config keys (tests)."""
+    from api import errors, logs
+    from api.config import flask_config
+    from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
+
+    settings = settings or get_settings()
+    logs.configure(settings)
+    app = APIFlask(
+        __name__,
+        title="MentorHub API",
+        version="1",
+        spec_path="/api/openapi.json",
+        docs_path="/api/docs",
+        json_errors=False,
+    )
+    app.config.from_mapping(flask_config(settings))
+    if config:
+        app.config.update(config)
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    logs.register_request_logging(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_migrations_dir()))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config.get("SOCKETIO_ASYNC_MODE", settings.socketio_async_mode),
+        message_queue=settings.redis_url or None,
+        cors_allowed_origins=settings.cors_allowed_origins,
+    )
+
+    from api import tables  # noqa: F401  (registers every table on the metadata)
+    from api.auth import bp as auth_bp
+    from api.core import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    app.register_blueprint(auth_bp)
+    errors.register(app)
+    return app
+
+
+def _migrations_dir():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent / "migrations"

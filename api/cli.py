@@ -1,0 +1,135 @@
+"""The `mentorhub` command: database, demo world, server, pipelines and benchmarks.
+
+This is the composition root: heavy packages (pipelines, experiments, mlflow...) are imported
+inside the command that needs them, never at start-up.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+DEMO_PASSWORD = "mentorhub-demo-2026"
+DEMO_LOGINS = {
+    "learner": "learner@demo.mentorhub.local",
+    "mentor": "mentor@demo.mentorhub.local",
+    "admin": "admin@demo.mentorhub.local",
+}
+
+
+def _app():
+    from api import create_app
+
+    return create_app()
+
+
+@click.group()
+def cli() -> None:
+    """MentorHub: mentor-learner platform."""
+
+
+@cli.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Upgrade the database to a revision."""
+    from flask_migrate import upgrade
+
+    with _app().app_context():
+        upgrade(revision=revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db.command("downgrade")
+@click.option("--revision", default="-1", show_default=True)
+def db_downgrade(revision: str) -> None:
+    """Downgrade the database to a revision ('base' empties it)."""
+    from flask_migrate import downgrade
+
+    with _app().app_context():
+        downgrade(revision=revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@cli.command()
+@click.option("--learners", default=400, show_default=True, type=click.IntRange(1))
+@click.option("--mentors", default=80, show_default=True, type=click.IntRange(1))
+@click.option("--days", default=120, show_default=True, type=click.IntRange(1))
+@click.option("--seed", "random_seed", default=42, show_default=True, type=int)
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Last simulated day (UTC); default: today.")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
+def seed(learners: int, mentors: int, days: int, random_seed: int, until, if_empty: bool) -> None:
+    """Generate the demo world: people, mentors, and months of learner behaviour."""
+    from api.demo.world import WorldSpec, generate_world, world_exists
+
+    app = _app()
+    with app.app_context():
+        if if_empty and world_exists():
+            click.echo("demo world already present; skipping seed")
+            return
+        started = time.perf_counter()
+        spec = WorldSpec(learners=learners, mentors=mentors, days=days, seed=random_seed,
+                         until=until.date() if until else None)
+        counts = generate_world(spec, demo_password=DEMO_PASSWORD, demo_logins=DEMO_LOGINS, progress=True)
+        elapsed = time.perf_counter() - started
+    click.echo(f"seeded in {elapsed:.1f}s: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+@cli.command("demo-logins")
+def demo_logins() -> None:
+    """Print the demo accounts to log in with."""
+    click.echo("Demo logins (password for all: %s)" % DEMO_PASSWORD)
+    for role, email in DEMO_LOGINS.items():
+        click.echo(f"  {role:<8} {email}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the web client and chat with Flask-SocketIO's eventlet server."""
+    os.execv(sys.executable, [sys.executable, "-m", "api.server", "--host", host, "--port", str(port)])
+
+
+@cli.group()
+def bench() -> None:
+    """Benchmarks; each prints its figures and can write them as JSON."""
+
+
+def _attach_lazy_commands() -> None:
+    """Commands defined in other packages, attached without importing those packages at start-up."""
+
+    class LazyCommand(click.Command):
+        def __init__(self, name: str, import_path: str, help_text: str):
+            super().__init__(name, help=help_text, context_settings={"ignore_unknown_options": True,
+                                                                     "allow_extra_args": True})
+            self.import_path = import_path
+
+        def _target(self) -> click.Command:
+            module_name, attr = self.import_path.split(":")
+            module = __import__(module_name, fromlist=[attr])
+            return getattr(module, attr)
+
+        def invoke(self, ctx: click.Context):
+            target = self._target()
+            return target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False)
+
+        def get_help(self, ctx: click.Context) -> str:
+            return self._target().get_help(ctx)
+
+    bench.add_command(LazyCommand("recsys", "experiments.cli:recsys",
+                                  "Offline recommender benchmark on MovieLens-100k (folds u1..u5)."))
+
+
+_attach_lazy_commands()
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,55 @@
+"""Landing page and /healthz."""
+from __future__ import annotations
+
+import logging
+
+from flask import current_app, jsonify, render_template
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import text
+
+from api.core import bp
+from api.extensions import db
+
+logger = logging.getLogger(__name__)
+
+
+@bp.get("/")
+def landing():
+    """The two choices every visitor meets: learn or teach."""
+    return render_template("core/landing.html")
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness and the state of each backing service; 503 when the database is down."""
+    checks: dict[str, str] = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception:  # the check reports, it does not fail
+        logger.exception("database health check failed")
+        checks["database"] = "down"
+    settings = current_app.config["MENTORHUB_SETTINGS"]
+    if settings.redis_url:
+        checks["redis"] = _redis_state(settings.redis_url)
+    else:
+        checks["redis"] = "not configured"
+    status = "ok" if checks["database"] == "ok" and checks["redis"] != "down" else "degraded"
+    code = 503 if checks["database"] != "ok" else 200
+    return jsonify(status=status, checks=checks), code
+
+
+def _redis_state(url: str) -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
+        return "ok"
+    except redis.RedisError:
+        return "down"
+
+
+@bp.get("/api/v1/csrf-token")
+def csrf_token():
+    """The CSRF token for this session; API clients send it back in the X-CSRFToken header."""
+    return jsonify(csrf_token=generate_csrf())

@@ -1,0 +1,31 @@
+"""The production-style entry point: Flask-SocketIO's eventlet server (`mentorhub serve`)."""
+import eventlet
+
+eventlet.monkey_patch()
+
+import argparse  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Serve MentorHub with eventlet")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+
+    from api.settings import get_settings
+
+    if get_settings().sqlalchemy_database_uri.startswith("postgresql"):
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()  # a slow query yields to the other green threads
+
+    from api import create_app
+    from api.extensions import socketio
+
+    app = create_app()
+    print(f"MentorHub is serving on http://{args.host}:{args.port}", flush=True)
+    socketio.run(app, host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

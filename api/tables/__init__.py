@@ -1,0 +1,64 @@
+"""The database tables of MentorHub (SQLAlchemy 2 typed models)."""
+from api.tables.bookings import (
+    ACTIVE_BOOKING_STATUSES,
+    Booking,
+    BookingStatus,
+    LearnerRating,
+    Payment,
+    PaymentStatus,
+    ProviderEvent,
+    Refund,
+    Review,
+)
+from api.tables.chat import Attachment, ChatMember, ChatRoom, Message
+from api.tables.events import Event, EventType
+from api.tables.profiles import (
+    AvailabilityException,
+    AvailabilityRule,
+    Certification,
+    LearnerProfile,
+    MentorProfile,
+    MentorStatus,
+    Topic,
+    learner_topics,
+    mentor_topics,
+)
+from api.tables.settings import AbArm, AbExperiment, ModelSetting
+from api.tables.types import UTCDateTime, utcnow
+from api.tables.users import Role, SocialAccount, User, UserRole
+
+__all__ = [
+    "ACTIVE_BOOKING_STATUSES",
+    "AbArm",
+    "AbExperiment",
+    "Attachment",
+    "AvailabilityException",
+    "AvailabilityRule",
+    "Booking",
+    "BookingStatus",
+    "Certification",
+    "ChatMember",
+    "ChatRoom",
+    "Event",
+    "EventType",
+    "LearnerProfile",
+    "LearnerRating",
+    "MentorProfile",
+    "MentorStatus",
+    "Message",
+    "ModelSetting",
+    "Payment",
+    "PaymentStatus",
+    "ProviderEvent",
+    "Refund",
+    "Review",
+    "Role",
+    "SocialAccount",
+    "Topic",
+    "User",
+    "UserRole",
+    "UTCDateTime",
+    "learner_topics",
+    "mentor_topics",
+    "utcnow",
+]

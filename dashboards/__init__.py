@@ -1,0 +1,1 @@
+"""Admin analytics: revenue, bookings, mentor performance, A/B results, drift reports."""

@@ -1,0 +1,130 @@
+"""The app factory, health check, error responses and start-up cost."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from api.settings import Settings
+
+
+def test_healthz_reports_database(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json["checks"]["database"] == "ok"
+    assert response.json["status"] == "ok"
+
+
+def test_healthz_reports_redis_down_as_degraded(tmp_path, sqlite_template):
+    import shutil
+
+    from api import create_app
+    from tests.conftest import make_settings
+
+    shutil.copy(sqlite_template, tmp_path / "mentorhub.db")
+    app = create_app(settings=make_settings(tmp_path, redis_url="redis://127.0.0.1:1/0"))
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.json["checks"]["redis"] == "down"
+    assert response.json["status"] == "degraded"
+
+
+def test_landing_offers_learn_and_teach(client):
+    response = client.get("/")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Learn" in page and "Teach" in page
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_unknown_api_path_is_json_404(client):
+    response = client.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json["error"]["status"] == 404
+
+
+def test_unknown_page_is_html_404(client):
+    response = client.get("/nothing-here", headers={"Accept": "text/html"})
+    assert response.status_code == 404
+    assert "text/html" in response.content_type
+
+
+def test_unexpected_error_is_500_without_stack_trace(app):
+    @app.get("/api/v1/explode")
+    def explode():
+        raise RuntimeError("secret internals")
+
+    response = app.test_client().get("/api/v1/explode")
+    assert response.status_code == 500
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_validation_error_names_the_field(app):
+    from apiflask import Schema
+    from apiflask.fields import Email, Integer
+    from apiflask.validators import Range
+
+    class Payload(Schema):
+        email = Email(required=True)
+        count = Integer(validate=Range(min=1))
+
+    @app.post("/api/v1/echo")
+    @app.input(Payload)
+    def echo(json_data):
+        return json_data
+
+    client = app.test_client()
+    token = client.get("/api/v1/csrf-token").json["csrf_token"]
+    response = client.post("/api/v1/echo", json={"email": "not-an-email", "count": 0}, headers={"X-CSRFToken": token})
+    assert response.status_code == 400
+    assert set(response.json["error"]["fields"]) == {"email", "count"}
+    assert "email" in response.json["error"]["message"]
+
+
+def test_openapi_spec_is_served(client):
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    assert response.json["info"]["title"] == "MentorHub API"
+
+
+def test_settings_profiles_and_database_url():
+    production = Settings(_env_file=None, profile="production", database_url="postgresql://u@h/db")
+    assert production.sqlalchemy_database_uri == "postgresql+psycopg2://u@h/db"
+    default = Settings(_env_file=None)
+    assert default.sqlalchemy_database_uri.startswith("sqlite:///") and default.sqlalchemy_database_uri.endswith("var/mentorhub.db")
+
+
+def test_production_cookies_are_secure(tmp_path):
+    from api.config import flask_config
+
+    config = flask_config(Settings(_env_file=None, profile="production", var_dir=tmp_path))
+    assert config["SESSION_COOKIE_SECURE"] and config["SESSION_COOKIE_HTTPONLY"]
+    assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_app_start_up_imports_no_heavy_ml_library(tmp_path):
+    """mlflow, feast, prefect, evidently (and torch) cost seconds: the app must not import them."""
+    code = (
+        "import sys, json\n"
+        "from api import create_app\n"
+        "app = create_app()\n"
+        "app.test_client().get('/healthz')\n"
+        "print(json.dumps([m for m in ('mlflow', 'feast', 'prefect', 'evidently', 'torch') if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={"VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin", "MENTORHUB_PROFILE": "testing",
+             "SOCKETIO_ASYNC_MODE": "threading"},
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_state_change_without_csrf_token_is_refused(app):
+    @app.post("/api/v1/change")
+    def change():
+        return {"changed": True}
+
+    response = app.test_client().post("/api/v1/change", json={})
+    assert response.status_code == 400
+    assert "csrf_token" in response.json["error"]["fields"]
