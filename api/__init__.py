@@ -43,13 +43,19 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     )
 
     from api import tables  # noqa: F401  (registers every table on the metadata)
-    from api.auth import bp as auth_bp
-    from api.core import bp as core_bp
 
-    app.register_blueprint(core_bp)
-    app.register_blueprint(auth_bp)
+    for blueprint in _feature_blueprints():
+        app.register_blueprint(blueprint)
     errors.register(app)
     return app
+
+
+def _feature_blueprints():
+    """One blueprint per feature, each defined as `bp` in its subpackage."""
+    from api.auth import bp as auth
+    from api.core import bp as core
+
+    return [core, auth]
 
 
 def _migrations_dir():
