@@ -27,7 +27,8 @@ def service_unavailable(reason: str) -> None:
 
 
 def pytest_generate_tests(metafunc):
-    if "db_backend" in metafunc.fixturenames:
+    explicit = any("db_backend" in m.args[0] for m in metafunc.definition.iter_markers("parametrize"))
+    if "db_backend" in metafunc.fixturenames and not explicit:
         backends = ["sqlite", "postgresql"] if metafunc.definition.get_closest_marker("db") else ["sqlite"]
         metafunc.parametrize("db_backend", backends)
 
