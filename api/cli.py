@@ -124,6 +124,8 @@ def _attach_lazy_commands() -> None:
         def get_help(self, ctx: click.Context) -> str:
             return self._target().get_help(ctx)
 
+    bench.add_command(LazyCommand("startup", "api.benchmarks:startup",
+                                  "Time from starting the server to its first healthy /healthz."))
     bench.add_command(LazyCommand("recsys", "experiments.cli:recsys",
                                   "Offline recommender benchmark on MovieLens-100k (folds u1..u5)."))
 
