@@ -5,6 +5,7 @@ is missing, their tests skip with a reason; with REQUIRE_SERVICES=1 they fail in
 """
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -85,7 +86,7 @@ def _admin_engine():
 def postgres_server_url(worker_id) -> str:
     """A fresh, migrated PostgreSQL database for this test worker; dropped at the end."""
     engine = _admin_engine()
-    name = f"mentorhub_test_{worker_id}"
+    name = f"mentorhub_test_{worker_id}_{os.getpid()}"  # concurrent runs never share a database
     with engine.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
