@@ -1,16 +1,24 @@
-"""MentorHub's Flask app: create_app() builds it from the settings."""
+"""MentorHub's Flask app: create_app() builds it from the settings.
+
+Nothing is imported at package level, so that `python -m api.server` can let eventlet patch
+the standard library before anything else loads.
+"""
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apiflask import APIFlask
+if TYPE_CHECKING:
+    from apiflask import APIFlask
 
-from api.settings import Settings, get_settings
+    from api.settings import Settings
 
 
 def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> APIFlask:
     """Build the app for the settings' profile; `config` overrides Flask config keys (tests)."""
+    from apiflask import APIFlask
+
     from api import errors, logs
+    from api.settings import get_settings
     from api.config import flask_config
     from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
 
