@@ -1,5 +1,9 @@
 """The production-style entry point: Flask-SocketIO's eventlet server (`mentorhub serve`)."""
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message="\nEventlet is deprecated")  # the product owner's choice; see DESIGN.md
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
