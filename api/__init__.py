@@ -21,6 +21,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from api.settings import get_settings
     from api.config import flask_config
     from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
+    from api.chat.queue import client_manager as chat_client_manager
 
     settings = settings or get_settings()
     logs.configure(settings)
@@ -48,6 +49,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE", settings.socketio_async_mode),
         message_queue=settings.redis_url or None,
         cors_allowed_origins=settings.cors_allowed_origins,
+        # always given: otherwise a queue made for an earlier app in this process would be reused
+        client_manager=chat_client_manager(settings),
     )
 
     from api import tables  # noqa: F401  (registers every table on the metadata)
@@ -60,10 +63,22 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 
 def _feature_blueprints():
     """One blueprint per feature, each defined as `bp` in its subpackage."""
+    from api.admin import api_bp as admin_api
+    from api.admin import bp as admin
+    from api.auth import api_bp as auth_api
     from api.auth import bp as auth
+    from api.bookings import bp as bookings
+    from api.chat import bp as chat
     from api.core import bp as core
+    from api.profiles import api_bp as profiles_api
+    from api.profiles import bp as profiles
+    from api.reviews import api_bp as reviews_api
+    from api.reviews import bp as reviews
+    from api.search import api_bp as search_api
+    from api.search import bp as search
 
-    return [core, auth]
+    return [core, auth, auth_api, profiles, profiles_api, admin, admin_api, bookings, chat,
+            search, search_api, reviews, reviews_api]
 
 
 def _migrations_dir():

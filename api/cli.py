@@ -107,10 +107,11 @@ def _attach_lazy_commands() -> None:
     """Commands defined in other packages, attached without importing those packages at start-up."""
 
     class LazyCommand(click.Command):
-        def __init__(self, name: str, import_path: str, help_text: str):
+        def __init__(self, name: str, import_path: str, help_text: str, make_obj=None):
             super().__init__(name, help=help_text, context_settings={"ignore_unknown_options": True,
                                                                      "allow_extra_args": True})
             self.import_path = import_path
+            self.make_obj = make_obj  # builds the target's click context object (e.g. values from settings)
 
         def _target(self) -> click.Command:
             module_name, attr = self.import_path.split(":")
@@ -119,7 +120,8 @@ def _attach_lazy_commands() -> None:
 
         def invoke(self, ctx: click.Context):
             target = self._target()
-            return target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False)
+            obj = self.make_obj() if self.make_obj else None
+            return target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False, obj=obj)
 
         def get_help(self, ctx: click.Context) -> str:
             return self._target().get_help(ctx)
@@ -128,6 +130,19 @@ def _attach_lazy_commands() -> None:
                                   "Time from starting the server to its first healthy /healthz."))
     bench.add_command(LazyCommand("recsys", "experiments.cli:recsys",
                                   "Offline recommender benchmark on MovieLens-100k (folds u1..u5)."))
+    cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
+                                "ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve.",
+                                make_obj=_pipeline_settings))
+
+
+def _pipeline_settings() -> dict:
+    """What the pipelines need from the settings (they may not import api themselves)."""
+    from api.settings import get_settings
+
+    settings = get_settings()
+    return {"database_url": settings.sqlalchemy_database_uri, "var_dir": str(settings.var_dir),
+            "mlflow_uri": settings.mlflow_uri, "online_store": settings.feast_online_store,
+            "redis_url": settings.redis_url, "prefect_api_url": settings.prefect_api_url}
 
 
 _attach_lazy_commands()

@@ -49,6 +49,32 @@ class Settings(BaseSettings):
     mail_password: str = ""
     mail_use_tls: bool = False
     mail_default_sender: str = "MentorHub <no-reply@mentorhub.local>"
+    mail_timeout_seconds: float = 10.0
+    # SMS: "outbox" (the embedded default) or "package.module:ClassName" of an SmsSender
+    sms_sender: str = "outbox"
+
+    # password hashing: argon2id; the defaults are argon2-cffi's (RFC 9106 low-memory), never go lower in production
+    argon2_time_cost: int = Field(3, ge=1)
+    argon2_memory_cost_kib: int = Field(65536, ge=8)
+    argon2_parallelism: int = Field(4, ge=1)
+
+    # accounts: verification, password reset, throttling (limits are Flask-Limiter strings)
+    email_token_max_age_seconds: int = 48 * 3600
+    password_reset_max_age_seconds: int = 3600
+    otp_ttl_seconds: int = 600
+    otp_max_attempts: int = 5
+    verification_requires_phone: bool = True
+    login_limit_per_account: str = "10 per 15 minutes"
+    login_limit_per_ip: str = "50 per 15 minutes"
+    signup_limit_per_ip: str = "20 per hour"
+    password_reset_limit: str = "5 per hour"
+    otp_send_limit: str = "5 per hour"
+
+    # uploads: per-kind limits (bytes); max_upload_bytes above is the request-wide cap
+    max_picture_bytes: int = 5 * 1024 * 1024
+    max_document_bytes: int = 10 * 1024 * 1024
+    max_video_bytes: int = 25 * 1024 * 1024
+    picture_max_side: int = 512
 
     # payments: the sandbox gateway unless keys are set
     stripe_secret_key: str = ""
@@ -66,6 +92,50 @@ class Settings(BaseSettings):
     google_discovery_url: str = "https://accounts.google.com/.well-known/openid-configuration"
     facebook_client_id: str = ""
     facebook_client_secret: str = ""
+    facebook_authorize_url: str = "https://www.facebook.com/v19.0/dialog/oauth"
+    facebook_token_url: str = "https://graph.facebook.com/v19.0/oauth/access_token"
+    facebook_userinfo_url: str = "https://graph.facebook.com/v19.0/me?fields=id,name,email"
+
+    # bookings: defaults of each mentor's booking policy (a mentor_booking_policies row overrides the first four)
+    booking_buffer_minutes: int = 0  # free time kept around each session; 0 allows back-to-back sessions
+    booking_min_notice_minutes: int = 4 * 60  # a slot must start at least this long after the request
+    booking_horizon_days: int = 60  # how far ahead learners can book
+    booking_slot_step_minutes: int = 0  # distance between offered start times; 0: the session length
+    booking_answer_hours: int = 48  # a request not answered in this time (or by its start) expires
+    booking_cancel_cutoff_hours: int = 24  # later learner cancellations are "late" (see the policy)
+    booking_late_cancel_refund_percent: int = 0  # refund for a late learner cancellation
+    booking_reminder_minutes: list[int] = [24 * 60, 60]  # reminders this long before an accepted session
+    booking_complete_after_hours: int = 24  # an accepted session is marked completed this long after its end
+    booking_video_link_template: str = "https://meet.jit.si/mentorhub-{token}"
+    google_oauth_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_oauth_token_url: str = "https://oauth2.googleapis.com/token"
+
+    # chat: messages, flood control, files and voice messages (stored under var_dir/chat)
+    chat_message_max_chars: int = 4000
+    chat_history_page_size: int = 50
+    chat_sync_max_messages: int = 500  # a reconnecting client gets at most this many missed messages
+    chat_flood_messages: int = 8  # at most this many messages per user...
+    chat_flood_seconds: float = 10.0  # ...in this many seconds (per worker)
+    chat_max_file_bytes: int = 10 * 1024 * 1024
+    chat_max_voice_seconds: int = 120
+    chat_max_voice_bytes: int = 2 * 1024 * 1024
+    chat_offline_email_minutes: int = 30  # at most one "new message" e-mail per room and recipient in this time
+    chat_queue_channel: str = "mentorhub-chat"  # the Redis channel (and key prefix) shared by the chat workers
+
+    # discovery (search) and reviews
+    search_page_size: int = 12  # mentors per result page (the API's per_page may ask up to the max)
+    search_max_page_size: int = 50
+    search_bayes_prior_weight: float = 10.0  # Bayesian average: this many "virtual" ratings at the prior mean
+    search_bayes_prior_mean: float = 4.0  # the prior mean while no mentor has ratings yet
+    search_bayes_prior_cache_seconds: int = 300  # the prior mean is the platform's mean rating, cached this long
+    search_popularity_days: int = 90  # popularity: completed sessions in this many days
+    search_max_availability_days: int = 31  # the widest availability date range a search may ask
+    search_next_slots: int = 6  # free slots shown on a profile preview
+    search_next_slots_days: int = 14  # ... looked for this many days ahead
+    search_reviews_page_size: int = 5
+    search_personal_blend_weight: float = 0.0  # relevance: weight of the serving layer's personal score (0: off)
+    review_edit_days: int = 14  # a learner may edit a review this long after writing it
+    review_text_max_chars: int = 2000
 
     @field_validator("var_dir")
     @classmethod

@@ -18,3 +18,16 @@ def load_user(session_id: str) -> User | None:
     if user is None or user.session_version != int(version) or not user.is_active:
         return None
     return user
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    """API clients get 401 JSON; people get the log-in page, coming back afterwards."""
+    from flask import flash, redirect, request, url_for
+
+    from api.errors import error_response, wants_json
+
+    if wants_json():
+        return error_response(401, "Log in first.", {"session": "not logged in"})
+    flash("Please log in to see that page.", "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))

@@ -34,6 +34,8 @@ def healthz():
         checks["redis"] = _redis_state(settings.redis_url)
     else:
         checks["redis"] = "not configured"
+    # chat: with its Redis queue down, each worker serves only its own clients
+    checks["chat"] = "degraded" if checks["redis"] == "down" else "ok"
     status = "ok" if checks["database"] == "ok" and checks["redis"] != "down" else "degraded"
     code = 503 if checks["database"] != "ok" else 200
     return jsonify(status=status, checks=checks), code

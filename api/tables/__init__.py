@@ -1,4 +1,5 @@
 """The database tables of MentorHub (SQLAlchemy 2 typed models)."""
+from api.tables.accounts import PhoneVerification, Upload
 from api.tables.bookings import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -11,6 +12,7 @@ from api.tables.bookings import (
     Review,
 )
 from api.tables.chat import Attachment, ChatMember, ChatRoom, Message
+from api.tables.discovery import ReviewReport
 from api.tables.events import Event, EventType
 from api.tables.profiles import (
     AvailabilityException,
@@ -24,10 +26,26 @@ from api.tables.profiles import (
     mentor_topics,
 )
 from api.tables.settings import AbArm, AbExperiment, ModelSetting
+from api.tables.scheduling import (
+    BookingChange,
+    BookingReminder,
+    CalendarConnection,
+    CalendarEventLink,
+    CalendarFeed,
+    MentorBookingPolicy,
+    Notification,
+)
 from api.tables.types import UTCDateTime, utcnow
 from api.tables.users import Role, SocialAccount, User, UserRole
 
 __all__ = [
+    "BookingChange",
+    "BookingReminder",
+    "CalendarConnection",
+    "CalendarEventLink",
+    "CalendarFeed",
+    "MentorBookingPolicy",
+    "Notification",
     "ACTIVE_BOOKING_STATUSES",
     "AbArm",
     "AbExperiment",
@@ -48,13 +66,16 @@ __all__ = [
     "Message",
     "ModelSetting",
     "Payment",
+    "PhoneVerification",
     "PaymentStatus",
     "ProviderEvent",
     "Refund",
     "Review",
+    "ReviewReport",
     "Role",
     "SocialAccount",
     "Topic",
+    "Upload",
     "User",
     "UserRole",
     "UTCDateTime",

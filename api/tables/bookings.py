@@ -51,6 +51,7 @@ class Booking(db.Model):
     price_minor: Mapped[int] = mapped_column(Integer)
     currency: Mapped[str] = mapped_column(String(3))
     video_link: Mapped[str | None] = mapped_column(String(500))
+    respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a request expires unanswered then
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -128,7 +129,10 @@ class Review(db.Model):
     """A learner's rating (1-5) of a completed booking, with an optional text and one mentor reply."""
 
     __tablename__ = "reviews"
-    __table_args__ = (CheckConstraint("rating between 1 and 5", name="ck_review_rating"),)
+    __table_args__ = (
+        CheckConstraint("rating between 1 and 5", name="ck_review_rating"),
+        Index("ix_reviews_mentor_created", "mentor_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), unique=True)
@@ -137,7 +141,10 @@ class Review(db.Model):
     rating: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")
     mentor_reply: Mapped[str | None] = mapped_column(Text)
-    hidden: Mapped[bool] = mapped_column(default=False)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hidden: Mapped[bool] = mapped_column(default=False)  # hidden by an admin: not shown, not in the aggregate
+    hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hidden_by: Mapped[int | None] = mapped_column(Integer)  # the admin's user id
     reported_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -153,4 +160,5 @@ class LearnerRating(db.Model):
     booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"), unique=True)
     learner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     rating: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")  # private to mentors
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

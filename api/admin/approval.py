@@ -1,0 +1,71 @@
+"""Approving and rejecting mentors; the mentor is told by e-mail."""
+from __future__ import annotations
+
+import logging
+
+from flask import url_for
+from sqlalchemy import select
+
+from api.auth.accounts import FieldError
+from api.extensions import db
+from api.notify import send_email
+from api.notify.mail import MailError
+from api.tables import MentorProfile, MentorStatus, User, utcnow
+
+logger = logging.getLogger("mentorhub.admin")
+
+
+def pending_mentors() -> list[MentorProfile]:
+    """The queue, oldest first."""
+    return list(db.session.scalars(
+        select(MentorProfile).where(MentorProfile.status == MentorStatus.PENDING).order_by(MentorProfile.updated_at)
+    ))
+
+
+def _pending(user_id: int) -> MentorProfile:
+    profile = db.session.get(MentorProfile, user_id)
+    if profile is None:
+        raise LookupError("No such mentor.")
+    if profile.status != MentorStatus.PENDING:
+        raise FieldError("status", f"This mentor is already {profile.status.value}.")
+    return profile
+
+
+def approve(user_id: int, admin_id: int) -> MentorProfile:
+    profile = _pending(user_id)
+    profile.status = MentorStatus.APPROVED
+    profile.status_reason = None
+    profile.reviewed_at = utcnow()
+    db.session.commit()
+    logger.info("mentor approved", extra={"user_id": user_id, "admin_id": admin_id})
+    user = db.session.get(User, user_id)
+    _notify(user, "Your MentorHub mentor profile is approved",
+            f"Hello {user.full_name},\n\nGood news: your mentor profile is approved and learners can now find "
+            f"and book you.\n\nSee your public page: {url_for('profiles.public_mentor', user_id=user_id, _external=True)}\n")
+    return profile
+
+
+def reject(user_id: int, admin_id: int, reason: str) -> MentorProfile:
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise FieldError("reason", "Give the mentor a reason (at least a few words) so they can fix their profile.")
+    if len(reason) > 2000:
+        raise FieldError("reason", "Keep the reason under 2000 characters.")
+    profile = _pending(user_id)
+    profile.status = MentorStatus.REJECTED
+    profile.status_reason = reason
+    profile.reviewed_at = utcnow()
+    db.session.commit()
+    logger.info("mentor rejected", extra={"user_id": user_id, "admin_id": admin_id})
+    user = db.session.get(User, user_id)
+    _notify(user, "Your MentorHub mentor profile needs changes",
+            f"Hello {user.full_name},\n\nWe could not approve your mentor profile yet. The reviewer wrote:\n\n"
+            f"{reason}\n\nYou can edit and resubmit it here: {url_for('profiles.mentor', _external=True)}\n")
+    return profile
+
+
+def _notify(user: User, subject: str, text: str) -> None:
+    try:
+        send_email(user.email, subject, text, kind="mentor_review")
+    except MailError:
+        logger.error("mentor review e-mail not sent", extra={"user_id": user.id})

@@ -1,0 +1,508 @@
+"""The booking state machine and the operations on it; every check happens here, on the server.
+
+    requested --accept--> accepted --complete--> completed
+        |  \\--reject--> rejected        |--cancel (learner)--> cancelled_by_learner
+        |  \\--expire--> expired         |--cancel (mentor)---> cancelled_by_mentor
+        \\--cancel (learner)--> cancelled_by_learner   \\--no-show--> no_show
+
+Rescheduling moves a requested or accepted booking to a new, re-checked slot; a learner moving an
+accepted session sends it back to `requested` for the mentor to confirm.
+
+A booking in `requested` holds its slot just like an `accepted` one (the PostgreSQL exclusion
+constraint covers both): a second learner cannot request a slot that is waiting for the mentor's
+answer, so a mentor never has to choose between learners and nobody is offered a slot that is about
+to vanish; the slot frees when the request is rejected, cancelled or expires (`booking_answer_hours`).
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import lazyload
+from sqlalchemy.exc import IntegrityError
+
+from api.activity import log_event
+from api.bookings import notices
+from api.bookings.policy import BookingTransition, CancellationTerms, cancellation_terms, emit, policy_for, settings
+from api.bookings.slots import BookingPolicy, Interval, SlotRefusal, check_offered, free_slots
+from api.bookings.timefmt import format_when
+from api.bookings.transaction import after_commit, lock_learner, serialised_write
+from api.extensions import db
+from api.tables import (
+    ACTIVE_BOOKING_STATUSES,
+    AvailabilityException,
+    Booking,
+    BookingChange,
+    BookingStatus,
+    EventType,
+    MentorProfile,
+    MentorStatus,
+    Role,
+    User,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+S = BookingStatus
+OVERLAP_CONSTRAINT = "ex_bookings_mentor_no_overlap"
+SLOT_TAKEN = "That slot is no longer free: another booking holds it (requested or accepted). Please choose another time."
+
+# from status -> to status -> who may make the change
+TRANSITIONS: dict[BookingStatus, dict[BookingStatus, frozenset[str]]] = {
+    S.REQUESTED: {
+        S.ACCEPTED: frozenset({"mentor"}),
+        S.REJECTED: frozenset({"mentor"}),
+        S.EXPIRED: frozenset({"system"}),
+        S.CANCELLED_BY_LEARNER: frozenset({"learner"}),
+    },
+    S.ACCEPTED: {
+        S.COMPLETED: frozenset({"mentor", "system"}),
+        S.CANCELLED_BY_LEARNER: frozenset({"learner"}),
+        S.CANCELLED_BY_MENTOR: frozenset({"mentor"}),
+        S.NO_SHOW: frozenset({"mentor"}),
+    },
+}
+# endings that may move money: the payments listener gets CancellationTerms for them
+MONEY_ENDINGS = {S.REJECTED, S.EXPIRED, S.CANCELLED_BY_LEARNER, S.CANCELLED_BY_MENTOR, S.NO_SHOW}
+
+
+class BookingError(Exception):
+    """A refused operation: HTTP status, a message for people, and the request field at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.field = field
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {self.field: self.message} if self.field else {}
+
+
+def now_utc() -> datetime:
+    """The current time; tests fix it with app.config["BOOKINGS_CLOCK"] = lambda: <aware datetime>."""
+    clock = current_app.config.get("BOOKINGS_CLOCK")
+    return (clock() if clock else utcnow()).astimezone(timezone.utc)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def get_mentor(mentor_id: int, *, bookable: bool = True) -> MentorProfile:
+    mentor = db.session.scalar(select(MentorProfile).where(MentorProfile.user_id == mentor_id).options(
+        lazyload(MentorProfile.topics), lazyload(MentorProfile.certifications)))  # bookings need neither
+    if mentor is None:
+        raise BookingError(404, "There is no mentor with that id.", "mentor_id")
+    if bookable and mentor.status != MentorStatus.APPROVED:
+        raise BookingError(422, "This mentor is not taking bookings (their profile is not approved).", "mentor_id")
+    return mentor
+
+
+def _exceptions(mentor_id: int, first: datetime, last: datetime) -> list[AvailabilityException]:
+    lower, upper = (first - timedelta(days=2)).date(), (last + timedelta(days=2)).date()
+    return list(db.session.scalars(
+        select(AvailabilityException).where(AvailabilityException.mentor_id == mentor_id,
+                                            AvailabilityException.on_date.between(lower, upper))))
+
+
+def active_bookings(mentor_id: int, start: datetime, end: datetime, exclude_id: int | None = None) -> list[Booking]:
+    query = select(Booking).where(
+        Booking.mentor_id == mentor_id,
+        Booking.status.in_(ACTIVE_BOOKING_STATUSES),
+        Booking.starts_at < end,
+        Booking.ends_at > start,
+    )
+    if exclude_id is not None:
+        query = query.where(Booking.id != exclude_id)
+    return list(db.session.scalars(query))
+
+
+def calendar_busy(mentor_id: int, start: datetime, end: datetime) -> list[Interval]:
+    """The mentor's busy times in their connected external calendar (empty when none or broken)."""
+    from api.bookings import calendar_sync
+
+    return calendar_sync.busy_intervals(mentor_id, start, end)
+
+
+def mentor_free_slots(mentor: MentorProfile, now: datetime, start: datetime | None = None,
+                      end: datetime | None = None) -> list[Interval]:
+    """Slots a learner can request now: availability and policy minus bookings and calendar busy times."""
+    policy = policy_for(mentor)
+    lower = max(start or now, policy.earliest_start(now))
+    upper = min(end or policy.latest_start(now), policy.latest_start(now))
+    if lower > upper:
+        return []
+    margin = policy.buffer + policy.session
+    busy = [Interval(b.starts_at, b.ends_at) for b in active_bookings(mentor.user_id, lower - margin, upper + margin)]
+    busy += calendar_busy(mentor.user_id, lower - margin, upper + margin)
+    return free_slots(mentor.availability, _exceptions(mentor.user_id, lower, upper), mentor.timezone, policy,
+                      now, busy, lower, upper)
+
+
+def _offered_slot(mentor: MentorProfile, policy: BookingPolicy, starts_at: datetime, now: datetime) -> Interval:
+    try:
+        return check_offered(starts_at, mentor.availability, _exceptions(mentor.user_id, starts_at, starts_at),
+                             mentor.timezone, policy, now)
+    except SlotRefusal as refusal:
+        raise BookingError(422, refusal.message, refusal.field) from None
+
+
+def _check_calendar(mentor: MentorProfile, slot: Interval, policy: BookingPolicy) -> None:
+    for busy in calendar_busy(mentor.user_id, slot.start - policy.buffer, slot.end + policy.buffer):
+        if slot.overlaps(busy, policy.buffer):
+            raise BookingError(409, "The mentor is busy at that time (their calendar shows another commitment). "
+                                    "Please choose another time.", "starts_at")
+
+
+def _check_free(mentor_id: int, learner_id: int, slot: Interval, policy: BookingPolicy,
+                exclude_id: int | None = None, statuses=ACTIVE_BOOKING_STATUSES) -> None:
+    """Inside the serialised transaction: nothing of the mentor (with buffer) or the learner in `statuses` overlaps."""
+    padded = Interval(slot.start - policy.buffer, slot.end + policy.buffer)
+    query = select(Booking.mentor_id, Booking.learner_id).where(
+        Booking.status.in_(statuses),
+        or_(and_(Booking.mentor_id == mentor_id, Booking.starts_at < padded.end, Booking.ends_at > padded.start),
+            and_(Booking.learner_id == learner_id, Booking.starts_at < slot.end, Booking.ends_at > slot.start)))
+    if exclude_id is not None:
+        query = query.where(Booking.id != exclude_id)
+    clashes = db.session.execute(query.limit(2)).all()
+    if any(row.mentor_id == mentor_id for row in clashes):
+        raise BookingError(409, SLOT_TAKEN, "starts_at")
+    if clashes:
+        raise BookingError(409, "You already have a session at that time.", "starts_at")
+
+
+def _is_overlap_violation(error: IntegrityError) -> bool:
+    return OVERLAP_CONSTRAINT in str(error.orig)
+
+
+def _respond_by(now: datetime, starts_at: datetime) -> datetime:
+    return min(now + timedelta(hours=settings().booking_answer_hours), starts_at)
+
+
+def user_by_id(user_id: int) -> User:
+    """A user for naming and notifying (their roles are not needed)."""
+    return db.session.scalar(select(User).where(User.id == user_id).options(lazyload(User.roles)))
+
+
+def _link(booking_id: int) -> str:
+    return f"{settings().public_base_url.rstrip('/')}/bookings/{booking_id}"
+
+
+# ---------------------------------------------------------------- requesting
+
+
+def request_booking(learner: User, mentor_id: int, starts_at: datetime, note: str = "",
+                    topic_id: int | None = None, now: datetime | None = None) -> Booking:
+    """A learner asks for a slot; refused with 4xx unless it is offered and free at this very moment."""
+    now = now or now_utc()
+    if not learner.has_role(Role.LEARNER):
+        raise BookingError(403, "Only learners can request sessions.", "role")
+    mentor = get_mentor(mentor_id)
+    if mentor.user_id == learner.id:
+        raise BookingError(422, "You cannot book a session with yourself.", "mentor_id")
+    policy = policy_for(mentor)
+    slot = _offered_slot(mentor, policy, starts_at, now)
+    _check_calendar(mentor, slot, policy)  # a network call: outside the write lock
+    price, currency, mentor_user_id = mentor.price_minor, mentor.currency, mentor.user_id
+    try:
+        with serialised_write():
+            lock_learner(learner.id)
+            _check_free(mentor_user_id, learner.id, slot, policy)
+            booking = Booking(learner_id=learner.id, mentor_id=mentor_user_id, topic_id=topic_id,
+                              starts_at=slot.start, ends_at=slot.end, status=S.REQUESTED, note=note or "",
+                              price_minor=price, currency=currency, respond_by=_respond_by(now, slot.start))
+            db.session.add(booking)
+            db.session.flush()
+            log_event(EventType.BOOKING_REQUEST, user_id=learner.id, mentor_id=mentor_user_id, booking_id=booking.id,
+                      occurred_at=now, starts_at=slot.start.isoformat(), minutes=policy.session_minutes,
+                      topic_id=topic_id, has_note=bool(note))
+            mentor_user = user_by_id(mentor_user_id)
+            notices.notify(mentor_user, "booking.requested", f"New session request from {learner.full_name}",
+                           f"{learner.full_name} asks for {format_when(slot.start, slot.end, mentor_user.timezone)}."
+                           f" Please accept or reject it before "
+                           f"{format_when(booking.respond_by, None, mentor_user.timezone)}."
+                           + (f"\nTheir note: {note}" if note else ""), booking.id, _link(booking.id))
+            notices.notify(learner, "booking.requested", f"Request sent to {mentor_user.full_name}",
+                           f"You asked for {format_when(slot.start, slot.end, learner.timezone)}. "
+                           f"We will tell you when {mentor_user.full_name} answers.", booking.id, _link(booking.id))
+    except IntegrityError as error:
+        if _is_overlap_violation(error):
+            raise BookingError(409, SLOT_TAKEN, "starts_at") from None
+        raise
+    return booking
+
+
+# ---------------------------------------------------------------- transitions
+
+
+@dataclass
+class _Actor:
+    user_id: int | None
+    role: str  # learner | mentor | system
+
+
+def actor_for(booking: Booking, user: User | None) -> _Actor:
+    """Which side of the booking `user` is; someone else's booking is refused (403 naming booking_id)."""
+    if user is None:
+        return _Actor(None, "system")
+    if booking.mentor_id == user.id:
+        return _Actor(user.id, "mentor")
+    if booking.learner_id == user.id:
+        return _Actor(user.id, "learner")
+    raise BookingError(403, "This booking is not yours.", "booking_id")
+
+
+def _locked(booking_id: int) -> Booking:
+    """The booking re-read inside the write transaction (row-locked on PostgreSQL)."""
+    booking = db.session.scalar(select(Booking).where(Booking.id == booking_id).with_for_update()
+                                .execution_options(populate_existing=True))
+    if booking is None:
+        raise BookingError(404, "There is no booking with that id.", "booking_id")
+    return booking
+
+
+def _transition(booking_id: int, user: User | None, to: BookingStatus, now: datetime, reason: str | None = None,
+                expected_role: str | None = None) -> Booking:
+    try:
+        with serialised_write():
+            booking = _locked(booking_id)
+            actor = actor_for(booking, user)
+            if expected_role and actor.role != expected_role:
+                raise BookingError(403, f"Only the booking's {expected_role} can do that.", "booking_id")
+            allowed = TRANSITIONS.get(booking.status, {}).get(to)
+            if allowed is None:
+                raise BookingError(409, f"A booking that is {booking.status.value.replace('_', ' ')} cannot become "
+                                        f"{to.value.replace('_', ' ')}.", "status")
+            if actor.role not in allowed:
+                raise BookingError(403, f"Only the {' or '.join(sorted(allowed))} can make a booking "
+                                        f"{to.value.replace('_', ' ')}.", "booking_id")
+            _check_timing(booking, to, actor, now)
+            if to == S.ACCEPTED:
+                mentor = get_mentor(booking.mentor_id, bookable=False)
+                # only confirmed sessions block an accept: with the exclusion constraint no other request can
+                # overlap this one; without it (SQLite, rows written outside the API) the first accepted wins
+                _check_free(booking.mentor_id, booking.learner_id, Interval(booking.starts_at, booking.ends_at),
+                            policy_for(mentor), exclude_id=booking.id, statuses=(S.ACCEPTED,))
+                booking.video_link = settings().booking_video_link_template.format(token=secrets.token_hex(8),
+                                                                                  booking_id=booking.id)
+            terms = cancellation_terms(booking, actor.role, now, to) if to in MONEY_ENDINGS else None
+            from_status = booking.status
+            booking.status = to
+            booking.status_reason = reason or None
+            booking.respond_by = None if to != S.REQUESTED else booking.respond_by
+            log_event(EventType.BOOKING_OUTCOME, user_id=actor.user_id, mentor_id=booking.mentor_id,
+                      booking_id=booking.id, occurred_at=now, outcome=to.value, from_status=from_status.value,
+                      actor=actor.role, reason=reason or None,
+                      refund_percent=terms.refund_percent if terms else None)
+            emit(BookingTransition(booking, from_status, to, actor.user_id, actor.role, reason, now, terms))
+            _notify_transition(booking, to, actor, reason, terms)
+            _sync_calendars_after_commit(booking.id)
+    except IntegrityError as error:
+        if _is_overlap_violation(error):
+            raise BookingError(409, SLOT_TAKEN, "starts_at") from None
+        raise
+    return booking
+
+
+def _check_timing(booking: Booking, to: BookingStatus, actor: _Actor, now: datetime) -> None:
+    config = settings()
+    if to in (S.ACCEPTED, S.REJECTED, S.CANCELLED_BY_LEARNER, S.CANCELLED_BY_MENTOR) and now >= booking.starts_at:
+        raise BookingError(409, "The session has already started.", "status")
+    if to == S.ACCEPTED and booking.respond_by is not None and now >= booking.respond_by:
+        raise BookingError(409, "This request has expired; the learner can request again.", "status")
+    if to == S.EXPIRED:
+        deadline = booking.respond_by or min(booking.created_at + timedelta(hours=config.booking_answer_hours),
+                                             booking.starts_at)
+        if now < deadline:
+            raise BookingError(409, "The request has not expired yet.", "status")
+    if to == S.NO_SHOW and now < booking.starts_at:
+        raise BookingError(409, "A no-show can only be reported once the session has started.", "status")
+    if to == S.COMPLETED:
+        due = booking.ends_at if actor.role == "mentor" else booking.ends_at + timedelta(hours=config.booking_complete_after_hours)
+        if now < due:
+            raise BookingError(409, "The session has not ended yet.", "status")
+
+
+VERBS = {
+    S.ACCEPTED: ("booking.accepted", "Session confirmed"),
+    S.REJECTED: ("booking.rejected", "Session request declined"),
+    S.EXPIRED: ("booking.expired", "Session request expired"),
+    S.CANCELLED_BY_LEARNER: ("booking.cancelled", "Session cancelled by the learner"),
+    S.CANCELLED_BY_MENTOR: ("booking.cancelled", "Session cancelled by the mentor"),
+    S.COMPLETED: ("booking.completed", "Session completed"),
+    S.NO_SHOW: ("booking.no_show", "Session marked as a no-show"),
+    S.REQUESTED: ("booking.rescheduled", "Session moved: waiting for the mentor to confirm"),
+}
+
+
+def _notify_transition(booking: Booking, to: BookingStatus, actor: _Actor, reason: str | None,
+                       terms: CancellationTerms | None) -> None:
+    kind, title = VERBS[to]
+    mentor, learner = user_by_id(booking.mentor_id), user_by_id(booking.learner_id)
+    for person, other in ((mentor, learner), (learner, mentor)):
+        body = f"{title}: {format_when(booking.starts_at, booking.ends_at, person.timezone)} with {other.full_name}."
+        if reason:
+            body += f"\nReason: {reason}"
+        if to == S.ACCEPTED and booking.video_link:
+            body += f"\nVideo link: {booking.video_link}"
+        if terms is not None and person.id == learner.id and to != S.COMPLETED:
+            body += f"\n{terms.explanation}"
+        notices.notify(person, kind, title, body, booking.id, _link(booking.id))
+
+
+def _sync_calendars_after_commit(booking_id: int) -> None:
+    from api.bookings import calendar_sync
+
+    app = current_app._get_current_object()
+
+    def _sync() -> None:
+        calendar_sync.sync_booking(app, booking_id)
+
+    after_commit(_sync)
+
+
+def accept(booking_id: int, user: User, now: datetime | None = None) -> Booking:
+    return _transition(booking_id, user, S.ACCEPTED, now or now_utc(), expected_role="mentor")
+
+
+def reject(booking_id: int, user: User, reason: str, now: datetime | None = None) -> Booking:
+    if not (reason or "").strip():
+        raise BookingError(422, "Please give the learner a reason.", "reason")
+    return _transition(booking_id, user, S.REJECTED, now or now_utc(), reason.strip(), expected_role="mentor")
+
+
+def cancel(booking_id: int, user: User, reason: str = "", now: datetime | None = None) -> Booking:
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        raise BookingError(404, "There is no booking with that id.", "booking_id")
+    actor = actor_for(booking, user)
+    to = S.CANCELLED_BY_MENTOR if actor.role == "mentor" else S.CANCELLED_BY_LEARNER
+    if actor.role == "mentor" and booking.status == S.REQUESTED:
+        raise BookingError(409, "To turn down a request, reject it with a reason.", "status")
+    if actor.role == "mentor" and not (reason or "").strip():
+        raise BookingError(422, "Please tell the learner why you cancel.", "reason")
+    return _transition(booking_id, user, to, now or now_utc(), (reason or "").strip() or None)
+
+
+def complete(booking_id: int, user: User | None, now: datetime | None = None) -> Booking:
+    return _transition(booking_id, user, S.COMPLETED, now or now_utc(), expected_role=None if user is None else "mentor")
+
+
+def mark_no_show(booking_id: int, user: User, reason: str = "", now: datetime | None = None) -> Booking:
+    return _transition(booking_id, user, S.NO_SHOW, now or now_utc(), (reason or "").strip() or None,
+                       expected_role="mentor")
+
+
+def expire(booking_id: int, now: datetime | None = None) -> Booking:
+    return _transition(booking_id, None, S.EXPIRED, now or now_utc())
+
+
+def preview_cancellation(booking_id: int, user: User, now: datetime | None = None) -> CancellationTerms:
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        raise BookingError(404, "There is no booking with that id.", "booking_id")
+    actor = actor_for(booking, user)
+    to = S.CANCELLED_BY_MENTOR if actor.role == "mentor" else S.CANCELLED_BY_LEARNER
+    return cancellation_terms(booking, actor.role, now or now_utc(), to)
+
+
+# ---------------------------------------------------------------- rescheduling
+
+
+def reschedule(booking_id: int, user: User, starts_at: datetime, reason: str = "",
+               now: datetime | None = None) -> Booking:
+    """Move a requested or accepted booking to a new offered, free slot (checked like a new request)."""
+    now = now or now_utc()
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        raise BookingError(404, "There is no booking with that id.", "booking_id")
+    actor_for(booking, user)
+    mentor = get_mentor(booking.mentor_id)
+    policy = policy_for(mentor)
+    slot = _offered_slot(mentor, policy, starts_at, now)
+    _check_calendar(mentor, slot, policy)
+    config = settings()
+    try:
+        with serialised_write():
+            booking = _locked(booking_id)
+            actor = actor_for(booking, user)
+            if booking.status not in ACTIVE_BOOKING_STATUSES:
+                raise BookingError(409, f"A booking that is {booking.status.value.replace('_', ' ')} cannot be moved.",
+                                   "status")
+            if now >= booking.starts_at:
+                raise BookingError(409, "The session has already started.", "status")
+            cutoff = booking.starts_at - timedelta(hours=config.booking_cancel_cutoff_hours)
+            if actor.role == "learner" and booking.status == S.ACCEPTED and now > cutoff:
+                raise BookingError(409, f"Sessions can be moved up to {config.booking_cancel_cutoff_hours} hours "
+                                        "before they start; you can still cancel.", "starts_at")
+            if slot.start == booking.starts_at:
+                raise BookingError(422, "That is the session's current time.", "starts_at")
+            lock_learner(booking.learner_id)
+            _check_free(booking.mentor_id, booking.learner_id, slot, policy, exclude_id=booking.id)
+            old = (booking.starts_at, booking.ends_at)
+            db.session.add(BookingChange(booking_id=booking.id, changed_by=actor.user_id, old_starts_at=old[0],
+                                         old_ends_at=old[1], new_starts_at=slot.start, new_ends_at=slot.end,
+                                         reason=reason or ""))
+            from_status = booking.status
+            booking.starts_at, booking.ends_at = slot.start, slot.end
+            if actor.role == "learner":
+                booking.status = S.REQUESTED  # the mentor confirms the learner's new time
+            if booking.status == S.REQUESTED:
+                booking.respond_by = _respond_by(now, slot.start)
+            db.session.flush()
+            log_event(EventType.BOOKING_OUTCOME, user_id=actor.user_id, mentor_id=booking.mentor_id,
+                      booking_id=booking.id, occurred_at=now, outcome="rescheduled", from_status=from_status.value,
+                      to_status=booking.status.value, actor=actor.role, old_starts_at=old[0].isoformat(),
+                      new_starts_at=slot.start.isoformat(), reason=reason or None)
+            emit(BookingTransition(booking, from_status, booking.status, actor.user_id, actor.role, reason or None,
+                                   now, None, rescheduled_from=old))
+            mentor_user, learner_user = user_by_id(booking.mentor_id), user_by_id(booking.learner_id)
+            for person in (mentor_user, learner_user):
+                title = ("Session moved: please confirm the new time" if person.id == mentor_user.id
+                         and booking.status == S.REQUESTED else "Session moved")
+                notices.notify(person, "booking.rescheduled", title,
+                               f"From {format_when(old[0], old[1], person.timezone)}\n"
+                               f"to {format_when(slot.start, slot.end, person.timezone)}."
+                               + (f"\nReason: {reason}" if reason else ""), booking.id, _link(booking.id))
+            _sync_calendars_after_commit(booking.id)
+    except IntegrityError as error:
+        if _is_overlap_violation(error):
+            raise BookingError(409, SLOT_TAKEN, "starts_at") from None
+        raise
+    return booking
+
+
+# ---------------------------------------------------------------- listing
+
+
+def bookings_of(user: User, as_role: str, when: str, now: datetime, limit: int = 100) -> list[Booking]:
+    """A user's bookings as learner or mentor; upcoming: not yet ended and still open, soonest first."""
+    column = Booking.mentor_id if as_role == "mentor" else Booking.learner_id
+    query = select(Booking).where(column == user.id)
+    open_statuses = (S.REQUESTED, S.ACCEPTED)
+    if when == "upcoming":
+        query = query.where(Booking.ends_at > now, Booking.status.in_(open_statuses)).order_by(Booking.starts_at)
+    else:
+        query = query.where(or_(Booking.ends_at <= now, ~Booking.status.in_(open_statuses))).order_by(
+            Booking.starts_at.desc())
+    return list(db.session.scalars(query.limit(limit)))
+
+
+def due_for_expiry(now: datetime) -> list[int]:
+    answer = timedelta(hours=settings().booking_answer_hours)
+    return list(db.session.scalars(select(Booking.id).where(
+        Booking.status == S.REQUESTED,
+        or_(Booking.respond_by <= now, Booking.starts_at <= now,
+            and_(Booking.respond_by.is_(None), Booking.created_at <= now - answer)))))
+
+
+def due_for_completion(now: datetime) -> list[int]:
+    grace = timedelta(hours=settings().booking_complete_after_hours)
+    return list(db.session.scalars(select(Booking.id).where(Booking.status == S.ACCEPTED,
+                                                            Booking.ends_at <= now - grace)))

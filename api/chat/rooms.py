@@ -1,0 +1,371 @@
+"""Rooms, membership rules and messages: the chat's service layer used by routes and socket events."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app, url_for
+from sqlalchemy import and_, func, or_, select
+
+from api.activity import log_event
+from api.chat.formatting import handle_of, mention_handles, render_body
+from api.extensions import db
+from api.tables import Booking, ChatMember, ChatRoom, EventType, Message, MentorProfile, MentorStatus, Topic, User
+from api.tables import utcnow
+
+GENERAL_SLUG = "general"
+DIRECT_SLUG = re.compile(r"^dm-(\d+)-(\d+)$")
+
+
+class ChatError(Exception):
+    """A refused chat action; `code` is the HTTP-like status, the message is shown to the user."""
+
+    def __init__(self, message: str, code: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def _settings():
+    return current_app.config["MENTORHUB_SETTINGS"]
+
+
+def ensure_public_rooms() -> list[ChatRoom]:
+    """The general room and one room per topic, created on first use; general first, then by name."""
+    rooms = {room.slug: room for room in db.session.scalars(select(ChatRoom).where(ChatRoom.kind == "public"))}
+    created = False
+    if GENERAL_SLUG not in rooms:
+        rooms[GENERAL_SLUG] = ChatRoom(kind="public", slug=GENERAL_SLUG, name="General")
+        db.session.add(rooms[GENERAL_SLUG])
+        created = True
+    for topic in db.session.scalars(select(Topic)):
+        slug = f"topic-{topic.slug}"
+        if slug not in rooms:
+            rooms[slug] = ChatRoom(kind="public", slug=slug, name=topic.name, topic_id=topic.id)
+            db.session.add(rooms[slug])
+            created = True
+    if created:
+        try:
+            db.session.commit()
+        except Exception:  # another worker created them at the same moment
+            db.session.rollback()
+            return ensure_public_rooms()
+    general = rooms.pop(GENERAL_SLUG)
+    return [general, *sorted(rooms.values(), key=lambda r: r.name.lower())]
+
+
+def room_by_slug(slug: str) -> ChatRoom | None:
+    if not isinstance(slug, str) or len(slug) > 120:
+        return None
+    room = db.session.scalar(select(ChatRoom).where(ChatRoom.slug == slug))
+    if room is None and slug == GENERAL_SLUG:
+        ensure_public_rooms()
+        room = db.session.scalar(select(ChatRoom).where(ChatRoom.slug == slug))
+    return room
+
+
+@dataclass(frozen=True)
+class RoomRef:
+    """What never changes about a room (its participants included, for a one-on-one room): cached per app."""
+
+    id: int
+    kind: str
+    slug: str
+    name: str
+    member_ids: tuple[int, ...]
+
+
+def room_ref(slug) -> RoomRef | None:
+    """The room of a slug without a query once seen (socket events are frequent; rooms are immutable)."""
+    cache = current_app.extensions.setdefault("chat_room_refs", {})
+    ref = cache.get(slug) if isinstance(slug, str) else None
+    if ref is None:
+        room = room_by_slug(slug)
+        if room is None:
+            return None
+        ref = RoomRef(room.id, room.kind, room.slug, room.name,
+                      tuple(m.user_id for m in room.members) if room.kind == "direct" else ())
+        if len(cache) < 100_000:
+            cache[slug] = ref
+    return ref
+
+
+def member_ids(room) -> list[int]:
+    if isinstance(room, RoomRef):
+        return list(room.member_ids)
+    return [m.user_id for m in room.members] if room.kind == "direct" else []
+
+
+def membership(room, user_id: int) -> ChatMember | None:
+    return db.session.scalar(select(ChatMember).where(ChatMember.room_id == room.id, ChatMember.user_id == user_id))
+
+
+def check_can_read(room, user: User) -> ChatMember | None:
+    """The user's membership (None in a public room without one) when `user` may read the room; else ChatError.
+
+    A one-on-one room one is not part of answers 404, as if it did not exist.
+    """
+    if room is None:
+        raise ChatError("No such room.", 404)
+    member = membership(room, user.id)
+    if room.kind == "direct" and member is None:
+        raise ChatError("No such room.", 404)
+    if member is not None and member.banned:
+        raise ChatError("You have been banned from this room.", 403)
+    return member
+
+
+def is_verified(user: User) -> bool:
+    from api.auth.accounts import is_verified as accounts_is_verified
+
+    return accounts_is_verified(user)
+
+
+def check_can_send(room, user: User) -> ChatMember | None:
+    """The user's membership when `user` may post in the room now; ChatError otherwise (unverified, muted, banned)."""
+    member = check_can_read(room, user)
+    if not is_verified(user):
+        raise ChatError("Verify your e-mail address and phone number before sending messages.", 403)
+    if member is not None and member.muted_until is not None and member.muted_until > utcnow():
+        raise ChatError(f"You are muted in this room until {member.muted_until:%Y-%m-%d %H:%M} UTC.", 403)
+    return member
+
+
+# -- one-on-one rooms ---------------------------------------------------------------------------
+
+
+def direct_slug(a: int, b: int) -> str:
+    low, high = sorted((a, b))
+    return f"dm-{low}-{high}"
+
+
+def may_start_direct(user: User, other: User) -> bool:
+    """A learner and a mentor may talk once a booking request exists, or before it if the mentor accepts questions."""
+    if user.id == other.id:
+        return False
+    booked = db.session.scalar(
+        select(Booking.id).where(or_(and_(Booking.learner_id == user.id, Booking.mentor_id == other.id),
+                                     and_(Booking.learner_id == other.id, Booking.mentor_id == user.id))).limit(1)
+    )
+    if booked is not None:
+        return True
+    profile = db.session.get(MentorProfile, other.id)
+    return bool(profile and profile.accepts_questions and profile.status == MentorStatus.APPROVED)
+
+
+def open_direct_room(user: User, other: User) -> ChatRoom:
+    """The one-on-one room of the two (created when allowed); ChatError 403 when they may not talk yet."""
+    slug = direct_slug(user.id, other.id)
+    room = db.session.scalar(select(ChatRoom).where(ChatRoom.slug == slug))
+    if room is not None and membership(room, user.id) is not None:
+        return room
+    if not may_start_direct(user, other):
+        raise ChatError("You can message a mentor once you have requested a booking, "
+                        "or if the mentor accepts questions before booking.", 403)
+    if room is None:
+        room = ChatRoom(kind="direct", slug=slug, name=f"{user.full_name} & {other.full_name}"[:120])
+        room.members = [ChatMember(user_id=user.id), ChatMember(user_id=other.id)]
+        db.session.add(room)
+        try:
+            db.session.commit()
+        except Exception:  # created concurrently by the other participant
+            db.session.rollback()
+            room = db.session.scalar(select(ChatRoom).where(ChatRoom.slug == slug))
+    return room
+
+
+def other_member_id(room, user_id: int) -> int | None:
+    for member_id in member_ids(room):
+        if member_id != user_id:
+            return member_id
+    return None
+
+
+def room_title(room, viewer: User) -> str:
+    if room.kind != "direct":
+        return room.name
+    other = db.session.get(User, other_member_id(room, viewer.id) or 0)
+    return other.full_name if other else room.name
+
+
+# -- messages -----------------------------------------------------------------------------------
+
+
+def serialize_message(message: Message, names: dict[int, str] | None = None, room=None) -> dict:
+    """The JSON shape of a message for clients: its text only as escaped, formatted HTML."""
+    if names is None or message.sender_id not in names:
+        sender = db.session.get(User, message.sender_id)
+        name = sender.full_name if sender else "Former member"
+    else:
+        name = names[message.sender_id]
+    deleted = message.deleted_at is not None
+    return {
+        "id": message.id,
+        "room_id": message.room_id,
+        "room": room.slug if room is not None else None,
+        "sender": {"id": message.sender_id, "name": name},
+        "html": "" if deleted else str(render_body(message.body)),
+        "created_at": message.created_at.isoformat(),
+        "deleted": deleted,
+        "attachments": [] if deleted else [_attachment_json(a) for a in message.attachments],
+    }
+
+
+def _attachment_json(attachment) -> dict:
+    return {
+        "id": attachment.id,
+        "kind": attachment.kind,
+        "name": attachment.original_name,
+        "content_type": attachment.content_type,
+        "size": attachment.size_bytes,
+        "duration": attachment.duration_seconds,
+        "url": url_for("chat.download", attachment_id=attachment.id),
+    }
+
+
+def serialize_many(messages: list[Message], room) -> list[dict]:
+    ids = {m.sender_id for m in messages}
+    names = dict(db.session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all()) if ids else {}
+    return [serialize_message(m, names, room) for m in messages]
+
+
+def history(room, *, before_id: int | None = None, after_id: int | None = None,
+            limit: int | None = None) -> tuple[list[Message], bool]:
+    """Messages oldest first: the latest page, the page before `before_id`, or those after `after_id`.
+
+    The flag says whether more exist in that direction.
+    """
+    settings = _settings()
+    query = select(Message).where(Message.room_id == room.id)
+    if after_id is not None:
+        limit = min(limit or settings.chat_sync_max_messages, settings.chat_sync_max_messages)
+        rows = list(db.session.scalars(query.where(Message.id > after_id).order_by(Message.id).limit(limit + 1)))
+        return rows[:limit], len(rows) > limit
+    limit = min(limit or settings.chat_history_page_size, 200)
+    if before_id is not None:
+        query = query.where(Message.id < before_id)
+    rows = list(db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    return list(reversed(rows[:limit])), more
+
+
+def clean_body(body) -> str:
+    if not isinstance(body, str):
+        raise ChatError("A message needs text.")
+    body = body.replace("\x00", "").strip()
+    if len(body) > _settings().chat_message_max_chars:
+        raise ChatError(f"Messages are limited to {_settings().chat_message_max_chars} characters.")
+    return body
+
+
+def post_message(room, sender: User, body: str, attachments: list | None = None,
+                 member: ChatMember | None = None) -> tuple[Message, dict]:
+    """Store a message (with its attachments) and its MESSAGE_SENT event in one transaction.
+
+    Returns the message and its client payload, made before the commit so that nothing is loaded again.
+    """
+    body = clean_body(body)
+    if not body and not attachments:
+        raise ChatError("A message needs text or a file.")
+    message = Message(room_id=room.id, sender_id=sender.id, body=body, created_at=utcnow(), reported_count=0)
+    message.attachments = list(attachments or [])
+    db.session.add(message)
+    db.session.flush()
+    other_id = other_member_id(room, sender.id) if room.kind == "direct" else None
+    mentor_id = None
+    if other_id is not None:
+        if db.session.get(MentorProfile, other_id) is not None:
+            mentor_id = other_id
+        elif db.session.get(MentorProfile, sender.id) is not None:
+            mentor_id = sender.id
+    log_event(EventType.MESSAGE_SENT, user_id=sender.id, mentor_id=mentor_id,  # never the content
+              room_id=room.id, room_kind=room.kind, message_id=message.id, recipient_id=other_id,
+              attachment_kinds=sorted({a.kind for a in message.attachments}), length=len(body))
+    if room.kind == "direct":
+        member = member if member is not None else membership(room, sender.id)
+        if member is not None:  # one's own message is read
+            member.last_read_message_id = max(member.last_read_message_id or 0, message.id)
+    payload = serialize_message(message, {sender.id: sender.full_name}, room)
+    db.session.commit()
+    return message, payload
+
+
+def mentioned_user_ids(room, body: str, sender_id: int) -> list[int]:
+    """Users named by @handle in the message (in a direct room, only the other participant)."""
+    handles = list(mention_handles(body))[:10]
+    if not handles:
+        return []
+    compact = func.lower(func.replace(User.full_name, " ", ""))
+    query = select(User.id, User.full_name).where(compact.in_(handles), User.id != sender_id)
+    if room.kind == "direct":
+        query = query.where(User.id.in_(member_ids(room)))
+    return [uid for uid, name in db.session.execute(query.limit(20)) if handle_of(name) in handles]
+
+
+# -- read receipts and unread counts ------------------------------------------------------------
+
+
+def mark_read(room, user: User, message_id: int) -> int | None:
+    """Move the user's read marker forward (never back); the new marker, or None when unchanged."""
+    member = membership(room, user.id)
+    if member is None or not isinstance(message_id, int):
+        return None
+    latest = db.session.scalar(select(func.max(Message.id)).where(Message.room_id == room.id)) or 0
+    message_id = min(message_id, latest)
+    if message_id <= (member.last_read_message_id or 0):
+        return None
+    member.last_read_message_id = message_id
+    db.session.commit()
+    return message_id
+
+
+def _unread_query(user_id: int):
+    return (
+        select(Message.room_id, func.count(Message.id))
+        .join(ChatMember, and_(ChatMember.room_id == Message.room_id, ChatMember.user_id == user_id))
+        .join(ChatRoom, ChatRoom.id == Message.room_id)
+        .where(ChatRoom.kind == "direct", Message.sender_id != user_id, Message.deleted_at.is_(None),
+               Message.id > func.coalesce(ChatMember.last_read_message_id, 0))
+        .group_by(Message.room_id)
+    )
+
+
+def unread_by_room(user_id: int) -> dict[int, int]:
+    return dict(db.session.execute(_unread_query(user_id)).all())
+
+
+def unread_total(user_id: int) -> int:
+    return sum(unread_by_room(user_id).values())
+
+
+@dataclass
+class DirectRoomSummary:
+    room: ChatRoom
+    other: User | None
+    unread: int
+    last_at: datetime | None
+
+
+def direct_rooms(user: User) -> list[DirectRoomSummary]:
+    rooms = list(db.session.scalars(
+        select(ChatRoom).join(ChatMember, ChatMember.room_id == ChatRoom.id)
+        .where(ChatRoom.kind == "direct", ChatMember.user_id == user.id, ChatMember.banned.is_(False))
+    ))
+    unread = unread_by_room(user.id)
+    last = dict(db.session.execute(
+        select(Message.room_id, func.max(Message.created_at)).where(Message.room_id.in_([r.id for r in rooms]))
+        .group_by(Message.room_id)
+    ).all()) if rooms else {}
+    summaries = [DirectRoomSummary(r, db.session.get(User, other_member_id(r, user.id) or 0), unread.get(r.id, 0),
+                                   last.get(r.id)) for r in rooms]
+    return sorted(summaries, key=lambda s: s.last_at or s.room.created_at, reverse=True)
+
+
+def read_markers(room) -> dict[int, int]:
+    """user id -> last read message id, for the read receipts of a direct room."""
+    if room.kind != "direct":
+        return {}
+    rows = db.session.execute(select(ChatMember.user_id, ChatMember.last_read_message_id)
+                              .where(ChatMember.room_id == room.id)).all()
+    return {user_id: last or 0 for user_id, last in rows}

@@ -1,0 +1,340 @@
+"""Web pages: the learner profile, the mentor profile (and its uploads), public mentor pages, media."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from api.auth.accounts import FieldError
+from api.auth.forms import ConfirmForm
+from api.extensions import db
+from api.profiles import bp, service, uploads
+from api.profiles.forms import (
+    CertificationForm,
+    ExceptionForm,
+    LearnerProfileForm,
+    MentorProfileForm,
+    PictureForm,
+    VideoForm,
+    fill_windows,
+    windows_from,
+)
+from api.profiles.media import can_view_upload
+from api.profiles.upgrade import may_become_mentor, upgrade_status
+from api.tables import AvailabilityException, Certification, MentorStatus, Role, Upload
+
+
+def _attach(form, error: FieldError, aliases: dict | None = None) -> None:
+    name = (aliases or {}).get(error.field, error.field)
+    field = getattr(form, name, None) if form is not None else None
+    if field is not None:
+        field.errors = list(field.errors or []) + [error.message]
+    else:
+        flash(error.message, "error")
+
+
+def _topic_choices():
+    from wtforms import SelectChoice
+
+    return [SelectChoice(t.id, t.name) for t in service.all_topics()]
+
+
+def _topic_groups():
+    groups: dict[str, list] = {}
+    for topic in service.all_topics():
+        groups.setdefault(topic.category, []).append(topic)
+    return groups
+
+
+# --- learner ------------------------------------------------------------------------------------
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def learner():
+    user = current_user._get_current_object()
+    profile = service.learner_profile(user)
+    form = LearnerProfileForm()
+    form.topic_ids.choices = _topic_choices()
+    status = 200
+    if request.method == "GET":
+        form.full_name.data, form.email.data, form.phone.data = user.full_name, user.email, user.phone
+        form.timezone.data = user.timezone
+        form.topic_ids.data = [t.id for t in profile.topics] if profile else []
+        form.interests.data = profile.interests if profile else ""
+        fill_windows(form.preferred_slots, profile.preferred_slots if profile else [])
+    elif form.validate_on_submit():
+        data = {"full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
+                "timezone": form.timezone.data, "topic_ids": form.topic_ids.data or [],
+                "interests": form.interests.data, "preferred_slots": windows_from(form.preferred_slots)}
+        try:
+            service.update_learner_profile(user, data)
+        except FieldError as error:
+            db.session.rollback()
+            _attach(form, error)
+            status = 400
+        else:
+            flash("Your profile is saved.", "success")
+            return redirect(url_for("profiles.learner"))
+    else:
+        status = 400
+    return render_template("profiles/learner.html", form=form, profile=profile, topic_groups=_topic_groups(),
+                           picture_form=PictureForm(target="learner"), upgrade=_upgrade_hint(user)), status
+
+
+def _upgrade_hint(user):
+    if user.has_role(Role.MENTOR):
+        return None
+    return upgrade_status(user)
+
+
+@bp.post("/profile/picture")
+@login_required
+@uploads.upload_limit("picture")
+def upload_picture():
+    form = PictureForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("profiles.learner"))
+    user = current_user._get_current_object()
+    target = "mentor" if form.target.data == "mentor" else "learner"
+    profile = service.mentor_profile(user) if target == "mentor" else service.learner_profile(user, create=True)
+    if profile is None:
+        flash("Save your mentor profile first, then add a picture.", "error")
+        return redirect(url_for("profiles.mentor"))
+    try:
+        upload = uploads.save_picture(user.id, form.picture.data)
+    except uploads.UploadError as error:
+        flash(str(error), "error")
+        return redirect(url_for(f"profiles.{target}"))
+    old = profile.picture_path
+    profile.picture_path = upload.stored_name
+    from api.activity import log_event
+    from api.tables import EventType
+
+    log_event(EventType.PROFILE_UPDATE, user_id=user.id, mentor_id=user.id if target == "mentor" else None,
+              role=target, changed=["picture"])
+    uploads.delete_upload(old)
+    db.session.commit()
+    flash("Your picture is updated.", "success")
+    return redirect(url_for(f"profiles.{target}"))
+
+
+# --- mentor -------------------------------------------------------------------------------------
+
+@bp.route("/mentor/profile", methods=["GET", "POST"])
+@login_required
+def mentor():
+    user = current_user._get_current_object()
+    if not may_become_mentor(user):
+        return redirect(url_for("profiles.upgrade"))
+    profile = service.mentor_profile(user)
+    form = MentorProfileForm()
+    form.topic_ids.choices = _topic_choices()
+    status = 200
+    if request.method == "GET":
+        form.full_name.data, form.email.data, form.phone.data = user.full_name, user.email, user.phone
+        form.timezone.data = user.timezone
+        if profile:
+            form.headline.data, form.bio.data = profile.headline, profile.bio
+            form.topic_ids.data = [t.id for t in profile.topics]
+            form.currency.data = profile.currency
+            digits = service.CURRENCIES.get(profile.currency, 2)
+            form.price.data = f"{profile.price_minor / 10 ** digits:.{digits}f}"
+            form.session_minutes.data = profile.session_minutes
+            form.years_experience.data = profile.years_experience
+            form.past_roles.data = "\n".join(profile.past_roles or [])
+            form.video_url.data = profile.video_url
+            form.accepts_questions.data = profile.accepts_questions
+        windows = service.windows_json((r.weekday, r.start_time, r.end_time) for r in profile.availability) \
+            if profile else []
+        fill_windows(form.availability, windows, blank_rows=3 if windows else 5)
+    elif form.validate_on_submit():
+        try:
+            currency = service.check_currency(form.currency.data)
+            data = {
+                "full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
+                "timezone": form.timezone.data, "headline": form.headline.data, "bio": form.bio.data,
+                "topic_ids": form.topic_ids.data or [], "currency": currency,
+                "price_minor": service.parse_price(form.price.data, currency) if (form.price.data or "").strip()
+                else None,
+                "session_minutes": form.session_minutes.data, "years_experience": form.years_experience.data or 0,
+                "past_roles": (form.past_roles.data or "").splitlines(), "video_url": form.video_url.data,
+                "accepts_questions": form.accepts_questions.data, "availability": windows_from(form.availability),
+            }
+            if data["price_minor"] is None:
+                raise FieldError("price", "Set a price per session.")
+            was_new = profile is None
+            service.save_mentor_profile(user, data)
+        except FieldError as error:
+            db.session.rollback()
+            _attach(form, error, {"price_minor": "price"})
+            status = 400
+        else:
+            flash("Your mentor profile is submitted for review." if was_new else "Your mentor profile is saved.",
+                  "success")
+            return redirect(url_for("profiles.mentor"))
+    else:
+        status = 400
+    return render_template(
+        "profiles/mentor.html", form=form, profile=profile, topic_groups=_topic_groups(),
+        picture_form=PictureForm(target="mentor"), video_form=VideoForm(), cert_form=CertificationForm(),
+        exception_form=ExceptionForm(), confirm_form=ConfirmForm(),
+        exceptions=service.exceptions_of(profile) if profile else [], statuses=MentorStatus,
+        format_price=service.format_price,
+    ), status
+
+
+def _own_mentor_profile():
+    profile = service.mentor_profile(current_user.id)
+    if profile is None:
+        flash("Save your mentor profile first.", "error")
+    return profile
+
+
+@bp.post("/mentor/video")
+@login_required
+@uploads.upload_limit("video")
+def upload_video():
+    form = VideoForm()
+    profile = _own_mentor_profile()
+    if profile is None or not form.validate_on_submit():
+        return redirect(url_for("profiles.mentor"))
+    try:
+        upload = uploads.save_video(current_user.id, form.video.data)
+    except uploads.UploadError as error:
+        flash(str(error), "error")
+        return redirect(url_for("profiles.mentor"))
+    old = profile.video_path
+    profile.video_path = upload.stored_name
+    uploads.delete_upload(old)
+    db.session.commit()
+    flash("Your introduction video is uploaded.", "success")
+    return redirect(url_for("profiles.mentor"))
+
+
+@bp.post("/mentor/video/remove")
+@login_required
+def remove_video():
+    profile = _own_mentor_profile()
+    if profile is not None and ConfirmForm().validate_on_submit():
+        uploads.delete_upload(profile.video_path)
+        profile.video_path = None
+        db.session.commit()
+        flash("The video is removed.", "success")
+    return redirect(url_for("profiles.mentor"))
+
+
+@bp.post("/mentor/certifications")
+@login_required
+@uploads.upload_limit("document")
+def add_certification():
+    form = CertificationForm()
+    profile = _own_mentor_profile()
+    if profile is None:
+        return redirect(url_for("profiles.mentor"))
+    if not form.validate_on_submit():
+        for problems in form.errors.values():
+            flash(" ".join(problems), "error")
+        return redirect(url_for("profiles.mentor") + "#certifications")
+    try:
+        document = form.document.data
+        stored = None
+        if document is not None and document.filename:
+            stored = uploads.save_document(current_user.id, document).stored_name
+        service.add_certification(profile, {"name": form.name.data, "issuer": form.issuer.data,
+                                            "year": form.year.data}, stored)
+    except (FieldError, uploads.UploadError) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("profiles.mentor") + "#certifications")
+    db.session.commit()
+    flash("Certification added.", "success")
+    return redirect(url_for("profiles.mentor") + "#certifications")
+
+
+@bp.post("/mentor/certifications/<int:cert_id>/delete")
+@login_required
+def delete_certification(cert_id: int):
+    cert = db.session.get(Certification, cert_id)
+    if cert is None or cert.mentor_id != current_user.id:
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        uploads.delete_upload(cert.document_path)
+        db.session.delete(cert)
+        db.session.commit()
+        flash("Certification removed.", "success")
+    return redirect(url_for("profiles.mentor") + "#certifications")
+
+
+@bp.post("/mentor/exceptions")
+@login_required
+def add_exception():
+    form = ExceptionForm()
+    profile = _own_mentor_profile()
+    if profile is None:
+        return redirect(url_for("profiles.mentor"))
+    if not form.validate_on_submit():
+        for problems in form.errors.values():
+            flash(" ".join(problems), "error")
+        return redirect(url_for("profiles.mentor") + "#exceptions")
+    try:
+        service.add_exception(profile, {"on_date": form.on_date.data, "start_time": form.start_time.data,
+                                        "end_time": form.end_time.data, "note": form.note.data})
+        db.session.commit()
+    except FieldError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        flash("Exception added.", "success")
+    return redirect(url_for("profiles.mentor") + "#exceptions")
+
+
+@bp.post("/mentor/exceptions/<int:exception_id>/delete")
+@login_required
+def delete_exception(exception_id: int):
+    exception = db.session.get(AvailabilityException, exception_id)
+    if exception is None or exception.mentor_id != current_user.id:
+        abort(404)
+    if ConfirmForm().validate_on_submit():
+        db.session.delete(exception)
+        db.session.commit()
+        flash("Exception removed.", "success")
+    return redirect(url_for("profiles.mentor") + "#exceptions")
+
+
+@bp.get("/become-a-mentor")
+@login_required
+def upgrade():
+    status = upgrade_status(current_user)
+    return render_template("profiles/upgrade.html", status=status)
+
+
+@bp.get("/mentors/<int:user_id>")
+def public_mentor(user_id: int):
+    """A mentor's public page: approved mentors only (owners and admins also see pending ones)."""
+    profile = service.mentor_profile(user_id)
+    if not service.can_see_mentor(profile, current_user):
+        abort(404)
+    return render_template("profiles/mentor_public.html", profile=profile,
+                           mentor=service.mentor_json(profile, private=False))
+
+
+# --- media --------------------------------------------------------------------------------------
+
+@bp.get("/media/<name>")
+def media(name: str):
+    """An uploaded file, if the viewer may see it; never sniffed or run by the browser."""
+    upload = db.session.scalar(select(Upload).where(Upload.stored_name == name))
+    if upload is None or not can_view_upload(upload, current_user):
+        abort(404)
+    path = uploads.upload_path(upload.stored_name)
+    if not path.is_file():
+        abort(404)
+    response = send_file(path, mimetype=upload.content_type, conditional=True, max_age=300,
+                         as_attachment=upload.content_type == "application/pdf",
+                         download_name=f"document{uploads.EXTENSIONS[upload.content_type]}")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; media-src 'self'; sandbox"
+    response.headers["Cache-Control"] = "private, max-age=300"
+    return response
+
+

@@ -1,0 +1,452 @@
+"""Learner and mentor profiles: validation, saving, visibility, and the events the ML pipeline reads."""
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app
+from sqlalchemy import select
+
+from api.activity import log_event
+from api.auth.accounts import FieldError, email_taken, send_phone_code, send_verification_email
+from api.auth.validation import check_full_name, check_time_zone, normalise_email, normalise_phone
+from api.extensions import db
+from api.tables import (
+    AvailabilityException,
+    AvailabilityRule,
+    Certification,
+    EventType,
+    LearnerProfile,
+    MentorProfile,
+    MentorStatus,
+    Role,
+    Topic,
+    User,
+    UserRole,
+)
+
+# ISO 4217 code -> digits after the decimal point (minor units)
+CURRENCIES = {"USD": 2, "EUR": 2, "GBP": 2, "INR": 2, "CAD": 2, "AUD": 2, "CHF": 2, "SGD": 2, "BRL": 2, "JPY": 0}
+MAX_PRICE_MAJOR = 10_000
+SESSION_LENGTHS = (30, 45, 60, 90, 120)
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MAX_WINDOWS = 28
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def _check(field: str, check, value):
+    try:
+        return check(value)
+    except ValueError as error:
+        raise FieldError(field, str(error)) from None
+
+
+# --- parsing what people send -------------------------------------------------------------------
+
+def parse_time(value, field: str) -> time:
+    if isinstance(value, time):
+        return value.replace(second=0, microsecond=0)
+    text = str(value or "").strip()[:5]
+    if not _TIME.match(text):
+        raise FieldError(field, "Use 24-hour times such as 09:00 or 17:30.")
+    return time(int(text[:2]), int(text[3:5]))
+
+
+def parse_windows(raw: list, field: str) -> list[tuple[int, time, time]]:
+    """[{weekday, start, end}] -> sorted, non-overlapping (weekday, start, end) windows."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > MAX_WINDOWS:
+        raise FieldError(field, f"Give at most {MAX_WINDOWS} weekly time windows.")
+    windows = []
+    for item in raw:
+        if not isinstance(item, dict):
+            raise FieldError(field, "Each window needs a weekday, a start and an end.")
+        try:
+            weekday = int(item.get("weekday"))
+        except (TypeError, ValueError):
+            raise FieldError(field, "The weekday must be 0 (Monday) to 6 (Sunday).") from None
+        if not 0 <= weekday <= 6:
+            raise FieldError(field, "The weekday must be 0 (Monday) to 6 (Sunday).")
+        start, end = parse_time(item.get("start"), field), parse_time(item.get("end"), field)
+        if start >= end:
+            raise FieldError(field, f"On {WEEKDAYS[weekday]} the window must end after it starts.")
+        windows.append((weekday, start, end))
+    windows.sort()
+    for (d1, _s1, e1), (d2, s2, _e2) in zip(windows, windows[1:]):
+        if d1 == d2 and s2 < e1:
+            raise FieldError(field, f"The windows on {WEEKDAYS[d1]} overlap.")
+    return windows
+
+
+def windows_json(windows) -> list[dict]:
+    return [{"weekday": d, "start": s.strftime("%H:%M"), "end": e.strftime("%H:%M")} for d, s, e in windows]
+
+
+def parse_price(value, currency: str) -> int:
+    """A price in major units ("45", "45.50") -> integer minor units of the currency."""
+    digits = CURRENCIES[currency]
+    try:
+        amount = Decimal(str(value).strip().replace(",", ""))
+    except (InvalidOperation, ValueError):
+        raise FieldError("price", "Enter the price as a number, e.g. 45 or 45.50.") from None
+    if not amount.is_finite() or amount <= 0 or amount > MAX_PRICE_MAJOR:
+        raise FieldError("price", f"The price must be more than 0 and at most {MAX_PRICE_MAJOR:,}.")
+    minor = amount * (10 ** digits)
+    if minor != minor.to_integral_value():
+        raise FieldError("price", f"{currency} prices have at most {digits} decimal places.")
+    return int(minor)
+
+
+def format_price(price_minor: int, currency: str) -> str:
+    digits = CURRENCIES.get(currency, 2)
+    return f"{price_minor / 10 ** digits:,.{digits}f} {currency}"
+
+
+def check_currency(value: str) -> str:
+    value = (value or "").strip().upper()
+    if value not in CURRENCIES:
+        raise FieldError("currency", "Choose one of: " + ", ".join(sorted(CURRENCIES)) + ".")
+    return value
+
+
+def topics_by_ids(ids) -> list[Topic]:
+    ids = {int(i) for i in ids or []}
+    topics = list(db.session.scalars(select(Topic).where(Topic.id.in_(ids)))) if ids else []
+    if len(topics) != len(ids):
+        raise FieldError("topic_ids", "One of the chosen topics does not exist.")
+    return sorted(topics, key=lambda t: t.name)
+
+
+def all_topics() -> list[Topic]:
+    return list(db.session.scalars(select(Topic).order_by(Topic.category, Topic.name)))
+
+
+# --- contact details shared by both profiles ----------------------------------------------------
+
+def update_contact(user: User, data: dict, changed: list[str]) -> None:
+    """Name, e-mail, phone and time zone; a new e-mail or phone must be verified again."""
+    if "full_name" in data:
+        name = _check("full_name", check_full_name, data["full_name"])
+        if name != user.full_name:
+            user.full_name = name
+            changed.append("full_name")
+    if "timezone" in data and data["timezone"] is not None:
+        zone = _check("timezone", check_time_zone, data["timezone"])
+        if zone != user.timezone:
+            user.timezone = zone
+            changed.append("timezone")
+    if data.get("email"):
+        email = _check("email", normalise_email, data["email"])
+        if email != user.email:
+            if email_taken(email, except_user_id=user.id):
+                raise FieldError("email", "Another account already uses this e-mail address.")
+            user.email = email
+            user.email_verified_at = None
+            changed.append("email")
+    if data.get("phone"):
+        phone = _check("phone", normalise_phone, data["phone"])
+        if phone != user.phone:
+            user.phone = phone
+            user.phone_verified_at = None
+            changed.append("phone")
+
+
+def _after_contact_change(user: User, changed: list[str]) -> None:
+    if "email" in changed:
+        send_verification_email(user)
+    if "phone" in changed:
+        send_phone_code(user)
+
+
+# --- learner profile ----------------------------------------------------------------------------
+
+def learner_profile(user: User, *, create: bool = False) -> LearnerProfile | None:
+    profile = db.session.get(LearnerProfile, user.id)
+    if profile is None and create:
+        profile = LearnerProfile(user_id=user.id, interests="", preferred_slots=[])
+        db.session.add(profile)
+    return profile
+
+
+def update_learner_profile(user: User, data: dict) -> LearnerProfile:
+    """Save the learner's profile (only the keys present in `data`) and log the change for the ML pipeline."""
+    changed: list[str] = []
+    update_contact(user, data, changed)
+    profile = learner_profile(user, create=True)
+    if "topic_ids" in data:
+        topics = topics_by_ids(data["topic_ids"])
+        if {t.id for t in topics} != {t.id for t in profile.topics}:
+            profile.topics = topics
+            changed.append("topics")
+    if "interests" in data:
+        interests = (data["interests"] or "").strip()
+        if len(interests) > 2000:
+            raise FieldError("interests", "Use at most 2000 characters for your interests.")
+        if interests != (profile.interests or ""):
+            profile.interests = interests
+            changed.append("interests")
+    if "preferred_slots" in data:
+        slots = windows_json(parse_windows(data["preferred_slots"], "preferred_slots"))
+        if slots != (profile.preferred_slots or []):
+            profile.preferred_slots = slots
+            changed.append("preferred_slots")
+    if changed:
+        log_event(EventType.PROFILE_UPDATE, user_id=user.id, role="learner", changed=sorted(changed),
+                  topics=[t.slug for t in profile.topics], interests=profile.interests,
+                  preferred_slots=profile.preferred_slots, timezone=user.timezone)
+    db.session.commit()
+    _after_contact_change(user, changed)
+    return profile
+
+
+def learner_json(user: User) -> dict:
+    profile = learner_profile(user)
+    return {
+        "user_id": user.id, "full_name": user.full_name, "email": user.email, "phone": user.phone,
+        "timezone": user.timezone,
+        "topics": [topic_json(t) for t in (profile.topics if profile else [])],
+        "interests": profile.interests if profile else "",
+        "preferred_slots": profile.preferred_slots if profile else [],
+        "picture_url": media_url(profile.picture_path) if profile else None,
+    }
+
+
+def topic_json(topic: Topic) -> dict:
+    return {"id": topic.id, "slug": topic.slug, "name": topic.name, "category": topic.category}
+
+
+def media_url(stored_name: str | None) -> str | None:
+    from flask import url_for
+
+    return url_for("profiles.media", name=stored_name) if stored_name else None
+
+
+# --- mentor profile -----------------------------------------------------------------------------
+
+def mentor_profile(user_or_id) -> MentorProfile | None:
+    user_id = user_or_id if isinstance(user_or_id, int) else user_or_id.id
+    return db.session.get(MentorProfile, user_id)
+
+
+def grant_role(user: User, role: Role) -> None:
+    if not user.has_role(role):
+        user.roles.append(UserRole(role=role))
+
+
+REQUIRED_MENTOR_FIELDS = ("headline", "topic_ids", "price_minor", "currency", "availability")
+
+
+def save_mentor_profile(user: User, data: dict) -> MentorProfile:
+    """Create or update the mentor profile. A new or rejected profile (re)enters the approval queue."""
+    changed: list[str] = []
+    update_contact(user, data, changed)
+    profile = mentor_profile(user)
+    creating = profile is None
+    if creating:
+        missing = [f for f in REQUIRED_MENTOR_FIELDS if data.get(f) in (None, "", [])]
+        if missing:
+            raise FieldError(missing[0], _MISSING_MESSAGES[missing[0]])
+        profile = MentorProfile(user_id=user.id, price_minor=0, currency="USD", status=MentorStatus.PENDING,
+                                past_roles=[], languages=[])
+        db.session.add(profile)
+    if "headline" in data:
+        headline = " ".join((data["headline"] or "").split())
+        if not headline:
+            raise FieldError("headline", _MISSING_MESSAGES["headline"])
+        if len(headline) > 200:
+            raise FieldError("headline", "Use at most 200 characters for the headline.")
+        _set(profile, "headline", headline, changed)
+    if "bio" in data:
+        bio = (data["bio"] or "").strip()
+        if len(bio) > 5000:
+            raise FieldError("bio", "Use at most 5000 characters for the introduction.")
+        _set(profile, "bio", bio, changed)
+    if "currency" in data:
+        _set(profile, "currency", check_currency(data["currency"]), changed)
+    if "price_minor" in data:
+        price = data["price_minor"]
+        if not isinstance(price, int) or isinstance(price, bool) or price <= 0 \
+                or price > MAX_PRICE_MAJOR * 10 ** CURRENCIES[profile.currency]:
+            raise FieldError("price_minor", "The price must be a whole number of minor units (cents), more than 0.")
+        _set(profile, "price_minor", price, changed)
+    if "session_minutes" in data and data["session_minutes"] is not None:
+        if data["session_minutes"] not in SESSION_LENGTHS:
+            raise FieldError("session_minutes", "Choose a session length of " +
+                             ", ".join(map(str, SESSION_LENGTHS)) + " minutes.")
+        _set(profile, "session_minutes", data["session_minutes"], changed)
+    if "years_experience" in data and data["years_experience"] is not None:
+        years = data["years_experience"]
+        if not isinstance(years, int) or not 0 <= years <= 70:
+            raise FieldError("years_experience", "Enter the years of experience as a number from 0 to 70.")
+        _set(profile, "years_experience", years, changed)
+    if "past_roles" in data:
+        roles = [" ".join(str(r).split()) for r in (data["past_roles"] or []) if str(r).strip()]
+        if len(roles) > 20 or any(len(r) > 200 for r in roles):
+            raise FieldError("past_roles", "List at most 20 past roles of up to 200 characters each.")
+        _set(profile, "past_roles", roles, changed)
+    if "video_url" in data:
+        url = (data["video_url"] or "").strip() or None
+        if url and (not re.match(r"^https://[^\s/$.?#].[^\s]*$", url) or len(url) > 500):
+            raise FieldError("video_url", "Give the video link as a full https:// address (YouTube, Vimeo...).")
+        _set(profile, "video_url", url, changed)
+    _set(profile, "timezone", user.timezone, changed)
+    for rule in profile.availability:  # weekly windows are in the mentor's own (current) time zone
+        rule.timezone = user.timezone
+    if "topic_ids" in data:
+        topics = topics_by_ids(data["topic_ids"])
+        if not topics:
+            raise FieldError("topic_ids", _MISSING_MESSAGES["topic_ids"])
+        if {t.id for t in topics} != {t.id for t in profile.topics}:
+            profile.topics = topics
+            changed.append("topics")
+    if "availability" in data:
+        windows = parse_windows(data["availability"], "availability")
+        if not windows:
+            raise FieldError("availability", _MISSING_MESSAGES["availability"])
+        current = [(r.weekday, r.start_time, r.end_time) for r in profile.availability]
+        if windows != sorted(current) or any(r.timezone != user.timezone for r in profile.availability):
+            profile.availability = [AvailabilityRule(weekday=d, start_time=s, end_time=e, timezone=user.timezone)
+                                    for d, s, e in windows]
+            changed.append("availability")
+    if "accepts_questions" in data and data["accepts_questions"] is not None:
+        _set(profile, "accepts_questions", bool(data["accepts_questions"]), changed)
+    resubmitted = False
+    if profile.status == MentorStatus.REJECTED:
+        profile.status = MentorStatus.PENDING
+        profile.status_reason = None
+        profile.reviewed_at = None
+        resubmitted = True
+    grant_role(user, Role.MENTOR)
+    if changed or creating or resubmitted:
+        log_event(EventType.PROFILE_UPDATE, user_id=user.id, mentor_id=user.id, role="mentor",
+                  changed=sorted(set(changed)), created=creating, resubmitted=resubmitted,
+                  topics=[t.slug for t in profile.topics], price_minor=profile.price_minor,
+                  currency=profile.currency, years_experience=profile.years_experience,
+                  session_minutes=profile.session_minutes, timezone=profile.timezone, status=profile.status.value)
+    db.session.commit()
+    _after_contact_change(user, changed)
+    return profile
+
+
+_MISSING_MESSAGES = {
+    "headline": "Write a one-line headline, e.g. “Senior data scientist, 8 years in fintech”.",
+    "topic_ids": "Choose at least one topic you teach.",
+    "price_minor": "Set a price per session.",
+    "currency": "Choose the currency of your price.",
+    "availability": "Give at least one weekly time window when learners can book you.",
+}
+
+
+def _set(profile, name: str, value, changed: list[str]) -> None:
+    if getattr(profile, name) != value:
+        setattr(profile, name, value)
+        changed.append(name)
+
+
+def add_certification(profile: MentorProfile, data: dict, document_path: str | None) -> Certification:
+    name = " ".join((data.get("name") or "").split())
+    if not name or len(name) > 200:
+        raise FieldError("name", "Give the certification's name (up to 200 characters).")
+    issuer = " ".join((data.get("issuer") or "").split())[:200]
+    year = data.get("year")
+    if year not in (None, ""):
+        try:
+            year = int(year)
+        except (TypeError, ValueError):
+            raise FieldError("year", "Enter the year as four digits, e.g. 2021.") from None
+        if not 1950 <= year <= date.today().year:
+            raise FieldError("year", f"Enter a year between 1950 and {date.today().year}.")
+    else:
+        year = None
+    cert = Certification(mentor_id=profile.user_id, name=name, issuer=issuer, year=year, document_path=document_path)
+    db.session.add(cert)
+    log_event(EventType.PROFILE_UPDATE, user_id=profile.user_id, mentor_id=profile.user_id, role="mentor",
+              changed=["certifications"], certification=name)
+    return cert
+
+
+def add_exception(profile: MentorProfile, data: dict) -> AvailabilityException:
+    raw_date = data.get("on_date")
+    try:
+        on_date = raw_date if isinstance(raw_date, date) else date.fromisoformat(str(raw_date or ""))
+    except ValueError:
+        raise FieldError("on_date", "Enter the date as YYYY-MM-DD.") from None
+    if on_date < date.today():
+        raise FieldError("on_date", "The date must be today or later.")
+    start = data.get("start_time") or None
+    end = data.get("end_time") or None
+    if (start is None) != (end is None):
+        raise FieldError("end_time", "Give both start and end times, or neither for a day off.")
+    if start is not None:
+        start, end = parse_time(start, "start_time"), parse_time(end, "end_time")
+        if start >= end:
+            raise FieldError("end_time", "The end must be after the start.")
+    note = " ".join((data.get("note") or "").split())[:200]
+    exists = db.session.scalar(select(AvailabilityException.id).where(
+        AvailabilityException.mentor_id == profile.user_id, AvailabilityException.on_date == on_date,
+        AvailabilityException.start_time.is_(None) if start is None else AvailabilityException.start_time == start))
+    if exists:
+        raise FieldError("on_date", "There is already an exception starting then on that date.")
+    exception = AvailabilityException(mentor_id=profile.user_id, on_date=on_date, start_time=start, end_time=end,
+                                      note=note)
+    db.session.add(exception)
+    log_event(EventType.PROFILE_UPDATE, user_id=profile.user_id, mentor_id=profile.user_id, role="mentor",
+              changed=["availability_exceptions"])
+    return exception
+
+
+def exceptions_of(profile: MentorProfile) -> list[AvailabilityException]:
+    return list(db.session.scalars(select(AvailabilityException).where(
+        AvailabilityException.mentor_id == profile.user_id).order_by(AvailabilityException.on_date)))
+
+
+def mentor_json(profile: MentorProfile, *, private: bool) -> dict:
+    user = db.session.get(User, profile.user_id)
+    body = {
+        "user_id": profile.user_id, "full_name": user.full_name, "headline": profile.headline, "bio": profile.bio,
+        "topics": [topic_json(t) for t in profile.topics], "price_minor": profile.price_minor,
+        "currency": profile.currency, "price": format_price(profile.price_minor, profile.currency),
+        "session_minutes": profile.session_minutes, "timezone": profile.timezone,
+        "years_experience": profile.years_experience, "past_roles": profile.past_roles or [],
+        "availability": windows_json((r.weekday, r.start_time, r.end_time) for r in profile.availability),
+        "certifications": [{"id": c.id, "name": c.name, "issuer": c.issuer, "year": c.year,
+                            **({"document_url": media_url(c.document_path)} if private else {})}
+                           for c in profile.certifications],
+        "picture_url": media_url(profile.picture_path), "video_url": profile.video_url,
+        "video_upload_url": media_url(profile.video_path), "rating_average": profile.rating_average,
+        "rating_count": profile.rating_count,
+    }
+    if private:
+        body.update({
+            "email": user.email, "phone": user.phone, "status": profile.status.value,
+            "status_reason": profile.status_reason,
+            "exceptions": [{"id": x.id, "on_date": x.on_date.isoformat(),
+                            "start_time": x.start_time.strftime("%H:%M") if x.start_time else None,
+                            "end_time": x.end_time.strftime("%H:%M") if x.end_time else None, "note": x.note}
+                           for x in exceptions_of(profile)],
+        })
+    return body
+
+
+def is_admin(user) -> bool:
+    return bool(user and user.is_authenticated and user.has_role(Role.ADMIN))
+
+
+def can_see_mentor(profile: MentorProfile | None, viewer) -> bool:
+    """Approved mentors are public; a pending, rejected or suspended one only to themselves and admins."""
+    if profile is None:
+        return False
+    if profile.status == MentorStatus.APPROVED:
+        return True
+    return bool(viewer and viewer.is_authenticated and (viewer.id == profile.user_id or is_admin(viewer)))
+
+
+def visible_mentors_query():
+    """The mentors learners may see (search and recommendations filter with this)."""
+    return select(MentorProfile).where(MentorProfile.status == MentorStatus.APPROVED)
+
+
+def settings():
+    return current_app.config["MENTORHUB_SETTINGS"]

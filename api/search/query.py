@@ -1,0 +1,504 @@
+"""The one query layer of mentor discovery, on SQLite (FTS5) and PostgreSQL (tsvector + GIN).
+
+`search_mentors(filters)` returns one page of approved, active mentors with the total count;
+`mentor_preview(mentor_id)` everything public about one of them. Both read the full-text index
+that migration 0005_discovery keeps current with triggers (`mentor_search` on SQLite,
+`mentor_profiles.search_vector` on PostgreSQL).
+"""
+from __future__ import annotations
+
+import re
+import time as _time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+
+from api.extensions import db
+from api.search import availability, ranking
+from api.search.currency import DEMO_USD_PER_UNIT, convert_minor, factor
+from api.search.filters import EXPERIENCE_LEVELS, SearchFilters
+from api.tables import (
+    Booking,
+    BookingStatus,
+    Certification,
+    MentorProfile,
+    MentorStatus,
+    Review,
+    Topic,
+    User,
+    mentor_topics,
+)
+
+UTC = timezone.utc
+# Words that say "I want a mentor" rather than what about; dropped from the text query.
+FILLER_WORDS = frozenset(
+    "a an and the for with in of to on at by my me i need want help learn learning teach teacher teachers "
+    "tutor tutors tutoring mentor mentors mentoring coach coaching lesson lessons class classes course "
+    "session sessions online someone who how".split()
+)
+MAX_QUERY_TOKENS = 8
+PERSONAL_CANDIDATES = 500  # relevance re-ranking with personal scores looks at this many best matches
+
+@dataclass
+class MentorCard:
+    """One mentor in a result list."""
+
+    id: int
+    name: str
+    headline: str
+    topics: list[dict]
+    price_minor: int
+    currency: str
+    display_price_minor: int
+    display_currency: str
+    rating_average: float | None
+    rating_count: int
+    rating_score: float  # the Bayesian average used for ranking
+    years_experience: int
+    experience_level: str
+    languages: list[str]
+    sessions_recent: int
+    session_minutes: int
+    picture_path: str | None
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.id, "name": self.name, "headline": self.headline, "topics": self.topics,
+            "price": {"amount_minor": self.price_minor, "currency": self.currency},
+            "display_price": {"amount_minor": self.display_price_minor, "currency": self.display_currency},
+            "rating": {"average": None if self.rating_average is None else round(self.rating_average, 2),
+                       "count": self.rating_count, "score": round(self.rating_score, 4)},
+            "years_experience": self.years_experience, "experience_level": self.experience_level,
+            "languages": self.languages, "completed_sessions_recent": self.sessions_recent,
+            "session_minutes": self.session_minutes,
+        }
+
+
+@dataclass
+class SearchResult:
+    filters: SearchFilters
+    mentors: list[MentorCard]
+    total: int
+    suggestions: list[dict] = field(default_factory=list)  # when empty: [{"param", "label", "total"}]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.filters.per_page))
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def dialect() -> str:
+    return db.session.get_bind().dialect.name
+
+
+def topic_ids_by_slug(slugs: list[str]) -> dict[str, int]:
+    if not slugs:
+        return {}
+    rows = db.session.execute(sa.select(Topic.slug, Topic.id).where(Topic.slug.in_(slugs)))
+    return {slug: topic_id for slug, topic_id in rows}
+
+
+def all_topics() -> list[Topic]:
+    return list(db.session.scalars(sa.select(Topic).order_by(Topic.category, Topic.name)))
+
+
+def text_tokens(q: str) -> list[str]:
+    """The words of a free-text query that carry meaning (lower case, filler words dropped)."""
+    words = [w for w in re.findall(r"\w+", q.lower()) if w not in FILLER_WORDS and w != "_"]
+    return list(dict.fromkeys(words))[:MAX_QUERY_TOKENS]
+
+
+def _settings():
+    return current_app.config["MENTORHUB_SETTINGS"]
+
+
+def prior_mean() -> float:
+    """The platform's mean rating (the Bayesian prior), cached per app; the setting when nobody is rated."""
+    settings = _settings()
+    cache = current_app.extensions.setdefault("search_cache", {})
+    hit = cache.get("prior_mean")
+    if hit and hit[0] > _time.monotonic():
+        return hit[1]
+    total, count = db.session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(MentorProfile.rating_sum), 0),
+                  sa.func.coalesce(sa.func.sum(MentorProfile.rating_count), 0))
+        .where(MentorProfile.status == MentorStatus.APPROVED)
+    ).one()
+    mean = (total / count) if count else settings.search_bayes_prior_mean
+    cache["prior_mean"] = (_time.monotonic() + settings.search_bayes_prior_cache_seconds, mean)
+    return mean
+
+
+def bayesian_average(rating_sum: float, rating_count: int, mean: float, weight: float) -> float:
+    """(weight * mean + sum) / (weight + count): few ratings stay near the mean, many speak for themselves."""
+    return (weight * mean + rating_sum) / (weight + rating_count)
+
+
+def experience_level(years: int) -> str:
+    for name, (_label, low, high) in EXPERIENCE_LEVELS.items():
+        if years >= low and (high is None or years <= high):
+            return name
+    return "entry"
+
+
+# ---------------------------------------------------------------- the statement
+
+
+@dataclass
+class _Plan:
+    statement: Any  # SELECT of the matching mentors with their sort keys, ordered
+    ids: Any  # SELECT of the matching mentor ids (unordered)
+    has_text: bool
+
+
+def _bayes_expr(mean: float, weight: float):
+    return (sa.literal(weight * mean, sa.Float) + MentorProfile.rating_sum) / (
+        sa.literal(weight, sa.Float) + MentorProfile.rating_count)
+
+
+def _price_expr(currency: str, engine_dialect: str):
+    """The mentor's price in the learner's currency, minor units, rounded as convert_minor() rounds."""
+    whens = {code: factor(code, currency) for code in DEMO_USD_PER_UNIT}
+    converted = MentorProfile.price_minor * sa.case(whens, value=MentorProfile.currency,
+                                                    else_=sa.literal(factor("USD", currency), sa.Float))
+    if engine_dialect == "postgresql":
+        return sa.cast(sa.func.floor(converted + 0.5), sa.Integer)
+    return sa.cast(converted + 0.5, sa.Integer)
+
+
+def _apply_filters(statement, filters: SearchFilters, price_expr, skip: str | None = None):
+    """WHERE clauses of every filter but `skip` (used to suggest which filter to relax)."""
+    statement = statement.where(MentorProfile.status == MentorStatus.APPROVED, User.is_active_account.is_(True))
+    if filters.topic_ids and skip != "topic":
+        statement = statement.where(MentorProfile.user_id.in_(
+            sa.select(mentor_topics.c.mentor_id).where(mentor_topics.c.topic_id.in_(filters.topic_ids))))
+    if filters.min_rating is not None and skip != "min_rating":
+        statement = statement.where(MentorProfile.rating_count > 0,
+                                    MentorProfile.rating_sum >= filters.min_rating * MentorProfile.rating_count)
+    if skip != "price":
+        if filters.price_min_minor is not None:
+            statement = statement.where(price_expr >= filters.price_min_minor)
+        if filters.price_max_minor is not None:
+            statement = statement.where(price_expr <= filters.price_max_minor)
+    if filters.experience and skip != "experience":
+        ranges = []
+        for level in filters.experience:
+            _label, low, high = EXPERIENCE_LEVELS[level]
+            ranges.append(MentorProfile.years_experience.between(low, high) if high is not None
+                          else MentorProfile.years_experience >= low)
+        statement = statement.where(sa.or_(*ranges))
+    if filters.languages and skip != "language":
+        as_text = sa.cast(MentorProfile.languages, sa.Text)
+        statement = statement.where(sa.or_(*[as_text.like(f'%"{code}"%') for code in filters.languages]))
+    if filters.availability and skip != "availability":
+        statement = statement.where(availability.candidate_condition(filters.availability))
+    return statement
+
+
+def _plan(filters: SearchFilters, skip: str | None = None, now: datetime | None = None) -> _Plan:
+    settings = _settings()
+    engine_dialect = dialect()
+    now = now or datetime.now(UTC)
+    bayes = _bayes_expr(prior_mean(), settings.search_bayes_prior_weight).label("rating_score")
+    price = _price_expr(filters.currency, engine_dialect)
+    tokens = text_tokens(filters.q) if skip != "q" else []
+
+    columns = [MentorProfile.user_id, bayes, price.label("display_price_minor")]
+    statement = sa.select(*columns).select_from(MentorProfile).join(User, User.id == MentorProfile.user_id)
+    text_score = None
+    if tokens:
+        if engine_dialect == "postgresql":
+            tsquery = sa.func.to_tsquery("english", " & ".join(f"{t}:*" for t in tokens))
+            vector = sa.literal_column("mentor_profiles.search_vector")
+            statement = statement.where(vector.op("@@")(tsquery))
+            text_score = sa.func.ts_rank(vector, tsquery)
+        else:
+            match = " AND ".join(f'"{t}"*' for t in tokens)
+            fts = (sa.select(sa.literal_column("rowid").label("mentor_id"),
+                             sa.literal_column("bm25(mentor_search, 10.0, 5.0, 5.0, 1.0)").label("bm25"))
+                   .select_from(sa.text("mentor_search"))
+                   .where(sa.text("mentor_search MATCH :fts_query").bindparams(fts_query=match))
+                   .subquery("fts"))
+            statement = statement.join(fts, fts.c.mentor_id == MentorProfile.user_id)
+            text_score = -fts.c.bm25
+    statement = _apply_filters(statement, filters, price, skip)
+    ids = statement.with_only_columns(MentorProfile.user_id)
+
+    order = []
+    sort = filters.sort
+    if sort == "rating":
+        order = [bayes.desc(), MentorProfile.rating_count.desc()]
+    elif sort == "price_low":
+        order = [price.asc()]
+    elif sort == "price_high":
+        order = [price.desc()]
+    elif sort == "experience":
+        order = [MentorProfile.years_experience.desc(), bayes.desc()]
+    elif sort == "popularity":
+        since = now - timedelta(days=settings.search_popularity_days)
+        recent = (sa.select(Booking.mentor_id, sa.func.count().label("sessions"))
+                  .where(Booking.status == BookingStatus.COMPLETED, Booking.ends_at >= since, Booking.ends_at <= now)
+                  .group_by(Booking.mentor_id).subquery("recent"))
+        statement = statement.outerjoin(recent, recent.c.mentor_id == MentorProfile.user_id)
+        sessions = sa.func.coalesce(recent.c.sessions, 0)
+        statement = statement.add_columns(sessions.label("sessions_recent"))
+        order = [sessions.desc(), bayes.desc()]
+    else:  # relevance: text match times quality; the serving layer's personal scores blend in later
+        if text_score is not None:
+            relevance = (text_score * bayes).label("relevance")
+            statement = statement.add_columns(relevance)
+            order = [relevance.desc()]
+        else:
+            order = [bayes.desc(), MentorProfile.rating_count.desc()]
+    statement = statement.order_by(*order, MentorProfile.user_id.asc())
+    return _Plan(statement=statement, ids=ids, has_text=bool(tokens))
+
+
+def search_statement(filters: SearchFilters, now: datetime | None = None):
+    """The page's SELECT (ids and sort keys, with the total as a window count); used by the benchmark floor."""
+    plan = _plan(filters, now=now)
+    offset = (filters.page - 1) * filters.per_page
+    return plan.statement.add_columns(sa.func.count().over().label("total")).limit(filters.per_page).offset(offset)
+
+
+# ---------------------------------------------------------------- search
+
+
+def search_mentors(filters: SearchFilters, learner_id: int | None = None, now: datetime | None = None,
+                   suggest: bool = True) -> SearchResult:
+    """One page of mentors matching `filters`, in a stable order, with the total count."""
+    now = now or datetime.now(UTC)
+    offset = (filters.page - 1) * filters.per_page
+    page_ids, total = _matching_page(filters, learner_id, now, offset)
+    cards = load_cards(page_ids, filters.currency, now)
+    suggestions = relax_suggestions(filters, now) if suggest and total == 0 and filters.active_filters() else []
+    return SearchResult(filters=filters, mentors=cards, total=total, suggestions=suggestions)
+
+
+def _matching_page(filters: SearchFilters, learner_id: int | None, now: datetime, offset: int,
+                   skip: str | None = None) -> tuple[list[int], int]:
+    settings = _settings()
+    plan = _plan(filters, skip=skip, now=now)
+    personal = (filters.sort == "relevance" and learner_id is not None and settings.search_personal_blend_weight > 0
+                and ranking._scorer is not None)
+    if (filters.availability and skip != "availability") or personal:
+        rows = db.session.execute(plan.statement).all()
+        ordered = [row[0] for row in rows]
+        if filters.availability and skip != "availability":
+            zones = {row.user_id: row for row in db.session.execute(
+                sa.select(MentorProfile.user_id, MentorProfile.session_minutes, MentorProfile.timezone)
+                .where(MentorProfile.user_id.in_(plan.ids.scalar_subquery() if len(ordered) > 2000 else ordered)))}
+            mentors = {mentor_id: (zones[mentor_id].session_minutes, zones[mentor_id].timezone)
+                       for mentor_id in ordered if mentor_id in zones}
+            free = availability.mentors_with_free_slot(
+                mentors, filters.availability, now, mentor_ids_sql=plan.ids if len(ordered) > 2000 else None)
+            ordered = [mentor_id for mentor_id in ordered if mentor_id in free]
+        if personal:
+            ordered = _blend_personal(ordered, learner_id, settings.search_personal_blend_weight)
+        return ordered[offset:offset + filters.per_page], len(ordered)
+    statement = plan.statement.add_columns(sa.func.count().over().label("total"))
+    rows = db.session.execute(statement.limit(filters.per_page).offset(offset)).all()
+    if rows:
+        return [row[0] for row in rows], rows[0].total
+    if offset == 0:
+        return [], 0
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(plan.ids.subquery()))
+    return [], total
+
+
+def _blend_personal(ordered: list[int], learner_id: int, weight: float) -> list[int]:
+    """Re-rank the best PERSONAL_CANDIDATES by position score + weight * personal score; the rest keep their order."""
+    head, tail = ordered[:PERSONAL_CANDIDATES], ordered[PERSONAL_CANDIDATES:]
+    scores = ranking.personal_scores(learner_id, head) or {}
+    if not scores:
+        return ordered
+    n = len(head)
+    keyed = sorted(head, key=lambda m: (-((n - head.index(m)) / n + weight * scores.get(m, 0.0)), m))
+    return keyed + tail
+
+
+def count_matching(filters: SearchFilters, now: datetime, skip: str | None = None) -> int:
+    _ids, total = _matching_page(filters, None, now, 0, skip=skip)
+    return total
+
+
+RELAX_LABELS = {
+    "availability": "Remove the availability filter",
+    "min_rating": "Remove the minimum rating",
+    "price": "Remove the price range",
+    "experience": "Remove the experience filter",
+    "language": "Remove the language filter",
+    "topic": "Search all topics",
+    "q": "Clear the search words",
+}
+RELAX_PARAMS = {
+    "availability": ("available_from", "available_to", "time_from", "time_to"),
+    "min_rating": ("min_rating",),
+    "price": ("price_min", "price_max"),
+    "experience": ("experience",),
+    "language": ("language",),
+    "topic": ("topic",),
+    "q": ("q",),
+}
+
+
+def relax_suggestions(filters: SearchFilters, now: datetime) -> list[dict]:
+    """For an empty result: each filter whose removal alone would find mentors, with how many."""
+    suggestions = []
+    for name in filters.active_filters():
+        total = count_matching(filters, now, skip=name)
+        if total:
+            suggestions.append({"filter": name, "params": list(RELAX_PARAMS[name]), "label": RELAX_LABELS[name],
+                                "total": total})
+    return suggestions
+
+
+def load_cards(mentor_ids: list[int], currency: str, now: datetime) -> list[MentorCard]:
+    """Result cards for these mentors, in the given order (three small queries)."""
+    if not mentor_ids:
+        return []
+    settings = _settings()
+    mean, weight = prior_mean(), settings.search_bayes_prior_weight
+    rows = {row.user_id: row for row in db.session.execute(
+        sa.select(MentorProfile.user_id, User.full_name, MentorProfile.headline, MentorProfile.price_minor,
+                  MentorProfile.currency, MentorProfile.rating_sum, MentorProfile.rating_count,
+                  MentorProfile.years_experience, MentorProfile.languages, MentorProfile.session_minutes,
+                  MentorProfile.picture_path)
+        .join(User, User.id == MentorProfile.user_id).where(MentorProfile.user_id.in_(mentor_ids)))}
+    topics: dict[int, list[dict]] = {}
+    for mentor_id, slug, name in db.session.execute(
+            sa.select(mentor_topics.c.mentor_id, Topic.slug, Topic.name)
+            .join(Topic, Topic.id == mentor_topics.c.topic_id)
+            .where(mentor_topics.c.mentor_id.in_(mentor_ids)).order_by(Topic.name)):
+        topics.setdefault(mentor_id, []).append({"slug": slug, "name": name})
+    recent = recent_sessions(mentor_ids, now)
+    cards = []
+    for mentor_id in mentor_ids:
+        row = rows.get(mentor_id)
+        if row is None:
+            continue
+        cards.append(MentorCard(
+            id=mentor_id, name=row.full_name, headline=row.headline or "", topics=topics.get(mentor_id, []),
+            price_minor=row.price_minor, currency=row.currency,
+            display_price_minor=convert_minor(row.price_minor, row.currency, currency), display_currency=currency,
+            rating_average=(row.rating_sum / row.rating_count) if row.rating_count else None,
+            rating_count=row.rating_count, rating_score=bayesian_average(row.rating_sum, row.rating_count, mean, weight),
+            years_experience=row.years_experience, experience_level=experience_level(row.years_experience),
+            languages=list(row.languages or []), sessions_recent=recent.get(mentor_id, 0),
+            session_minutes=row.session_minutes, picture_path=row.picture_path,
+        ))
+    return cards
+
+
+def recent_sessions(mentor_ids: list[int], now: datetime) -> dict[int, int]:
+    """Completed sessions per mentor in the popularity window."""
+    since = now - timedelta(days=_settings().search_popularity_days)
+    rows = db.session.execute(
+        sa.select(Booking.mentor_id, sa.func.count())
+        .where(Booking.mentor_id.in_(mentor_ids), Booking.status == BookingStatus.COMPLETED,
+               Booking.ends_at >= since, Booking.ends_at <= now)
+        .group_by(Booking.mentor_id))
+    return {mentor_id: count for mentor_id, count in rows}
+
+
+# ---------------------------------------------------------------- profile preview
+
+
+@dataclass
+class ReviewPage:
+    reviews: list[dict]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def public_mentor(mentor_id: int) -> tuple[MentorProfile, User] | None:
+    """The mentor if approved and active, else None (everyone else is invisible)."""
+    row = db.session.execute(
+        sa.select(MentorProfile, User).join(User, User.id == MentorProfile.user_id)
+        .where(MentorProfile.user_id == mentor_id, MentorProfile.status == MentorStatus.APPROVED,
+               User.is_active_account.is_(True))).first()
+    return (row[0], row[1]) if row else None
+
+
+def rating_distribution(mentor_id: int) -> dict[int, int]:
+    """{5: n5, 4: n4, ..., 1: n1} over the visible reviews."""
+    counts = dict.fromkeys(range(5, 0, -1), 0)
+    for rating, count in db.session.execute(
+            sa.select(Review.rating, sa.func.count()).where(Review.mentor_id == mentor_id, Review.hidden.is_(False))
+            .group_by(Review.rating)):
+        counts[int(rating)] = count
+    return counts
+
+
+def review_page(mentor_id: int, page: int, per_page: int) -> ReviewPage:
+    """Visible reviews of a mentor, newest first, with the reviewer's first name and initial."""
+    base = sa.select(Review, User.full_name).join(User, User.id == Review.learner_id).where(
+        Review.mentor_id == mentor_id, Review.hidden.is_(False))
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(
+        sa.select(Review.id).where(Review.mentor_id == mentor_id, Review.hidden.is_(False)).subquery()))
+    rows = db.session.execute(base.order_by(Review.created_at.desc(), Review.id.desc())
+                              .limit(per_page).offset((page - 1) * per_page)).all()
+    reviews = [{
+        "id": review.id, "rating": review.rating, "text": review.text or "", "author": short_name(name),
+        "created_at": review.created_at, "mentor_reply": review.mentor_reply, "replied_at": review.replied_at,
+        "edited": review.updated_at is not None and review.created_at is not None
+        and (review.updated_at - review.created_at) > timedelta(seconds=5),
+    } for review, name in rows]
+    return ReviewPage(reviews=reviews, total=total or 0, page=page, per_page=per_page)
+
+
+def short_name(full_name: str) -> str:
+    """'Ana Maria Lopez' -> 'Ana L.' (reviews show no full names)."""
+    parts = (full_name or "").split()
+    if not parts:
+        return "A learner"
+    return parts[0] if len(parts) == 1 else f"{parts[0]} {parts[-1][0]}."
+
+
+@dataclass
+class MentorPreview:
+    card: MentorCard
+    bio: str
+    past_roles: list[str]
+    certifications: list[dict]
+    timezone: str
+    video_url: str | None
+    next_slots: list[datetime]
+    distribution: dict[int, int]
+    reviews: ReviewPage
+
+
+def mentor_preview(mentor_id: int, currency: str, review_page_number: int = 1,
+                   now: datetime | None = None) -> MentorPreview | None:
+    settings = _settings()
+    now = now or datetime.now(UTC)
+    found = public_mentor(mentor_id)
+    if found is None:
+        return None
+    mentor, _user = found
+    cards = load_cards([mentor_id], currency, now)
+    certifications = [{"name": c.name, "issuer": c.issuer, "year": c.year} for c in db.session.scalars(
+        sa.select(Certification).where(Certification.mentor_id == mentor_id).order_by(Certification.year.desc()))]
+    return MentorPreview(
+        card=cards[0], bio=mentor.bio or "", past_roles=[str(r) for r in (mentor.past_roles or [])],
+        certifications=certifications, timezone=mentor.timezone, video_url=mentor.video_url,
+        next_slots=availability.next_free_slots(mentor, settings.search_next_slots, settings.search_next_slots_days, now),
+        distribution=rating_distribution(mentor_id),
+        reviews=review_page(mentor_id, review_page_number, settings.search_reviews_page_size),
+    )
+
+
+def rebuild_search_index() -> None:
+    """Rebuild the full-text index from the tables (after a bulk load or a repair): the triggers redo each row."""
+    db.session.execute(sa.text("UPDATE mentor_profiles SET headline = headline"))
+    db.session.commit()

@@ -1,0 +1,131 @@
+"""Flow `train`: point-in-time training data from Feast, every model family fitted, evaluated and logged to MLflow."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import INPUTS, TASK_SOURCE
+from prefect.futures import as_completed
+
+from pipelines.common import IO_RETRIES, IO_RETRY_DELAY_SECONDS, MODEL_NAME, pipeline_dir, result_storage_dir
+from pipelines import modelling
+
+
+@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_SECONDS, cache_policy=INPUTS + TASK_SOURCE,
+      persist_result=True)
+def build_training_data(var_dir: str, online_store: str, redis_url: str, data_version: str,
+                        holdout_fraction: float = 0.2) -> dict:
+    """Time-based split and point-in-time-correct features from Feast, written as Parquet; returns their paths."""
+    import pandas as pd
+
+    from features.definitions import (
+        LEARNER_FEATURES, MENTOR_ACTIVITY, MENTOR_PROFILE, RANKING_SERVICE, feature_refs,
+    )
+    from features.store import historical_features, make_store
+    from pipelines.offline import offline_dir
+
+    labels = pd.read_parquet(offline_dir(var_dir) / "interactions.parquet")
+    cutoff = modelling.time_split(labels, holdout_fraction)
+    train, holdout = labels[labels["event_timestamp"] < cutoff], labels[labels["event_timestamp"] >= cutoff]
+    store = make_store(var_dir, online_store, redis_url)
+    entity_df = train[["learner_id", "mentor_id", "event_timestamp"]].drop_duplicates().reset_index(drop=True)
+    service = store.get_feature_service(RANKING_SERVICE)
+    training_frame = historical_features(store, entity_df, service)
+
+    data_dir = Path(var_dir) / "feast" / "data"
+    learners = pd.read_parquet(data_dir / "learner_features.parquet", columns=["learner_id"])["learner_id"].unique()
+    mentors = pd.read_parquet(data_dir / "mentor_profile.parquet", columns=["mentor_id"])["mentor_id"].unique()
+    at_cutoff = lambda key, ids: pd.DataFrame({key: sorted(int(i) for i in ids), "event_timestamp": cutoff})  # noqa: E731
+    learner_frame = historical_features(store, at_cutoff("learner_id", learners), feature_refs(LEARNER_FEATURES))
+    mentor_frame = historical_features(store, at_cutoff("mentor_id", mentors),
+                                       feature_refs(MENTOR_ACTIVITY) + feature_refs(MENTOR_PROFILE))
+
+    out = pipeline_dir(var_dir) / "datasets" / data_version
+    out.mkdir(parents=True, exist_ok=True)
+    frames = {
+        "train_ranking": modelling.ranking_interactions(train),
+        "train_ratings": modelling.rating_interactions(train),
+        "holdout": holdout.reset_index(drop=True),
+        "users": modelling.users_frame(learner_frame),
+        "items": modelling.items_frame(mentor_frame),
+        "training_frame": training_frame,
+    }
+    paths = {}
+    for name, frame in frames.items():
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+        paths[name] = str(out / f"{name}.parquet")
+    rows = {name: len(frame) for name, frame in frames.items()}
+    get_run_logger().info("training data (cut-off %s): %s", cutoff.isoformat(),
+                          ", ".join(f"{k}={v}" for k, v in rows.items()))
+    return {"paths": paths, "cutoff": cutoff.isoformat(), "holdout_fraction": holdout_fraction,
+            "data_version": data_version, "rows": rows, "feature_refs": [f"{p.name}:{f.name}"
+            for p in service.feature_view_projections for f in p.features],
+            "training_columns": list(training_frame.columns)}
+
+
+@task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
+def train_family(family: str, dataset: dict) -> dict:
+    """Fit one model family on the training split and evaluate it on the hold-out; the model is pickled to disk."""
+    from models.mlflow_wrapper import save_recommender
+
+    data = modelling.load_dataset(dataset["paths"])
+    model, seconds = modelling.fit_family(family, data)
+    evaluation = modelling.evaluate(model, data)
+    path = Path(dataset["paths"]["train_ranking"]).parent / "models" / f"{family}.pkl"
+    save_recommender(model, path)
+    m = evaluation["metrics"]
+    get_run_logger().info("%s: P@10=%.4f NDCG@10=%.4f coverage=%.3f%s (fit %.1fs)", family,
+                          m.get("precision_at_10", float("nan")), m.get("ndcg_at_10", float("nan")),
+                          m.get("coverage_at_10", float("nan")),
+                          f" RMSE={m['rmse']:.4f}" if "rmse" in m else "", seconds)
+    return {"family": family, "model_path": str(path), "metrics": m, "fit_seconds": seconds,
+            "precision_curve": evaluation["precision_curve"], "trains_on": modelling.family(family).trains_on,
+            "params": {k: repr(v) for k, v in model.get_params().items()}}
+
+
+@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_SECONDS, cache_policy=INPUTS + TASK_SOURCE,
+      persist_result=True)
+def log_to_mlflow(candidate: dict, dataset: dict, mlflow_uri: str, artifact_root: str, chart_path: str) -> dict:
+    """Log one candidate as an MLflow run and register it under the model name."""
+    from pipelines.tracking import log_candidate
+
+    logged = log_candidate(candidate, dataset, mlflow_uri, artifact_root, chart_path)
+    get_run_logger().info("%s logged: run %s, %s version %s", candidate["family"], logged["run_id"], MODEL_NAME,
+                          logged["version"])
+    return logged
+
+
+@task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
+def draw_precision_chart(curves: dict, path: str) -> str:
+    """The precision-at-k chart of every family (a PNG logged with each run)."""
+    return str(modelling.precision_chart(curves, Path(path)))
+
+
+@flow(name="train", log_prints=True)
+def train(var_dir: str, mlflow_uri: str, data_version: str, online_store: str = "sqlite", redis_url: str = "",
+          families: list[str] | None = None, holdout_fraction: float = 0.2, progress: bool = True) -> dict:
+    """Build the training data, fit every family (in parallel on the flow's task runner), log and register each."""
+    from tqdm.auto import tqdm
+
+    var_dir = str(Path(var_dir).resolve())
+    storage = result_storage_dir(var_dir)
+    families = list(families or modelling.FAMILY_NAMES)
+    dataset = build_training_data.with_options(result_storage=storage)(
+        var_dir, online_store, redis_url, data_version, holdout_fraction)
+    fit = train_family.with_options(result_storage=storage)
+    futures = [fit.submit(name, dataset) for name in families]
+    candidates = {}
+    with tqdm(total=len(futures), desc="train families", unit="model", disable=not progress) as bar:
+        for future in as_completed(futures):
+            result = future.result()
+            candidates[result["family"]] = result
+            bar.set_postfix_str(result["family"])
+            bar.update()
+    chart = draw_precision_chart.with_options(result_storage=storage)(
+        {name: candidates[name]["precision_curve"] for name in families},
+        str(Path(dataset["paths"]["train_ranking"]).parent / "precision_at_k.png"))
+    log = log_to_mlflow.with_options(result_storage=storage)
+    artifact_root = str(Path(var_dir) / "mlartifacts")
+    logged = [log(candidates[name], dataset, mlflow_uri, artifact_root, chart) for name in families]
+    get_run_logger().info("trained and registered %d candidates on data version %s", len(logged), data_version)
+    return {"data_version": data_version, "cutoff": dataset["cutoff"], "candidates": logged}

@@ -1,0 +1,75 @@
+"""The whole pipeline on a small seeded world: registry, aliases, resume after failure, reports."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_first_run_failed_where_the_failure_was_injected(pipeline_world):
+    assert pipeline_world["first_error"] is not None
+    assert "injected failure" in str(pipeline_world["first_error"])
+    assert sorted(pipeline_world["fits_first"]) == sorted(
+        ["popularity", "content-tfidf", "knn-baseline", "svd", "ease", "neural-hybrid"])
+
+
+def test_rerun_resumes_without_training_or_logging_again(pipeline_world):
+    from mlflow import MlflowClient
+
+    from pipelines.common import MODEL_NAME
+
+    assert pipeline_world["fits_second"] == []  # every family came from the persisted results
+    client = MlflowClient(tracking_uri=pipeline_world["mlflow_uri"], registry_uri=pipeline_world["mlflow_uri"])
+    versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+    assert len(versions) == 6  # one per family: the rerun logged nothing twice
+    assert pipeline_world["result"]["ingest"]["exported_events"] == 0
+
+
+def test_registry_holds_a_champion_that_beats_popularity(pipeline_world):
+    from mlflow import MlflowClient
+
+    from pipelines.common import MODEL_NAME
+
+    client = MlflowClient(tracking_uri=pipeline_world["mlflow_uri"], registry_uri=pipeline_world["mlflow_uri"])
+    champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+    challenger = client.get_model_version_by_alias(MODEL_NAME, "challenger")
+    assert champion.version == challenger.version  # the first ever model is both
+    popularity = [v for v in client.search_model_versions(f"name='{MODEL_NAME}'") if v.tags["family"] == "popularity"]
+    assert champion.tags["family"] != "popularity"
+    assert float(champion.tags["precision_at_10"]) > float(popularity[0].tags["precision_at_10"])
+    run = client.get_run(champion.run_id)
+    assert run.data.params["family"] == champion.tags["family"]
+    assert {"precision_at_10", "recall_at_10", "ndcg_at_10", "coverage_at_10"} <= set(run.data.metrics)
+    assert any(a.path.startswith("charts") for a in client.list_artifacts(champion.run_id))
+
+
+def test_champion_loads_as_pyfunc_and_ranks_mentors(pipeline_world):
+    import mlflow
+    import pandas as pd
+
+    from models.mlflow_wrapper import load_model
+    from pipelines.common import MODEL_NAME
+
+    mlflow.set_tracking_uri(pipeline_world["mlflow_uri"])
+    mlflow.set_registry_uri(pipeline_world["mlflow_uri"])
+    model = load_model(f"models:/{MODEL_NAME}@champion")
+    items = pd.read_parquet(pipeline_world["var_dir"] / "feast" / "data" / "mentor_profile.parquet")
+    candidates = items["mentor_id"].head(8).astype(int).tolist()
+    out = model.predict(pd.DataFrame({"learner_id": [999_999, 2], "k": [5, 3],
+                                      "mentor_ids": [None, candidates]}))
+    assert list(out.columns) == ["learner_id", "rank", "mentor_id", "score"]
+    assert (out["learner_id"] == 999_999).sum() == 5  # an unknown learner still gets recommendations
+    known = out[out["learner_id"] == 2]
+    assert len(known) == 3 and set(known["mentor_id"]) <= set(candidates)
+    assert known["score"].is_monotonic_decreasing
+
+
+def test_monitor_wrote_reports_for_the_admin_panel(pipeline_world):
+    index = json.loads((pipeline_world["var_dir"] / "reports" / "index.json").read_text())
+    assert {"feature-drift-learner_features", "prediction-drift", "recommendation-quality"} <= set(index)
+    for entry in index.values():
+        assert entry["html"].endswith(".html")
+        with open(entry["json"]) as handle:
+            assert json.load(handle)

@@ -1,0 +1,80 @@
+"""A seeded demo world run through the whole pipeline once per test session (shared with the notebook tests).
+
+The first `all` run fails on purpose (an injected error in the promote flow); the second run
+must resume: nothing trained twice, nothing logged twice.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+WORLD = {"learners": 500, "mentors": 50, "days": 120, "seed": 7}
+_built: dict[str, dict] = {}
+
+
+class InjectedFailure(RuntimeError):
+    """The failure the resume scenario injects."""
+
+
+def seed_world(var_dir: Path, learners: int, mentors: int, days: int, seed: int) -> str:
+    """A migrated SQLite database under var_dir with a generated demo world; returns its URL."""
+    from flask_migrate import upgrade
+
+    from api import create_app
+    from api.cli import DEMO_LOGINS, DEMO_PASSWORD
+    from api.demo.world import WorldSpec, generate_world
+    from api.extensions import db
+    from api.settings import Settings
+
+    settings = Settings(_env_file=None, profile="testing", secret_key="test-secret-key-not-for-production",
+                        var_dir=var_dir, database_url="", socketio_async_mode="threading", redis_url="",
+                        mlflow_tracking_uri=f"sqlite:///{var_dir / 'mlflow.db'}")
+    app = create_app(settings=settings)
+    with app.app_context():
+        upgrade()
+        generate_world(WorldSpec(learners=learners, mentors=mentors, days=days, seed=seed),
+                       demo_password=DEMO_PASSWORD, demo_logins=DEMO_LOGINS, progress=False)
+        db.session.remove()
+        db.engine.dispose()
+    return settings.sqlalchemy_database_uri
+
+
+def build(root: Path) -> dict:
+    """Seed, run `all` with an injected failure, rerun it; returns what the tests assert on."""
+    key = "world"
+    if key in _built:
+        return _built[key]
+    from pipelines import modelling
+    from pipelines.all import run_all
+
+    var_dir = root / "var"
+    var_dir.mkdir(parents=True, exist_ok=True)
+    database_url = seed_world(var_dir, **WORLD)
+    mlflow_uri = f"sqlite:///{var_dir / 'mlflow.db'}"
+    fits: list[str] = []
+    original_fit, original_rank = modelling.fit_family, modelling.rank_candidates
+
+    def counting_fit(name, data):
+        fits.append(name)
+        return original_fit(name, data)
+
+    def failing_rank(*args, **kwargs):
+        raise InjectedFailure("injected failure while promoting")
+
+    modelling.fit_family, modelling.rank_candidates = counting_fit, failing_rank
+    first_error = None
+    try:
+        try:
+            run_all(database_url, str(var_dir), mlflow_uri)
+        except Exception as error:  # noqa: BLE001 - the injected failure surfaces as the flow's failure
+            first_error = error
+        fits_first = list(fits)
+        fits.clear()
+        modelling.rank_candidates = original_rank
+        result = run_all(database_url, str(var_dir), mlflow_uri)
+        fits_second = list(fits)
+    finally:
+        modelling.fit_family, modelling.rank_candidates = original_fit, original_rank
+    _built[key] = {"var_dir": var_dir, "database_url": database_url, "mlflow_uri": mlflow_uri,
+                   "first_error": first_error, "fits_first": fits_first, "fits_second": fits_second,
+                   "result": result}
+    return _built[key]
