@@ -9,11 +9,12 @@ DEMO_LEARNERS ?= 400
 DEMO_MENTORS ?= 80
 DEMO_DAYS ?= 120
 
-.PHONY: run test venv chromium mlflow-ui prefect-ui clean
+.PHONY: run test venv chromium mlflow-ui prefect-ui pipeline-serve clean
 
 run: $(STAMP)
 	$(BIN)/mentorhub db upgrade
 	$(BIN)/mentorhub seed --learners $(DEMO_LEARNERS) --mentors $(DEMO_MENTORS) --days $(DEMO_DAYS) --if-empty
+	test -f var/.first-pipeline-done || { $(BIN)/mentorhub pipeline all && touch var/.first-pipeline-done; }
 	$(BIN)/mentorhub demo-logins
 	$(BIN)/mentorhub serve --host $(HOST) --port $(PORT)
 
@@ -38,7 +39,11 @@ mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///var/mlflow.db --port 5001
 
 prefect-ui: $(STAMP)
-	$(BIN)/prefect server start --port 4200
+	PREFECT_HOME=var/prefect $(BIN)/prefect server start --port 4200
+
+# continuous retraining: a Prefect deployment on a cron schedule (needs `make prefect-ui` running)
+pipeline-serve: $(STAMP)
+	PREFECT_API_URL=http://127.0.0.1:4200/api $(BIN)/mentorhub pipeline serve --cron "0 3 * * *"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

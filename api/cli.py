@@ -130,6 +130,14 @@ def _attach_lazy_commands() -> None:
                                   "Time from starting the server to its first healthy /healthz."))
     bench.add_command(LazyCommand("recsys", "experiments.cli:recsys",
                                   "Offline recommender benchmark on MovieLens-100k (folds u1..u5)."))
+    bench.add_command(LazyCommand("booking", "api.bookings.bench:booking",
+                                  "Booking throughput with 16 clients and the 200-client conflict test."))
+    bench.add_command(LazyCommand("search", "api.search.bench:search",
+                                  "Search latency through HTTP against the direct-SQL floor."))
+    bench.add_command(LazyCommand("chat", "api.chat.bench:chat",
+                                  "Chat delivery across eventlet workers on the Redis queue."))
+    cli.add_command(LazyCommand("run-jobs", "api.bookings.jobs:run_jobs_command",
+                                "Periodic jobs: expire unanswered requests, complete sessions, send reminders."))
     cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
                                 "ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve.",
                                 make_obj=_pipeline_settings))
