@@ -13,9 +13,9 @@ import click
 
 DEMO_PASSWORD = "mentorhub-demo-2026"
 DEMO_LOGINS = {
-    "learner": "learner@demo.mentorhub.local",
-    "mentor": "mentor@demo.mentorhub.local",
-    "admin": "admin@demo.mentorhub.local",
+    "learner": "learner@mentorhub.example",
+    "mentor": "mentor@mentorhub.example",
+    "admin": "admin@mentorhub.example",
 }
 
 

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     mail_username: str = ""
     mail_password: str = ""
     mail_use_tls: bool = False
-    mail_default_sender: str = "MentorHub <no-reply@mentorhub.local>"
+    mail_default_sender: str = "MentorHub <no-reply@mentorhub.example>"
     mail_timeout_seconds: float = 10.0
     # SMS: "outbox" (the embedded default) or "package.module:ClassName" of an SmsSender
     sms_sender: str = "outbox"

@@ -90,7 +90,7 @@ def prepare(settings: Settings, users: int, *, email_prefix: str = "bench") -> t
     with app.app_context():
         upgrade()
         now = utcnow()
-        people = [User(email=f"{email_prefix}{n}@bench.mentorhub.local", full_name=f"Bench User {n}",
+        people = [User(email=f"{email_prefix}{n}@bench.mentorhub.example", full_name=f"Bench User {n}",
                        email_verified_at=now, phone_verified_at=now, roles=[UserRole(role=Role.LEARNER)])
                   for n in range(users)]
         db.session.add_all(people)
@@ -177,7 +177,8 @@ class Measurement:
         self.send_errors: dict[str, int] = {}
         self.received = [0] * clients
         self.latency_ms = array("d")
-        self.disconnects = 0
+        self.disconnects = 0  # clients dropped before the end (ping timeouts of overloaded processes)
+        self.finished = False
         self.seen: list[set[int]] = [set() for _ in range(clients)]
 
 
@@ -206,7 +207,8 @@ async def _run_load(urls: list[str], cookies: list[str], rate: float, seconds: f
 
     def make_disconnect():
         def on_disconnect(*args):
-            measurement.disconnects += 1
+            if not measurement.finished:
+                measurement.disconnects += 1
         return on_disconnect
 
     gate = asyncio.Semaphore(connect_concurrency)
@@ -253,8 +255,10 @@ async def _run_load(urls: list[str], cookies: list[str], rate: float, seconds: f
     deadline = loop.time() + drain
     while sum(measurement.received) < expected and loop.time() < deadline:
         await asyncio.sleep(0.1)
+    measurement.sending_seconds = sending_took
     click.echo(f"  sent {total} in {sending_took:.1f}s; drained for {drain - max(0.0, deadline - loop.time()):.1f}s",
                err=True)
+    measurement.finished = True
     await asyncio.gather(*(s.disconnect() for s in sockets), return_exceptions=True)
     return measurement, total
 
@@ -313,6 +317,7 @@ def run_chat_bench(clients: int, workers: int, rate: float, seconds: float, *, d
         "p50_ms": round(statistics.median(measurement.latency_ms), 1) if measurement.latency_ms else None,
         "p99_ms": _percentile(measurement.latency_ms, 0.99),
         "max_ms": round(max(measurement.latency_ms), 1) if measurement.latency_ms else None,
+        "sending_seconds": round(getattr(measurement, "sending_seconds", 0.0), 1),
         "client_disconnects": measurement.disconnects,
     }
     return figures

@@ -955,8 +955,8 @@ def simulate(spec: WorldSpec, *, demo_logins: dict[str, str] | None = None, pass
     """Build the whole world in memory from the spec (no database, no clock except `until`'s default)."""
     if spec.learners < 1 or spec.mentors < 1 or spec.days < 1:
         raise ValueError("learners, mentors and days must be at least 1")
-    demo_logins = demo_logins or {"learner": "learner@demo.mentorhub.local",
-                                  "mentor": "mentor@demo.mentorhub.local", "admin": "admin@demo.mentorhub.local"}
+    demo_logins = demo_logins or {"learner": "learner@mentorhub.example",
+                                  "mentor": "mentor@mentorhub.example", "admin": "admin@mentorhub.example"}
     return _Simulator(spec, demo_logins, password_hash or "", progress).run()
 
 

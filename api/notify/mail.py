@@ -27,7 +27,7 @@ def build_message(settings: Settings, to: str, subject: str, text: str, html: st
     message["From"] = settings.mail_default_sender
     message["To"] = to
     message["Subject"] = subject
-    message["Message-ID"] = make_msgid(domain="mentorhub.local")
+    message["Message-ID"] = make_msgid(domain="mentorhub.example")
     message.set_content(text)
     if html:
         message.add_alternative(html, subtype="html")

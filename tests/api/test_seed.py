@@ -340,3 +340,16 @@ def test_seed_command_and_if_empty(db_backend, settings, monkeypatch):
         assert refused.exit_code != 0 and "already has users" in refused.output
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.db
+def test_demo_learner_and_mentor_log_in_through_the_api(seeded):
+    """The logins `make run` prints must work in the real login endpoint (address validation included)."""
+    app, _ = seeded
+    for role in ("learner", "mentor"):
+        client = app.test_client()
+        token = client.get("/api/v1/csrf-token").json["csrf_token"]
+        response = client.post("/api/v1/auth/login", json={"email": DEMO_LOGINS[role], "password": DEMO_PASSWORD},
+                               headers={"X-CSRFToken": token})
+        assert response.status_code == 200, response.json
+        assert client.get("/api/v1/auth/me").json["email"] == DEMO_LOGINS[role]
