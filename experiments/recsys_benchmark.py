@@ -258,7 +258,7 @@ def log_to_mlflow(result: dict[str, Any], tracking_uri: str, experiment: str = M
         with mlflow.start_run(run_name=name) as run:
             mlflow.set_tags({"model": name, "role": "peer" if name in result["peers"] else "ours",
                              "folds": ",".join(map(str, result["folds"]))})
-            params = {k: str(v) for k, v in result.get("params", {}).get(name, {}).items()}
+            params = {k: str(v)[:6000] for k, v in result.get("params", {}).get(name, {}).items()}
             if params:
                 mlflow.log_params(params)
             values = {m: v for m, v in metrics.items() if v is not None}

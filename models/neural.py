@@ -134,7 +134,7 @@ class NeuralHybridRecommender(Recommender):
         if cols is None and frame is not None:
             cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
                     and not pd.api.types.is_bool_dtype(frame[c]) and not str(c).startswith("genre_")]
-        self.item_numeric_cols_ = list(cols or [])
+        self.item_numeric_cols_ = [c for c in (cols or []) if frame is not None and c in frame.columns]
         numeric = [frame[c].astype(np.float64).fillna(frame[c].median()).to_numpy() for c in self.item_numeric_cols_] \
             if frame is not None else []
         counts = np.bincount(iidx, minlength=n_items).astype(np.float64)
@@ -154,7 +154,7 @@ class NeuralHybridRecommender(Recommender):
             cat_cols = [c for c in frame.columns if c != TEXT_COL and (frame[c].dtype == object or
                         isinstance(frame[c].dtype, pd.CategoricalDtype))
                         and frame[c].nunique() <= _MAX_CATEGORY_LEVELS]
-        self.user_categorical_cols_ = list(cat_cols or [])
+        self.user_categorical_cols_ = [c for c in (cat_cols or []) if frame is not None and c in frame.columns]
         vocab: dict = {}
         values: list[list] = [[] for _ in range(n_users)]
         for c in self.user_categorical_cols_:
@@ -172,7 +172,7 @@ class NeuralHybridRecommender(Recommender):
         if num_cols is None and frame is not None:
             num_cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
                         and not pd.api.types.is_bool_dtype(frame[c])]
-        self.user_numeric_cols_ = list(num_cols or [])
+        self.user_numeric_cols_ = [c for c in (num_cols or []) if frame is not None and c in frame.columns]
         numeric = [frame[c].astype(np.float64).fillna(frame[c].median()).to_numpy() for c in self.user_numeric_cols_] \
             if frame is not None else []
         counts = np.bincount(uidx, minlength=n_users).astype(np.float64)

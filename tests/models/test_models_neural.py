@@ -32,3 +32,17 @@ def test_neural_fit_restores_torch_thread_count(interactions):
     before = torch.get_num_threads()
     NeuralHybridRecommender(n_factors=4, n_epochs=1, n_threads=1).fit(interactions)
     assert torch.get_num_threads() == before
+
+
+def test_neural_model_tolerates_named_columns_that_are_absent(interactions):
+    model = NeuralHybridRecommender(n_factors=4, n_epochs=2, item_numeric_cols=["price"],
+                                    user_categorical_cols=["interests"], user_numeric_cols=["age"])
+    model.fit(interactions)
+    assert np.all(np.isfinite(model.predict([1, "nobody"], [3, 3])))
+
+
+def test_neural_model_accepts_list_valued_user_interests(interactions, users, items):
+    users = users.assign(interests=[["python", "sql"] if u < 14 else ["figma"] for u in users["user_id"]])
+    model = NeuralHybridRecommender(n_factors=4, n_epochs=2, user_categorical_cols=["interests"])
+    model.fit(interactions, users=users, items=items)
+    assert ("interests", "figma") in model.user_vocabulary_
