@@ -14,6 +14,7 @@ DEMO_DAYS ?= 120
 run: $(STAMP)
 	$(BIN)/mentorhub db upgrade
 	$(BIN)/mentorhub seed --learners $(DEMO_LEARNERS) --mentors $(DEMO_MENTORS) --days $(DEMO_DAYS) --if-empty
+	$(BIN)/mentorhub payments reconcile
 	test -f var/.first-pipeline-done || { $(BIN)/mentorhub pipeline all && touch var/.first-pipeline-done; }
 	$(BIN)/mentorhub demo-logins
 	$(BIN)/mentorhub serve --host $(HOST) --port $(PORT)

@@ -70,15 +70,18 @@ def _feature_blueprints():
     from api.bookings import bp as bookings
     from api.chat import bp as chat
     from api.core import bp as core
+    from api.payments import bp as payments
     from api.profiles import api_bp as profiles_api
     from api.profiles import bp as profiles
+    from api.recommendations import api_bp as recommendations_api
+    from api.recommendations import bp as recommendations
     from api.reviews import api_bp as reviews_api
     from api.reviews import bp as reviews
     from api.search import api_bp as search_api
     from api.search import bp as search
 
     return [core, auth, auth_api, profiles, profiles_api, admin, admin_api, bookings, chat,
-            search, search_api, reviews, reviews_api]
+            search, search_api, reviews, reviews_api, recommendations, recommendations_api, payments]
 
 
 def _migrations_dir():

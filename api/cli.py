@@ -99,6 +99,11 @@ def serve(host: str, port: int) -> None:
 
 
 @cli.group()
+def payments() -> None:
+    """Payment operations."""
+
+
+@cli.group()
 def bench() -> None:
     """Benchmarks; each prints its figures and can write them as JSON."""
 
@@ -134,10 +139,14 @@ def _attach_lazy_commands() -> None:
                                   "Booking throughput with 16 clients and the 200-client conflict test."))
     bench.add_command(LazyCommand("search", "api.search.bench:search",
                                   "Search latency through HTTP against the direct-SQL floor."))
+    bench.add_command(LazyCommand("serving", "api.recommendations.bench:serving",
+                                  "Recommendation endpoint latency and throughput against `mlflow models serve`."))
     bench.add_command(LazyCommand("chat", "api.chat.bench:chat",
                                   "Chat delivery across eventlet workers on the Redis queue."))
     cli.add_command(LazyCommand("run-jobs", "api.bookings.jobs:run_jobs_command",
                                 "Periodic jobs: expire unanswered requests, complete sessions, send reminders."))
+    payments.add_command(LazyCommand("reconcile", "api.payments.reconcile:reconcile_command",
+                                     "Settle payments stuck between states; cancel unpaid requests."))
     cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
                                 "ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve.",
                                 make_obj=_pipeline_settings))

@@ -84,7 +84,16 @@ class Settings(BaseSettings):
     razorpay_key_secret: str = ""
     razorpay_webhook_secret: str = ""
     razorpay_api_base: str = ""
-    platform_fee_percent: float = 15.0
+    platform_fee_percent: float = 15.0  # admin-overridable: ModelSetting "payments.platform_fee_percent"
+    payments_required: bool = True  # a mentor can accept only a request whose payment is verified (tests of other features turn it off)
+    payments_gateway: Literal["auto", "sandbox", "stripe", "razorpay"] = "auto"  # auto: Razorpay for INR, Stripe otherwise, sandbox without keys
+    stripe_publishable_key: str = ""
+    payments_http_timeout_seconds: float = 20.0  # each call to a provider; a timed-out call is retried with the same idempotency key
+    payments_unpaid_request_minutes: int = 30  # a request whose payment is not verified by then is cancelled (reconcile job)
+    payments_stuck_operation_seconds: int = 60  # reconcile retries a capture/release/refund pending this long
+    # prices shown (and charged) in the learner's currency: units of each currency per 1 USD; ModelSetting "payments.fx_rates" overrides
+    payments_fx_rates: dict[str, float] = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79, "INR": 83.0, "JPY": 150.0,
+                                           "CAD": 1.36, "AUD": 1.52}
 
     # OAuth / calendar
     google_client_id: str = ""
@@ -103,7 +112,7 @@ class Settings(BaseSettings):
     booking_slot_step_minutes: int = 0  # distance between offered start times; 0: the session length
     booking_answer_hours: int = 48  # a request not answered in this time (or by its start) expires
     booking_cancel_cutoff_hours: int = 24  # later learner cancellations are "late" (see the policy)
-    booking_late_cancel_refund_percent: int = 0  # refund for a late learner cancellation
+    booking_late_cancel_refund_percent: int = 50  # refund for a late learner cancellation (issue 6: 50 %); ModelSetting "payments.refund_policy" overrides
     booking_reminder_minutes: list[int] = [24 * 60, 60]  # reminders this long before an accepted session
     booking_complete_after_hours: int = 24  # an accepted session is marked completed this long after its end
     booking_video_link_template: str = "https://meet.jit.si/mentorhub-{token}"
@@ -133,9 +142,32 @@ class Settings(BaseSettings):
     search_next_slots: int = 6  # free slots shown on a profile preview
     search_next_slots_days: int = 14  # ... looked for this many days ahead
     search_reviews_page_size: int = 5
-    search_personal_blend_weight: float = 0.0  # relevance: weight of the serving layer's personal score (0: off)
+    search_personal_blend_weight: float = 0.5  # relevance: weight of the serving layer's personal score (0: off)
+    # serving (recommendations): registry polling, caches, re-ranking inputs, attribution, A/B checks
+    serving_poll_seconds: float = 30.0  # look for moved aliases at most this often (no restart needed)
+    serving_first_load_wait_seconds: float = 5.0  # the first request waits this long for the first load
+    serving_default_k: int = 10
+    serving_max_k: int = 50
+    serving_section_k: int = 6  # "Recommended for you" on the learner's home
+    serving_page_k: int = 12  # the "For you" page
+    serving_catalogue_seconds: float = 60.0  # candidate catalogue cache (refreshed in the background)
+    serving_availability_cache_seconds: float = 60.0  # free-slot sets per availability window
+    serving_settings_cache_seconds: float = 10.0  # re-ranking weights and the running experiment
+    serving_new_mentor_days: int = 30  # approved this recently and ...
+    serving_new_mentor_sessions: int = 3  # ... fewer completed sessions than this: the fair-exposure boost
+    serving_attribution_days: int = 7  # a click or booking this long after an exposure is attributed to it
+    serving_ab_check_seconds: float = 300.0  # guardrails and auto-promotion at most this often (0: off)
     review_edit_days: int = 14  # a learner may edit a review this long after writing it
     review_text_max_chars: int = 2000
+
+    # admin panel: TOTP two-factor sign-in, "retrain now", links and report defaults
+    admin_totp_issuer: str = "MentorHub"  # the name authenticator apps show
+    admin_totp_valid_window: int = Field(1, ge=0, le=2)  # accept codes this many 30 s steps early or late
+    admin_totp_max_attempts: int = Field(5, ge=1)  # wrong codes before the password step must be repeated
+    admin_totp_pending_seconds: int = Field(300, ge=30)  # time between the password and the code steps
+    admin_retrain_command: list[str] = []  # "retrain now"; empty: `<python> -m api.cli pipeline all`
+    admin_report_days: int = Field(90, ge=1)  # the default date range of the analytics and revenue pages
+    mlflow_ui_url: str = "http://127.0.0.1:5001"  # `make mlflow-ui`
 
     @field_validator("var_dir")
     @classmethod

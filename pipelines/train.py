@@ -1,4 +1,10 @@
-"""Flow `train`: point-in-time training data from Feast, every model family fitted, evaluated and logged to MLflow."""
+"""Flow `train`: point-in-time training data from Feast, every model family fitted, evaluated and logged to MLflow.
+
+Each family is fitted on the data before the hold-out cut-off and evaluated on the hold-out (the
+metrics logged), then refitted on all the data (train + hold-out, features as of the newest
+interaction): that refitted model is the one logged and registered, so the newest bookings reach
+the served model.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,6 +45,12 @@ def build_training_data(var_dir: str, online_store: str, redis_url: str, data_ve
     learner_frame = historical_features(store, at_cutoff("learner_id", learners), feature_refs(LEARNER_FEATURES))
     mentor_frame = historical_features(store, at_cutoff("mentor_id", mentors),
                                        feature_refs(MENTOR_ACTIVITY) + feature_refs(MENTOR_PROFILE))
+    # the refit on all data sees the side features as of its newest interaction
+    trained_until = modelling.trained_until(labels)
+    at_end = lambda key, ids: pd.DataFrame({key: sorted(int(i) for i in ids), "event_timestamp": trained_until})  # noqa: E731
+    learner_frame_all = historical_features(store, at_end("learner_id", learners), feature_refs(LEARNER_FEATURES))
+    mentor_frame_all = historical_features(store, at_end("mentor_id", mentors),
+                                           feature_refs(MENTOR_ACTIVITY) + feature_refs(MENTOR_PROFILE))
 
     out = pipeline_dir(var_dir) / "datasets" / data_version
     out.mkdir(parents=True, exist_ok=True)
@@ -49,15 +61,20 @@ def build_training_data(var_dir: str, online_store: str, redis_url: str, data_ve
         "users": modelling.users_frame(learner_frame),
         "items": modelling.items_frame(mentor_frame),
         "training_frame": training_frame,
+        "all_ranking": modelling.ranking_interactions(labels),
+        "all_ratings": modelling.rating_interactions(labels),
+        "users_all": modelling.users_frame(learner_frame_all),
+        "items_all": modelling.items_frame(mentor_frame_all),
     }
     paths = {}
     for name, frame in frames.items():
         frame.to_parquet(out / f"{name}.parquet", index=False)
         paths[name] = str(out / f"{name}.parquet")
     rows = {name: len(frame) for name, frame in frames.items()}
-    get_run_logger().info("training data (cut-off %s): %s", cutoff.isoformat(),
-                          ", ".join(f"{k}={v}" for k, v in rows.items()))
-    return {"paths": paths, "cutoff": cutoff.isoformat(), "holdout_fraction": holdout_fraction,
+    get_run_logger().info("training data (cut-off %s, refit until %s): %s", cutoff.isoformat(),
+                          trained_until.isoformat(), ", ".join(f"{k}={v}" for k, v in rows.items()))
+    return {"paths": paths, "cutoff": cutoff.isoformat(), "trained_until": trained_until.isoformat(),
+            "holdout_fraction": holdout_fraction,
             "data_version": data_version, "rows": rows, "feature_refs": [f"{p.name}:{f.name}"
             for p in service.feature_view_projections for f in p.features],
             "training_columns": list(training_frame.columns)}
@@ -65,31 +82,40 @@ def build_training_data(var_dir: str, online_store: str, redis_url: str, data_ve
 
 @task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
 def train_family(family: str, dataset: dict) -> dict:
-    """Fit one model family on the training split and evaluate it on the hold-out; the model is pickled to disk."""
+    """Fit one family before the cut-off, evaluate it on the hold-out, refit it on all data; the refit is pickled."""
     from models.mlflow_wrapper import save_recommender
 
     data = modelling.load_dataset(dataset["paths"])
-    model, seconds = modelling.fit_family(family, data)
-    evaluation = modelling.evaluate(model, data)
+    trained = modelling.fit_evaluate_refit(family, data)
     path = Path(dataset["paths"]["train_ranking"]).parent / "models" / f"{family}.pkl"
-    save_recommender(model, path)
-    m = evaluation["metrics"]
-    get_run_logger().info("%s: P@10=%.4f NDCG@10=%.4f coverage=%.3f%s (fit %.1fs)", family,
-                          m.get("precision_at_10", float("nan")), m.get("ndcg_at_10", float("nan")),
-                          m.get("coverage_at_10", float("nan")),
-                          f" RMSE={m['rmse']:.4f}" if "rmse" in m else "", seconds)
-    return {"family": family, "model_path": str(path), "metrics": m, "fit_seconds": seconds,
-            "precision_curve": evaluation["precision_curve"], "trains_on": modelling.family(family).trains_on,
-            "params": {k: repr(v) for k, v in model.get_params().items()}}
+    save_recommender(trained["model"], path)
+    m = trained["metrics"]
+    get_run_logger().info("%s: P@10=%.4f NDCG@10=%.4f coverage=%.3f%s (fit %.1fs; refit on all data until %s: %.1fs)",
+                          family, m.get("precision_at_10", float("nan")), m.get("ndcg_at_10", float("nan")),
+                          m.get("coverage_at_10", float("nan")), f" RMSE={m['rmse']:.4f}" if "rmse" in m else "",
+                          trained["fit_seconds"], dataset.get("trained_until", "?"), trained["refit_seconds"])
+    return {"family": family, "model_path": str(path), "metrics": m, "fit_seconds": trained["fit_seconds"],
+            "refit_seconds": trained["refit_seconds"], "refit_rows": trained["refit_rows"],
+            "precision_curve": trained["precision_curve"], "trains_on": modelling.family(family).trains_on,
+            "params": {k: repr(v) for k, v in trained["model"].get_params().items()}}
 
 
 @task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_SECONDS, cache_policy=INPUTS + TASK_SOURCE,
       persist_result=True)
 def log_to_mlflow(candidate: dict, dataset: dict, mlflow_uri: str, artifact_root: str, chart_path: str) -> dict:
-    """Log one candidate as an MLflow run and register it under the model name."""
-    from pipelines.tracking import log_candidate
+    """Log one candidate as an MLflow run (hold-out metrics) and register its model refitted on all data."""
+    from pipelines.tracking import client, log_candidate
 
     logged = log_candidate(candidate, dataset, mlflow_uri, artifact_root, chart_path)
+    # say what was registered: the hold-out metrics belong to the fit before the cut-off, the model to the refit
+    c, until = client(mlflow_uri), dataset["trained_until"]
+    refit = {"registered_model_fit": "all_data", "trained_until": until,
+             "refit_rows": str(candidate.get("refit_rows", "")), "metrics_from": f"holdout_after_{dataset['cutoff']}"}
+    for key, value in refit.items():
+        c.log_param(logged["run_id"], key, value)
+        c.set_tag(logged["run_id"], key, value)
+        c.set_model_version_tag(MODEL_NAME, logged["version"], key, value)
+    c.log_metric(logged["run_id"], "refit_seconds", float(candidate.get("refit_seconds", 0.0)))
     get_run_logger().info("%s logged: run %s, %s version %s", candidate["family"], logged["run_id"], MODEL_NAME,
                           logged["version"])
     return logged

@@ -1,4 +1,4 @@
-"""Approving and rejecting mentors; the mentor is told by e-mail."""
+"""Approving, rejecting, suspending and reinstating mentors; the mentor is told by e-mail; each is audited."""
 from __future__ import annotations
 
 import logging
@@ -6,6 +6,7 @@ import logging
 from flask import url_for
 from sqlalchemy import select
 
+from api.admin import audit
 from api.auth.accounts import FieldError
 from api.extensions import db
 from api.notify import send_email
@@ -36,6 +37,7 @@ def approve(user_id: int, admin_id: int) -> MentorProfile:
     profile.status = MentorStatus.APPROVED
     profile.status_reason = None
     profile.reviewed_at = utcnow()
+    audit.record("mentor.approve", "mentor", user_id, admin_id=admin_id, commit=False)
     db.session.commit()
     logger.info("mentor approved", extra={"user_id": user_id, "admin_id": admin_id})
     user = db.session.get(User, user_id)
@@ -55,12 +57,58 @@ def reject(user_id: int, admin_id: int, reason: str) -> MentorProfile:
     profile.status = MentorStatus.REJECTED
     profile.status_reason = reason
     profile.reviewed_at = utcnow()
+    audit.record("mentor.reject", "mentor", user_id, admin_id=admin_id, commit=False, reason=reason)
     db.session.commit()
     logger.info("mentor rejected", extra={"user_id": user_id, "admin_id": admin_id})
     user = db.session.get(User, user_id)
     _notify(user, "Your MentorHub mentor profile needs changes",
             f"Hello {user.full_name},\n\nWe could not approve your mentor profile yet. The reviewer wrote:\n\n"
             f"{reason}\n\nYou can edit and resubmit it here: {url_for('profiles.mentor', _external=True)}\n")
+    return profile
+
+
+def _mentor(user_id: int, status: MentorStatus, verb: str) -> MentorProfile:
+    profile = db.session.get(MentorProfile, user_id)
+    if profile is None:
+        raise LookupError("No such mentor.")
+    if profile.status != status:
+        raise FieldError("status", f"Only {status.value} mentors can be {verb}; this one is {profile.status.value}.")
+    return profile
+
+
+def suspend(user_id: int, admin_id: int, reason: str) -> MentorProfile:
+    """An approved mentor disappears from search and profiles until reinstated; they are told why."""
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise FieldError("reason", "Give the mentor a reason (at least a few words).")
+    if len(reason) > 2000:
+        raise FieldError("reason", "Keep the reason under 2000 characters.")
+    profile = _mentor(user_id, MentorStatus.APPROVED, "suspended")
+    profile.status = MentorStatus.SUSPENDED
+    profile.status_reason = reason
+    profile.reviewed_at = utcnow()
+    audit.record("mentor.suspend", "mentor", user_id, admin_id=admin_id, commit=False, reason=reason)
+    db.session.commit()
+    logger.info("mentor suspended", extra={"user_id": user_id, "admin_id": admin_id})
+    user = db.session.get(User, user_id)
+    _notify(user, "Your MentorHub mentor profile is suspended",
+            f"Hello {user.full_name},\n\nYour mentor profile is suspended and hidden from learners. The reason:\n\n"
+            f"{reason}\n\nReply to this e-mail if you think this is a mistake.\n")
+    return profile
+
+
+def reinstate(user_id: int, admin_id: int) -> MentorProfile:
+    """A suspended mentor is approved (visible and bookable) again."""
+    profile = _mentor(user_id, MentorStatus.SUSPENDED, "reinstated")
+    profile.status = MentorStatus.APPROVED
+    profile.status_reason = None
+    profile.reviewed_at = utcnow()
+    audit.record("mentor.reinstate", "mentor", user_id, admin_id=admin_id, commit=False)
+    db.session.commit()
+    logger.info("mentor reinstated", extra={"user_id": user_id, "admin_id": admin_id})
+    user = db.session.get(User, user_id)
+    _notify(user, "Your MentorHub mentor profile is active again",
+            f"Hello {user.full_name},\n\nYour mentor profile is visible to learners again.\n")
     return profile
 
 

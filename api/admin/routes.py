@@ -1,17 +1,17 @@
-"""The mentor approval queue: web page and JSON API, admin role only."""
+"""The admin panel's home, the two-factor step, the audit log and the mentor approval queue (web and JSON)."""
 from __future__ import annotations
 
 from apiflask import Schema
 from apiflask.fields import Boolean, Float, Integer, String
 from apiflask.validators import Length, Range
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from wtforms import TextAreaField
+from wtforms import StringField, TextAreaField
 
-from api.admin import api_bp, approval, bp
+from api.admin import api_bp, approval, audit, bp, twofactor
 from api.auth.accounts import FieldError
-from api.auth.decorators import admin_required
+from api.admin.guard import admin_panel_required as admin_required
 from api.auth.forms import ConfirmForm
 from api.errors import error_response
 from api.extensions import db
@@ -135,4 +135,95 @@ def api_get_criteria():
 @api_bp.input(CriteriaIn, arg_name="data")
 def api_put_criteria(data):
     """Change the upgrade criteria (stored as the ModelSetting "upgrade_criteria")."""
-    return set_criteria(data, current_user.id)
+    before = criteria()
+    after = set_criteria(data, current_user.id)
+    audit.record("upgrade_criteria.update", "setting", "upgrade_criteria",
+                 changed={k: {"from": before.get(k), "to": v} for k, v in after.items() if before.get(k) != v})
+    return after
+
+
+# --- two-factor sign-in (the step after the password; not behind the panel guard) ---------------
+
+class CodeForm(FlaskForm):
+    code = StringField("6-digit code from your authenticator app",
+                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 7,
+                                  "pattern": "[0-9 ]*", "autofocus": True})
+
+
+@bp.route("/2fa", methods=["GET", "POST"])
+def two_factor():
+    """Enrol (first time: a secret for the authenticator app) or enter the current code; then the session starts."""
+    from api.auth.routes import home_for, safe_next
+    from api.tables import Role
+
+    user = twofactor.pending_user()
+    if user is None:
+        if current_user.is_authenticated and current_user.has_role(Role.ADMIN):
+            if twofactor.passed(current_user):
+                return redirect(url_for("admin.dashboard"))
+            return twofactor.begin_second_step(current_user._get_current_object())
+        if current_user.is_authenticated:
+            return error_response(403, "You do not have access to this page.")
+        flash("Log in with your password first; then enter the code from your authenticator app.", "info")
+        return redirect(url_for("auth.login"))
+    enrolled = twofactor.is_enrolled(user)
+    secret = None if enrolled else twofactor.enrolment_secret(user)
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        if twofactor.check_code(user, form.code.data):
+            next_url = safe_next(twofactor.pending_next())
+            twofactor.start_admin_session(user)
+            if not enrolled:
+                audit.record("admin.totp_enrol", "user", user.id, admin_id=user.id)
+            audit.record("admin.sign_in", "user", user.id, admin_id=user.id)
+            flash("Signed in with two-factor authentication.", "success")
+            return redirect(next_url or home_for(user))
+        left = twofactor.count_failure()
+        audit.record("admin.totp_failed", "user", user.id, admin_id=user.id, attempts_left=left)
+        if left == 0:
+            flash("Too many wrong codes: log in with your password again.", "error")
+            return redirect(url_for("auth.login"))
+        form.code.errors = [f"That code is not right (or was already used). {left} attempt{'s' if left != 1 else ''} left."]
+        status = 400
+    return render_template("admin/two_factor.html", form=form, enrolled=enrolled, secret=secret,
+                           uri=twofactor.provisioning_uri(user, secret) if secret else None, user=user), status
+
+
+# --- home and audit log ---------------------------------------------------------------------------
+
+@bp.get("/")
+@admin_required
+def dashboard():
+    """The panel's home: alerts, the last 30 days at a glance, and where to go."""
+    from api.admin import monitoring, reports
+    from api.admin.data import parse_filters
+    from api.chat import moderation as chat_moderation
+    from api.reviews.service import reported_reviews
+
+    filters = parse_filters({}, 30)
+    revenue = reports.revenue(filters)
+    return render_template(
+        "admin/dashboard.html", alerts=monitoring.drift_alerts(), pending=len(approval.pending_mentors()),
+        reported=len(reported_reviews()) + len(chat_moderation.open_reports()), revenue=revenue,
+        recent=audit.entries(per_page=8)[0], filters=filters)
+
+
+@bp.get("/audit")
+@admin_required
+def audit_log():
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    action = (request.args.get("action") or "").strip()[:64]
+    rows, total = audit.entries(page=page, per_page=50, action=action or None)
+    return render_template("admin/audit.html", rows=rows, total=total, page=page, action=action,
+                           pages=max((total + 49) // 50, 1))
+
+
+@api_bp.get("/audit")
+@admin_required
+def api_audit():
+    """The audit log, newest first (page, per_page up to 200, action prefix)."""
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    per_page = min(max(request.args.get("per_page", 50, type=int) or 50, 1), 200)
+    rows, total = audit.entries(page=page, per_page=per_page, action=(request.args.get("action") or None))
+    return {"entries": rows, "total": total, "page": page}

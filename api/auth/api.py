@@ -40,6 +40,7 @@ class SignupIn(Schema):
 class LoginIn(Schema):
     email = String(required=True, validate=Length(max=254))
     password = String(required=True, validate=Length(max=256))
+    totp_code = String(load_default=None, validate=Length(max=7))  # admins: the authenticator app's code
 
 
 class EmailIn(Schema):
@@ -121,6 +122,20 @@ def login(data):
         throttle.mark_login_failed()
         return error_response(401, "The e-mail address or password is not correct.",
                               {"password": "The e-mail address or password is not correct."})
+    from api.tables import Role
+
+    if user.has_role(Role.ADMIN):  # admins: TOTP two-factor (api/admin/twofactor.py)
+        from api.admin import twofactor
+
+        if not twofactor.is_enrolled(user):
+            return error_response(403, "Set up two-factor sign-in first: log in on the web at /login.",
+                                  {"totp_code": "not enrolled"})
+        if not twofactor.check_code(user, data.get("totp_code")):
+            throttle.mark_login_failed()
+            return error_response(401, "Enter the current 6-digit code from your authenticator app.",
+                                  {"totp_code": "missing or not correct"})
+        twofactor.start_admin_session(user)
+        return user_json(user)
     accounts.start_session(user)
     return user_json(user)
 

@@ -91,6 +91,10 @@ def login():
             throttle.mark_login_failed()
             form.password.errors = ["The e-mail address or password is not correct."]
             return render_template("auth/login.html", form=form), 401
+        if user.has_role(Role.ADMIN):  # admins: no session until the TOTP code step (api/admin/twofactor.py)
+            from api.admin.twofactor import begin_second_step
+
+            return begin_second_step(user, safe_next(form.next.data))
         accounts.start_session(user)
         return redirect(safe_next(form.next.data) or home_for(user))
     if current_user.is_authenticated and request.method == "GET":

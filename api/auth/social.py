@@ -115,6 +115,12 @@ def social_callback(provider: str):
             return redirect(url_for("auth.account"))
         if not user.is_active:
             return error_response(403, "This account is disabled.")
+        from api.tables import Role
+
+        if user.has_role(Role.ADMIN):  # admins: no session until the TOTP code step
+            from api.admin.twofactor import begin_second_step
+
+            return begin_second_step(user)
         accounts.start_session(user)
         from api.auth.routes import home_for
 

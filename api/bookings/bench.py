@@ -1,19 +1,24 @@
 """`mentorhub bench booking`: booking throughput and the same-slot conflict through a real HTTP server.
 
 A scratch database (a SQLite file, or a new PostgreSQL database that is dropped afterwards) is migrated and
-seeded; the app is served in-process by werkzeug's threaded server; clients are threads using `requests`,
-each logged in as its own learner. Phase 1: `--clients` clients request distinct free slots (no conflicts)
+seeded; the app is served by gunicorn in its own processes, as deployed (PostgreSQL: SERVER_WORKERS gthread
+workers; SQLite, whose writers serialise on one file: one worker with threads); clients are threads of the
+bench process, each a keep-alive HTTP connection (http.client) logged in as its own learner. Phase 1: `--clients` clients request distinct free slots (no conflicts)
 as fast as they can. Phase 2: `--conflict-clients` clients request the same slot at once; exactly one must
 win. Double bookings are then counted in the database itself.
 """
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
 import secrets
 import shutil
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,6 +29,39 @@ from pathlib import Path
 import click
 
 USER_AGENT = "mentorhub-bench/1.0"
+SERVER_WORKERS = 4  # PostgreSQL: gunicorn gthread worker processes (2 cores; requests also wait on the database)
+SERVER_THREADS = 4
+
+SERVER_CODE = """
+import logging, sys
+from pathlib import Path
+from gunicorn.app.base import BaseApplication
+from api import create_app
+from api.extensions import db
+from api.settings import Settings
+var_dir = Path(sys.argv[2])
+settings = Settings(_env_file=None, profile="development", var_dir=var_dir, database_url=sys.argv[3],
+                    secret_key=sys.argv[4], log_level="WARNING", socketio_async_mode="threading", redis_url="",
+                    mlflow_tracking_uri="sqlite:///" + str(var_dir / "mlflow.db"))
+app = create_app(settings=settings)
+logging.getLogger("mentorhub.request").setLevel(logging.WARNING)
+
+def post_fork(server, worker):
+    with app.app_context():
+        db.engine.dispose(close=False)  # no connection crosses a fork
+
+class Server(BaseApplication):
+    def load_config(self):
+        for key, value in dict(bind="127.0.0.1:" + sys.argv[1], workers=int(sys.argv[5]), threads=int(sys.argv[6]),
+                               worker_class="gthread", preload_app=True, backlog=2048, keepalive=30,
+                               loglevel="warning", accesslog=None, post_fork=post_fork, timeout=120).items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return app
+
+Server().run()
+"""
 DOUBLE_BOOKINGS_SQL = """
 SELECT count(*) FROM bookings a JOIN bookings b
   ON a.mentor_id = b.mentor_id AND a.id < b.id AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at
@@ -82,7 +120,6 @@ def _scratch_database(backend: str, server_url: str, workdir: Path):
 
 def _run(backend: str, database_url: str, workdir: Path, clients: int, total: int, conflict_clients: int) -> dict:
     from flask_migrate import upgrade
-    from werkzeug.serving import ThreadedWSGIServer
 
     from api import create_app
     from api.extensions import db
@@ -97,26 +134,30 @@ def _run(backend: str, database_url: str, workdir: Path, clients: int, total: in
         upgrade(revision="heads")
         plan = _seed(app, clients, total, conflict_clients)
 
-    class Server(ThreadedWSGIServer):
-        request_queue_size = 2048  # 200 clients connect at once
-
-    server = Server("127.0.0.1", 0, app)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{server.server_port}"
+    workers, threads = (SERVER_WORKERS, SERVER_THREADS) if backend == "postgres" else (1, 16)
+    server, base = _start_server(workdir, database_url, settings.secret_key, workers, threads)
     try:
         load_before = os.getloadavg()[0]
         cpu_before = time.process_time()
+        server_before = _tree_cpu_seconds(server.pid)
         throughput = _throughput(app, base, plan)
-        cpu = time.process_time() - cpu_before  # server and clients: every thread of this process
+        client_cpu = time.process_time() - cpu_before  # the 16 client threads of this process
+        server_cpu = _tree_cpu_seconds(server.pid) - server_before  # gunicorn master and workers
+        cpu = client_cpu + server_cpu
+        throughput["server_workers"] = f"{workers} x {threads} threads"
         throughput["process_cpu_s"] = round(cpu, 2)
+        throughput["server_cpu_ms_per_booking"] = round(server_cpu * 1000 / throughput["successes"], 2) if throughput["successes"] else None
+        throughput["client_cpu_ms_per_booking"] = round(client_cpu * 1000 / throughput["successes"], 2) if throughput["successes"] else None
         throughput["bookings_per_cpu_s"] = round(throughput["successes"] / cpu, 1) if cpu else None
         throughput["load_average_1m"] = round(load_before, 2)
         throughput["cpus"] = os.cpu_count()
         conflict = _conflict(app, base, plan)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
     with app.app_context():
         import sqlalchemy as sa
 
@@ -175,8 +216,74 @@ def _seed(app, clients: int, total: int, conflict_clients: int) -> dict:
     }
 
 
-def _session(app, base: str, user_id: int):
-    import requests
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_server(workdir: Path, database_url: str, secret_key: str, workers: int, threads: int):
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MENTORHUB_PROFILE", "VAR_DIR")}
+    process = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), str(workdir), database_url, secret_key,
+                                str(workers), str(threads)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise click.ClickException("the bench server died: " + process.stderr.read().decode()[-2000:])
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return process, ("127.0.0.1", port)
+        except OSError:
+            time.sleep(0.1)
+    process.terminate()
+    raise click.ClickException("the bench server did not start")
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process and its children (the gunicorn workers), from /proc; 0 elsewhere."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+class _Client:
+    """One learner's keep-alive HTTP connection with their session cookie and CSRF token."""
+
+    def __init__(self, base: tuple[str, int], cookie: str):
+        self.base = base
+        self.connection = http.client.HTTPConnection(*base, timeout=120)
+        self.headers = {"User-Agent": USER_AGENT, "Cookie": f"session={cookie}"}
+        status, body = self.call("GET", "/api/v1/csrf-token")
+        self.headers["X-CSRFToken"] = json.loads(body)["csrf_token"]
+        self.headers["Content-Type"] = "application/json"
+
+    def call(self, method: str, path: str, payload: dict | None = None) -> tuple[int, bytes]:
+        body = json.dumps(payload).encode() if payload is not None else None
+        self.connection.request(method, path, body=body, headers=self.headers)
+        response = self.connection.getresponse()
+        data = response.read()
+        cookie = response.getheader("Set-Cookie") or ""
+        if cookie.startswith("session="):
+            self.headers["Cookie"] = cookie.split(";", 1)[0]
+        if response.will_close:  # the server ended keep-alive: the next call opens a new connection
+            self.connection.close()
+        return response.status, data
+
+
+def _session(app, base, user_id: int) -> _Client:
     from flask_login.utils import _create_identifier
 
     from api.extensions import db
@@ -187,14 +294,10 @@ def _session(app, base: str, user_id: int):
         data = {"_user_id": db.session.get(User, user_id).get_id(), "_fresh": True, "_id": _create_identifier()}
         cookie = app.session_interface.get_signing_serializer(app).dumps(data)
         db.session.remove()
-    http = requests.Session()
-    http.headers["User-Agent"] = USER_AGENT
-    http.cookies.set("session", cookie, domain="127.0.0.1", path="/")
-    http.headers["X-CSRFToken"] = http.get(f"{base}/api/v1/csrf-token", timeout=30).json()["csrf_token"]
-    return http
+    return _Client(base, cookie)
 
 
-def _throughput(app, base: str, plan: dict) -> dict:
+def _throughput(app, base: tuple[str, int], plan: dict) -> dict:
     sessions = [(_session(app, base, learner_id), mentor_id, starts) for mentor_id, learner_id, starts in plan["work"]]
     latencies: list[float] = []
     outcomes: dict[int, int] = {}
@@ -206,10 +309,9 @@ def _throughput(app, base: str, plan: dict) -> dict:
         gate.wait()
         for start in starts:
             began = time.perf_counter()
-            response = http.post(f"{base}/api/v1/bookings", json={"mentor_id": mentor_id, "starts_at": start},
-                                 timeout=60)
+            status, _body = http.call("POST", "/api/v1/bookings", {"mentor_id": mentor_id, "starts_at": start})
             mine.append(time.perf_counter() - began)
-            codes[response.status_code] = codes.get(response.status_code, 0) + 1
+            codes[status] = codes.get(status, 0) + 1
         with lock:
             latencies.extend(mine)
             for code, count in codes.items():
@@ -236,7 +338,7 @@ def _throughput(app, base: str, plan: dict) -> dict:
     }
 
 
-def _conflict(app, base: str, plan: dict) -> dict:
+def _conflict(app, base: tuple[str, int], plan: dict) -> dict:
     mentor_id, start = plan["contested"]
     sessions = [_session(app, base, learner_id) for learner_id in plan["conflict_learners"]]
     codes: list[int] = []
@@ -246,8 +348,7 @@ def _conflict(app, base: str, plan: dict) -> dict:
     def client(http):
         gate.wait()
         try:
-            code = http.post(f"{base}/api/v1/bookings", json={"mentor_id": mentor_id, "starts_at": start},
-                             timeout=120).status_code
+            code, _body = http.call("POST", "/api/v1/bookings", {"mentor_id": mentor_id, "starts_at": start})
         except Exception:  # a refused connection counts as a failure, not a crash of the bench
             code = 0
         with lock:

@@ -59,18 +59,37 @@ class CancellationTerms:
 def cancellation_terms(booking: Booking, actor_role: str, now: datetime, to_status: BookingStatus | None = None) -> CancellationTerms:
     """The policy: mentors' cancellations, rejections, expiries and cancelled requests refund in full;
     a learner cancelling an accepted session refunds in full up to the cut-off before its start and
-    `booking_late_cancel_refund_percent` after it; a no-show refunds nothing."""
-    config = settings()
+    `booking_late_cancel_refund_percent` after it (both overridable by the admin, see `refund_rules`);
+    a no-show refunds nothing."""
     if to_status == BookingStatus.NO_SHOW:
         return CancellationTerms(0, True, "The learner did not attend: no refund.")
     if actor_role != "learner" or booking.status == BookingStatus.REQUESTED:
         return CancellationTerms(100, False, "Full refund.")
-    cutoff = booking.starts_at - timedelta(hours=config.booking_cancel_cutoff_hours)
+    cutoff_hours, percent = refund_rules()
+    cutoff = booking.starts_at - timedelta(hours=cutoff_hours)
     if now <= cutoff:
-        return CancellationTerms(100, False, f"Full refund: more than {config.booking_cancel_cutoff_hours} hours before the session.")
-    percent = config.booking_late_cancel_refund_percent
-    return CancellationTerms(percent, True, f"Late cancellation (less than {config.booking_cancel_cutoff_hours} hours "
+        return CancellationTerms(100, False, f"Full refund: more than {cutoff_hours} hours before the session.")
+    return CancellationTerms(percent, True, f"Late cancellation (less than {cutoff_hours} hours "
                                             f"before the session): {percent}% refund.")
+
+
+def refund_rules() -> tuple[int, int]:
+    """(cut-off hours, late refund percent): the admin's ModelSetting "payments.refund_policy", else the settings."""
+    from api.tables import ModelSetting
+
+    config = settings()
+    row = db.session.get(ModelSetting, "payments.refund_policy")
+    value = row.value if row is not None and isinstance(row.value, dict) else {}
+    cutoff = int(value.get("cutoff_hours", config.booking_cancel_cutoff_hours))
+    percent = int(value.get("late_refund_percent", config.booking_late_cancel_refund_percent))
+    return cutoff, max(0, min(100, percent))
+
+
+def payment_first() -> bool:
+    """Whether a request waits for the learner's verified payment (the payments feature is installed and on):
+    the mentor is told about it, and can accept it, only once paid."""
+    required = current_app.config.get("PAYMENTS_REQUIRED", settings().payments_required)
+    return bool(required) and "payments" in current_app.blueprints
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from werkzeug.routing import BuildError
 from api.bookings import bp, calendar_sync, ical, service
 from api.bookings.access import require_user, require_verified, signed_in_user
 from api.bookings.api import available_actions, feed_url, slot_range
+from api.bookings.policy import payment_first
 from api.bookings.service import BookingError
 from api.bookings.timefmt import format_day, format_span, format_when, local
 from api.extensions import db
@@ -71,6 +72,8 @@ def book(mentor_id: int):
             booking = service.request_booking(user, mentor_id, _parse_start(request.form.get("starts_at")), note.strip())
             flash(f"Request sent to {mentor_user.full_name} for "
                   f"{format_when(booking.starts_at, booking.ends_at, user.timezone)}.", "success")
+            if payment_first():  # the mentor sees the request once it is paid
+                return redirect(url_for("payments.pay_page", booking_id=booking.id))
             return redirect(url_for("bookings.dashboard"))
         except BookingError as error:
             errors, error_status = error.fields or {"form": error.message}, error.status

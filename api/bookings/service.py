@@ -22,12 +22,13 @@ from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import lazyload
+from sqlalchemy.orm import joinedload, lazyload
 from sqlalchemy.exc import IntegrityError
 
 from api.activity import log_event
 from api.bookings import notices
-from api.bookings.policy import BookingTransition, CancellationTerms, cancellation_terms, emit, policy_for, settings
+from api.bookings.policy import (BookingTransition, CancellationTerms, cancellation_terms, emit, payment_first,
+                                 policy_for, settings)
 from api.bookings.slots import BookingPolicy, Interval, SlotRefusal, check_offered, free_slots
 from api.bookings.timefmt import format_when
 from api.bookings.transaction import after_commit, lock_learner, serialised_write
@@ -95,8 +96,10 @@ def now_utc() -> datetime:
 
 
 def get_mentor(mentor_id: int, *, bookable: bool = True) -> MentorProfile:
-    mentor = db.session.scalar(select(MentorProfile).where(MentorProfile.user_id == mentor_id).options(
-        lazyload(MentorProfile.topics), lazyload(MentorProfile.certifications)))  # bookings need neither
+    # bookings need neither topics nor certifications; the weekly rules come in the same statement (joined)
+    mentor = db.session.scalars(select(MentorProfile).where(MentorProfile.user_id == mentor_id).options(
+        lazyload(MentorProfile.topics), lazyload(MentorProfile.certifications),
+        joinedload(MentorProfile.availability))).unique().first()
     if mentor is None:
         raise BookingError(404, "There is no mentor with that id.", "mentor_id")
     if bookable and mentor.status != MentorStatus.APPROVED:
@@ -186,8 +189,8 @@ def _respond_by(now: datetime, starts_at: datetime) -> datetime:
 
 
 def user_by_id(user_id: int) -> User:
-    """A user for naming and notifying (their roles are not needed)."""
-    return db.session.scalar(select(User).where(User.id == user_id).options(lazyload(User.roles)))
+    """A user for naming and notifying (their roles are not needed); no query when the session holds them."""
+    return db.session.get(User, user_id, options=[lazyload(User.roles)])
 
 
 def _link(booking_id: int) -> str:
@@ -223,11 +226,12 @@ def request_booking(learner: User, mentor_id: int, starts_at: datetime, note: st
                       occurred_at=now, starts_at=slot.start.isoformat(), minutes=policy.session_minutes,
                       topic_id=topic_id, has_note=bool(note))
             mentor_user = user_by_id(mentor_user_id)
-            notices.notify(mentor_user, "booking.requested", f"New session request from {learner.full_name}",
-                           f"{learner.full_name} asks for {format_when(slot.start, slot.end, mentor_user.timezone)}."
-                           f" Please accept or reject it before "
-                           f"{format_when(booking.respond_by, None, mentor_user.timezone)}."
-                           + (f"\nTheir note: {note}" if note else ""), booking.id, _link(booking.id))
+            if not payment_first():  # otherwise payments tells the mentor once the learner's payment is verified
+                notices.notify(mentor_user, "booking.requested", f"New session request from {learner.full_name}",
+                               f"{learner.full_name} asks for {format_when(slot.start, slot.end, mentor_user.timezone)}."
+                               f" Please accept or reject it before "
+                               f"{format_when(booking.respond_by, None, mentor_user.timezone)}."
+                               + (f"\nTheir note: {note}" if note else ""), booking.id, _link(booking.id))
             notices.notify(learner, "booking.requested", f"Request sent to {mentor_user.full_name}",
                            f"You asked for {format_when(slot.start, slot.end, learner.timezone)}. "
                            f"We will tell you when {mentor_user.full_name} answers.", booking.id, _link(booking.id))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Iterable, Protocol, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -68,6 +69,7 @@ class ExceptionLike(Protocol):
     end_time: time | None
 
 
+@lru_cache(maxsize=1024)
 def zone(name: str | None) -> ZoneInfo:
     """The IANA zone, UTC when the name is empty or unknown."""
     try:
@@ -76,6 +78,7 @@ def zone(name: str | None) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+@lru_cache(maxsize=65536)  # pure: (day, wall clock, zone) -> instant; searches and bookings ask the same ones often
 def local_to_utc(day: date, clock: time, tz: ZoneInfo) -> datetime:
     """A local wall-clock time as UTC: the first occurrence when it is ambiguous (autumn), and the first
     real minute after the gap when it does not exist (spring)."""

@@ -40,7 +40,7 @@ EMAIL_VERIFY_DELAY = 600
 TABLE_ORDER = (
     "topics", "users", "user_roles", "learner_profiles", "learner_topics", "mentor_profiles",
     "mentor_topics", "certifications", "availability_rules", "availability_exceptions", "chat_rooms",
-    "messages", "bookings", "payments", "refunds", "reviews", "learner_ratings", "events",
+    "messages", "bookings", "payments", "payment_checkouts", "refunds", "reviews", "learner_ratings", "events",
 )
 
 LANGUAGE_TOPIC_CODES = {"english": "en", "spanish": "es", "french": "fr", "german": "de", "japanese": "ja",
@@ -861,19 +861,29 @@ class _Simulator:
                 "video_link": f"https://meet.jit.si/mentorhub-demo-{b.id:06d}" if b.accepted_at else None,
                 "respond_by": _dt(min(b.requested + 48 * HOUR, b.starts)),
                 "created_at": _dt(b.requested), "updated_at": _dt(b.updated)})
-            if b.accepted_at is None:
+            pending = status == BookingStatus.REQUESTED
+            if b.accepted_at is None and not pending:
                 continue
-            # paid up front when the mentor accepts; refunds follow cancellations
+            # the learner's card is held when requesting, captured when the mentor accepts; refunds follow cancellations
             refunded = b.refund[1] if b.refund else 0
-            pay_status = PaymentStatus.CAPTURED
+            pay_status = PaymentStatus.AUTHORIZED if pending else PaymentStatus.CAPTURED
             if b.refund:
                 pay_status = PaymentStatus.REFUNDED if refunded == b.price_minor else PaymentStatus.PARTIALLY_REFUNDED
+            captured = 0 if pending else b.price_minor
             payment_id = len(self.rows["payments"]) + 1
             self.rows["payments"].append({
                 "id": payment_id, "booking_id": b.id, "gateway": "sandbox", "provider_ref": f"sbx_pay_{b.id:08d}",
-                "status": pay_status, "amount_minor": b.price_minor, "captured_minor": b.price_minor,
-                "platform_fee_minor": int(round((b.price_minor - refunded) * fee_share)), "currency": b.currency,
-                "created_at": _dt(b.accepted_at), "updated_at": _dt(b.refund[0] if b.refund else b.accepted_at)})
+                "status": pay_status, "amount_minor": b.price_minor, "captured_minor": captured,
+                "platform_fee_minor": int(round((captured - refunded) * fee_share)), "currency": b.currency,
+                "created_at": _dt(b.requested),
+                "updated_at": _dt(b.refund[0] if b.refund else (b.accepted_at or b.requested))})
+            self.rows["payment_checkouts"].append({
+                "payment_id": payment_id, "order_ref": f"sbx_pi_demo_{b.id:08d}", "charge_ref": None,
+                "provider_status": "authorized" if pending else "captured", "list_price_minor": b.price_minor,
+                "list_currency": b.currency, "fee_basis_points": int(round(fee_share * 10_000)),
+                "authorized_at": _dt(b.requested), "captured_at": None if pending else _dt(b.accepted_at),
+                "settled_at": _dt(b.ends) if status == BookingStatus.COMPLETED else None,
+                "created_at": _dt(b.requested), "updated_at": _dt(b.accepted_at or b.requested)})
             if b.refund:
                 self.rows["refunds"].append({
                     "id": len(self.rows["refunds"]) + 1, "payment_id": payment_id, "amount_minor": refunded,

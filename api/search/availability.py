@@ -52,10 +52,18 @@ def rule_timezones() -> list[str]:
     return zones
 
 
-def rule_prefilter(window: AvailabilityWindow, zones: Iterable[str]):
-    """A necessary condition on an AvailabilityRule row: its weekday and hours overlap the window somewhere."""
+def _time_literal(value: time, dialect_name: str) -> str:
+    """A TIME literal as each database stores it (SQLAlchemy keeps SQLite times as 'HH:MM:SS.ffffff' text)."""
+    if value == END_OF_DAY:
+        value = time(23, 59, 59, 999999)
+    text = value.strftime("%H:%M:%S.%f")
+    return f"'{text}'" if dialect_name == "sqlite" else f"TIME '{text}'"
+
+
+def rule_windows(window: AvailabilityWindow, zones: Iterable[str]) -> list[tuple[str, int, time, time]]:
+    """(zone, weekday, from, to): where a weekly rule in `zone` must overlap to possibly hold a slot in `window`."""
     intervals = window.utc_intervals()
-    terms = []
+    wanted = []
     for zone_name in zones:
         tz = zone(zone_name)
         hull: dict[int, list[time]] = {}
@@ -69,32 +77,51 @@ def rule_prefilter(window: AvailabilityWindow, zones: Iterable[str]):
                     current = hull.setdefault(day.weekday(), [piece_start, piece_end])
                     current[0], current[1] = min(current[0], piece_start), max(current[1], piece_end)
                 day += timedelta(days=1)
-        for weekday, (piece_start, piece_end) in sorted(hull.items()):
-            terms.append(sa.and_(
-                AvailabilityRule.timezone == zone_name,
-                AvailabilityRule.weekday == weekday,
-                AvailabilityRule.start_time < piece_end,
-                AvailabilityRule.end_time > piece_start,
-            ))
-    return sa.or_(*terms) if terms else sa.false()
+        wanted.extend((zone_name, weekday, low, high) for weekday, (low, high) in sorted(hull.items()))
+    return wanted
 
 
-def candidate_condition(window: AvailabilityWindow):
-    """SQL condition on MentorProfile: a weekly window or an exception's hours could hold a slot in `window`."""
-    return _candidate_condition(window, tuple(rule_timezones()))
+def _rules_exist(window: AvailabilityWindow, zones: Iterable[str], dialect_name: str, topic_ids: tuple[int, ...] = ()):
+    """The mentor (mentor_profiles.user_id) has a weekly rule overlapping the window somewhere.
+
+    The (zone, weekday, hours) pieces are a VALUES list joined on (timezone, weekday): one hash or index
+    lookup per rule instead of testing a few hundred OR-ed terms on every rule row, and one SQL text
+    instead of a few hundred clause objects to build and compile for every new window.
+    """
+    wanted = rule_windows(window, zones)
+    if not wanted:
+        return sa.false()
+    rows = ", ".join("('" + zone_name.replace("'", "''") + f"', {int(weekday)}, {_time_literal(low, dialect_name)}, "
+                     f"{_time_literal(high, dialect_name)})" for zone_name, weekday, low, high in wanted)
+    return sa.text(  # uncorrelated: the database computes the set once per search (a hash, not a lookup per mentor)
+        "mentor_profiles.user_id IN (SELECT availability_rules.mentor_id FROM availability_rules JOIN (VALUES "
+        + rows + ") AS wanted "
+        "ON availability_rules.timezone = wanted.column1 AND availability_rules.weekday = wanted.column2 "
+        "WHERE availability_rules.start_time < wanted.column4 AND availability_rules.end_time > wanted.column3"
+        + (" AND availability_rules.mentor_id IN (SELECT mentor_topics.mentor_id FROM mentor_topics "
+           "WHERE mentor_topics.topic_id IN (" + ", ".join(str(int(t)) for t in topic_ids) + "))" if topic_ids else "")
+        + ")")
 
 
-@lru_cache(maxsize=256)
-def _candidate_condition(window: AvailabilityWindow, zones: tuple[str, ...]):
-    """Built once per distinct window (a few hundred clause objects; they are immutable and reusable)."""
-    rules = sa.select(AvailabilityRule.id).where(
-        AvailabilityRule.mentor_id == MentorProfile.user_id, rule_prefilter(window, zones))
+def candidate_condition(window: AvailabilityWindow, topic_ids: tuple[int, ...] = ()):
+    """SQL condition on MentorProfile: a weekly window or an exception's hours could hold a slot in `window`.
+
+    `topic_ids` (the search's topic filter, applied anyway) only narrows the rules the database looks at.
+    """
+    return _candidate_condition(window, tuple(rule_timezones()), db.session.get_bind().dialect.name,
+                                tuple(sorted(topic_ids)))
+
+
+@lru_cache(maxsize=512)
+def _candidate_condition(window: AvailabilityWindow, zones: tuple[str, ...], dialect_name: str,
+                         topic_ids: tuple[int, ...] = ()):
+    """Built once per distinct window (immutable and reusable)."""
     exceptions = sa.select(AvailabilityException.id).where(
         AvailabilityException.mentor_id == MentorProfile.user_id,
         AvailabilityException.on_date.between(window.start_date - timedelta(days=1), window.end_date + timedelta(days=1)),
         AvailabilityException.start_time.is_not(None),
     )
-    return sa.or_(rules.exists(), exceptions.exists())
+    return sa.or_(_rules_exist(window, zones, dialect_name, topic_ids), exceptions.exists())
 
 
 # ---------------------------------------------------------------- bulk load and check
@@ -161,6 +188,12 @@ def _load(mentors: dict[int, tuple[int, str]], lower: datetime, upper: datetime,
     return loaded
 
 
+@lru_cache(maxsize=32768)
+def _windows(rules: tuple, exceptions: tuple, zone_name: str, first: date, last: date) -> tuple:
+    """`slots.windows`, which is pure, memoised: the same mentors' weeks come up in search after search."""
+    return tuple(windows(rules, exceptions, zone_name, first, last))
+
+
 def _local_days(lower: datetime, upper: datetime, entry: _Mentor) -> tuple[date, date]:
     zones = {zone(entry.zone)} | {zone(rule.timezone or entry.zone) for rule in entry.rules}
     return (min(lower.astimezone(z).date() for z in zones) - timedelta(days=1),
@@ -179,7 +212,7 @@ def has_free_slot(entry: _Mentor, wanted: list[tuple[datetime, datetime]], now: 
     if lower > upper or not entry.rules and not entry.exceptions:
         return False
     session, step = policy.session, policy.step
-    spans = windows(entry.rules, entry.exceptions, entry.zone, *_local_days(lower, upper, entry))
+    spans = _windows(tuple(entry.rules), tuple(entry.exceptions), entry.zone, *_local_days(lower, upper, entry))
     busy = entry.busy
     for span in spans:
         for want_start, want_end in wanted:

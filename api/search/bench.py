@@ -3,9 +3,9 @@
     mentorhub bench search --mentors 10000 --reviews 200000 --db sqlite|postgres [--json PATH]
 
 The data is bulk-inserted into a fresh database (SQLite file in a temporary folder, or the
-PostgreSQL database `mentorhub_bench` next to TEST_POSTGRES_URL). The app is served by werkzeug's
-threaded server in a subprocess (so the load generator does not share its interpreter lock) and
-8 client threads send the mix to GET /api/v1/mentors. The same searches are then run directly in
+PostgreSQL database `mentorhub_bench` next to TEST_POSTGRES_URL). The app is served by gunicorn
+(SERVER_WORKERS sync worker processes, as deployed) in a subprocess, so the load generator does not
+share an interpreter lock with it, and 8 client threads send the mix to GET /api/v1/mentors. The same searches are then run directly in
 SQL (the page statement of `api.search.query.search_statement`, through SQLAlchemy Core on a bare
 connection, 8 threads): the floor. Figures: p50/p95/p99 latency, requests per second, SQL p99, and
 the ratio of HTTP p99 to SQL p99.
@@ -213,11 +213,17 @@ def seed(app, mentors: int, reviews: int, random_seed: int = 7, now: datetime | 
                 conn.execute(sa.text("SELECT setval(pg_get_serial_sequence(t, 'id'), (SELECT max(id) FROM " 
                                      "users)) FROM (VALUES ('users')) v(t)"))
         from api.search.query import rebuild_search_index
+        from api.search.ranking_columns import refresh
 
         if postgres:
             rebuild_search_index()
-        with engine.begin() as conn:
-            conn.execute(sa.text("ANALYZE"))
+        refresh(force=True)  # the ranking columns of the bulk-loaded rows (PostgreSQL loaded with triggers off)
+        if postgres:  # what autovacuum does on a live database: statistics and the visibility map (index-only scans)
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(sa.text("VACUUM ANALYZE"))
+        else:
+            with engine.begin() as conn:
+                conn.execute(sa.text("ANALYZE"))
         return {"mentors": mentors, "approved": len(approved), "learners": learners, "reviews": reviews,
                 "bookings": len(bookings) + len(upcoming), "availability_rules": len(rules)}
 
@@ -288,24 +294,42 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+SERVER_WORKERS = 4  # gunicorn sync worker processes (the machine has 2 cores; workers also wait on the database)
+
 SERVER_CODE = """
 import logging, sys
-from werkzeug.serving import make_server
+from gunicorn.app.base import BaseApplication
 from api import create_app
+from api.extensions import db
 from api.settings import Settings
 settings = Settings(_env_file=None, profile="production", var_dir=sys.argv[2], database_url=sys.argv[3],
                     log_level="WARNING", secret_key="bench-secret-not-for-production", socketio_async_mode="threading")
 app = create_app(settings=settings)
-logging.getLogger("werkzeug").setLevel(logging.ERROR)
 logging.getLogger("mentorhub.request").setLevel(logging.WARNING)
-make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True).serve_forever()
+
+def post_fork(server, worker):
+    with app.app_context():
+        db.engine.dispose(close=False)  # no connection crosses a fork
+
+class Server(BaseApplication):
+    def load_config(self):
+        for key, value in dict(bind="127.0.0.1:" + sys.argv[1], workers=int(sys.argv[4]), worker_class="sync",
+                               preload_app=True, backlog=2048, loglevel="warning", accesslog=None,
+                               post_fork=post_fork, timeout=120).items():
+            self.cfg.set(key, value)
+
+    def load(self):
+        return app
+
+Server().run()
 """
 
 
 def _start_server(var_dir: Path, database_url: str) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MENTORHUB_PROFILE", "VAR_DIR")}
-    process = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), str(var_dir), database_url],
+    process = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), str(var_dir), database_url,
+                                str(SERVER_WORKERS)],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -320,6 +344,22 @@ def _start_server(var_dir: Path, database_url: str) -> tuple[subprocess.Popen, s
             time.sleep(0.1)
     process.terminate()
     raise click.ClickException("the bench server did not start")
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process and its children (the gunicorn workers), from /proc; 0 elsewhere."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
 
 
 def _run_concurrently(work: list, clients: int, call) -> tuple[list[float], float]:
@@ -424,7 +464,10 @@ def search(mentors: int, reviews: int, kind: str, request_count: int, clients: i
         server, base = _start_server(var_dir, database_url)
         call = _http_call(base)
         _run_concurrently(query_mix(100, random_seed + 99), clients, call)  # warm-up: caches, plans, pool
+        load_before = os.getloadavg()[0]
+        server_cpu = _tree_cpu_seconds(server.pid)
         latencies, wall = _run_concurrently(mix, clients, call)
+        server_cpu = _tree_cpu_seconds(server.pid) - server_cpu
 
         statements = _sql_statements(app, mix)
         with app.app_context():
@@ -450,6 +493,10 @@ def search(mentors: int, reviews: int, kind: str, request_count: int, clients: i
         }
         figures["ratio_p99"] = round(figures["p99_ms"] / figures["sql_p99_ms"], 2)
         figures["search_events_logged"] = events
+        figures["server_cpu_ms_per_request"] = round(server_cpu * 1000 / len(ms), 2)
+        figures["server_workers"] = SERVER_WORKERS
+        figures["load_average_1m"] = round(load_before, 2)
+        figures["cpus"] = os.cpu_count()
         click.echo(f"HTTP  ({clients} clients, {len(ms)} searches): p50 {figures['p50_ms']:.1f} ms, "
                    f"p95 {figures['p95_ms']:.1f} ms, p99 {figures['p99_ms']:.1f} ms, {figures['rps']:.0f} req/s")
         click.echo(f"SQL   (same searches, page statement only): p50 {figures['sql_p50_ms']:.1f} ms, "

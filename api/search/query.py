@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from api.extensions import db
-from api.search import availability, ranking
+from api.search import availability, ranking, ranking_columns
 from api.search.currency import DEMO_USD_PER_UNIT, convert_minor, factor
 from api.search.filters import EXPERIENCE_LEVELS, SearchFilters
 from api.tables import (
@@ -81,12 +81,18 @@ class MentorCard:
 class SearchResult:
     filters: SearchFilters
     mentors: list[MentorCard]
-    total: int
+    total: int  # exact when total_exact, else a lower bound (COUNT_CAP: "200+")
     suggestions: list[dict] = field(default_factory=list)  # when empty: [{"param", "label", "total"}]
+    total_exact: bool = True
+
+    @property
+    def total_label(self) -> str:
+        return f"{self.total:,}" if self.total_exact else f"{self.total:,}+"
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.filters.per_page))
+        pages = max(1, -(-self.total // self.filters.per_page))
+        return pages if self.total_exact else max(pages, self.filters.page + 1)  # more exist beyond the count
 
 
 # ---------------------------------------------------------------- helpers
@@ -96,11 +102,32 @@ def dialect() -> str:
     return db.session.get_bind().dialect.name
 
 
+TOPIC_CACHE_SECONDS = 60
+
+
+def _topic_table(reload: bool = False) -> tuple[dict[str, int], dict[int, tuple[str, str]]]:
+    """({slug: id}, {id: (slug, name)}) of all topics, cached per app for a minute (a few dozen rows)."""
+    cache = current_app.extensions.setdefault("search_cache", {})
+    hit = cache.get("topics")
+    if hit and not reload and hit[0] > _time.monotonic():
+        return hit[1]
+    rows = db.session.execute(sa.select(Topic.id, Topic.slug, Topic.name)).all()
+    value = ({slug: topic_id for topic_id, slug, _name in rows}, {topic_id: (slug, name) for topic_id, slug, name in rows})
+    cache["topics"] = (_time.monotonic() + TOPIC_CACHE_SECONDS, value)
+    return value
+
+
+def topics_by_id(reload: bool = False) -> dict[int, tuple[str, str]]:
+    return _topic_table(reload)[1]
+
+
 def topic_ids_by_slug(slugs: list[str]) -> dict[str, int]:
     if not slugs:
         return {}
-    rows = db.session.execute(sa.select(Topic.slug, Topic.id).where(Topic.slug.in_(slugs)))
-    return {slug: topic_id for slug, topic_id in rows}
+    by_slug = _topic_table()[0]
+    if any(slug not in by_slug for slug in slugs):  # a topic added since the cache was filled
+        by_slug = _topic_table(reload=True)[0]
+    return {slug: by_slug[slug] for slug in slugs if slug in by_slug}
 
 
 def all_topics() -> list[Topic]:
@@ -118,20 +145,8 @@ def _settings():
 
 
 def prior_mean() -> float:
-    """The platform's mean rating (the Bayesian prior), cached per app; the setting when nobody is rated."""
-    settings = _settings()
-    cache = current_app.extensions.setdefault("search_cache", {})
-    hit = cache.get("prior_mean")
-    if hit and hit[0] > _time.monotonic():
-        return hit[1]
-    total, count = db.session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(MentorProfile.rating_sum), 0),
-                  sa.func.coalesce(sa.func.sum(MentorProfile.rating_count), 0))
-        .where(MentorProfile.status == MentorStatus.APPROVED)
-    ).one()
-    mean = (total / count) if count else settings.search_bayes_prior_mean
-    cache["prior_mean"] = (_time.monotonic() + settings.search_bayes_prior_cache_seconds, mean)
-    return mean
+    """The prior mean the stored `bayes_score` values use (the platform's mean rating, reconciled periodically)."""
+    return ranking_columns.prior()[0]
 
 
 def bayesian_average(rating_sum: float, rating_count: int, mean: float, weight: float) -> float:
@@ -147,18 +162,23 @@ def experience_level(years: int) -> str:
 
 
 # ---------------------------------------------------------------- the statement
+#
+# Every sort is an index order on mentor_profiles (migration 0009_search_perf: status first, then the
+# denormalised ranking columns, user_id last), so the database walks the index and stops after the page
+# and the bounded count (COUNT_CAP) instead of computing a value per approved mentor and sorting them all.
+# Text relevance (text score x bayes_score) is the one order no index holds: it sorts the text matches only.
+
+COUNT_CAP = 200  # totals are exact up to this many matches, "200+" beyond (SearchResult.total_exact)
+AVAILABILITY_COUNT_CAP = 100  # ... and up to this many with a free slot (each candidate is checked in Python)
+AVAILABILITY_CHUNK = 150  # candidates checked for a free slot per round of bulk loads
 
 
 @dataclass
 class _Plan:
-    statement: Any  # SELECT of the matching mentors with their sort keys, ordered
+    statement: Any  # SELECT user_id and the sort keys (k0, k1, ...) of the matching mentors, ordered
     ids: Any  # SELECT of the matching mentor ids (unordered)
+    keys: list[tuple[str, bool]]  # (column label, descending) of the sort keys, user_id last
     has_text: bool
-
-
-def _bayes_expr(mean: float, weight: float):
-    return (sa.literal(weight * mean, sa.Float) + MentorProfile.rating_sum) / (
-        sa.literal(weight, sa.Float) + MentorProfile.rating_count)
 
 
 def _price_expr(currency: str, engine_dialect: str):
@@ -181,10 +201,15 @@ def _apply_filters(statement, filters: SearchFilters, price_expr, skip: str | No
         statement = statement.where(MentorProfile.rating_count > 0,
                                     MentorProfile.rating_sum >= filters.min_rating * MentorProfile.rating_count)
     if skip != "price":
+        # the exact test is on the price converted and rounded into the learner's currency; the looser range on
+        # the indexed price_usd_minor (one minor unit of slack) lets the database skip most rows first
+        usd_per_unit = factor("USD", filters.currency)  # learner minor units per US cent
         if filters.price_min_minor is not None:
-            statement = statement.where(price_expr >= filters.price_min_minor)
+            statement = statement.where(MentorProfile.price_usd_minor >= (filters.price_min_minor - 1) / usd_per_unit,
+                                        price_expr >= filters.price_min_minor)
         if filters.price_max_minor is not None:
-            statement = statement.where(price_expr <= filters.price_max_minor)
+            statement = statement.where(MentorProfile.price_usd_minor <= (filters.price_max_minor + 1) / usd_per_unit,
+                                        price_expr <= filters.price_max_minor)
     if filters.experience and skip != "experience":
         ranges = []
         for level in filters.experience:
@@ -196,20 +221,17 @@ def _apply_filters(statement, filters: SearchFilters, price_expr, skip: str | No
         as_text = sa.cast(MentorProfile.languages, sa.Text)
         statement = statement.where(sa.or_(*[as_text.like(f'%"{code}"%') for code in filters.languages]))
     if filters.availability and skip != "availability":
-        statement = statement.where(availability.candidate_condition(filters.availability))
+        statement = statement.where(availability.candidate_condition(
+            filters.availability, filters.topic_ids if skip != "topic" else ()))
     return statement
 
 
 def _plan(filters: SearchFilters, skip: str | None = None, now: datetime | None = None) -> _Plan:
-    settings = _settings()
     engine_dialect = dialect()
-    now = now or datetime.now(UTC)
-    bayes = _bayes_expr(prior_mean(), settings.search_bayes_prior_weight).label("rating_score")
     price = _price_expr(filters.currency, engine_dialect)
     tokens = text_tokens(filters.q) if skip != "q" else []
 
-    columns = [MentorProfile.user_id, bayes, price.label("display_price_minor")]
-    statement = sa.select(*columns).select_from(MentorProfile).join(User, User.id == MentorProfile.user_id)
+    statement = sa.select(MentorProfile.user_id).select_from(MentorProfile).join(User, User.id == MentorProfile.user_id)
     text_score = None
     if tokens:
         if engine_dialect == "postgresql":
@@ -229,41 +251,76 @@ def _plan(filters: SearchFilters, skip: str | None = None, now: datetime | None 
     statement = _apply_filters(statement, filters, price, skip)
     ids = statement.with_only_columns(MentorProfile.user_id)
 
-    order = []
+    bayes = MentorProfile.bayes_score
     sort = filters.sort
     if sort == "rating":
-        order = [bayes.desc(), MentorProfile.rating_count.desc()]
+        order = [(bayes, True), (MentorProfile.rating_count, True)]
     elif sort == "price_low":
-        order = [price.asc()]
+        order = [(MentorProfile.price_usd_minor, False)]  # the same order as the price in any currency
     elif sort == "price_high":
-        order = [price.desc()]
+        order = [(MentorProfile.price_usd_minor, True)]
     elif sort == "experience":
-        order = [MentorProfile.years_experience.desc(), bayes.desc()]
+        order = [(MentorProfile.years_experience, True), (bayes, True)]
     elif sort == "popularity":
-        since = now - timedelta(days=settings.search_popularity_days)
-        recent = (sa.select(Booking.mentor_id, sa.func.count().label("sessions"))
-                  .where(Booking.status == BookingStatus.COMPLETED, Booking.ends_at >= since, Booking.ends_at <= now)
-                  .group_by(Booking.mentor_id).subquery("recent"))
-        statement = statement.outerjoin(recent, recent.c.mentor_id == MentorProfile.user_id)
-        sessions = sa.func.coalesce(recent.c.sessions, 0)
-        statement = statement.add_columns(sessions.label("sessions_recent"))
-        order = [sessions.desc(), bayes.desc()]
-    else:  # relevance: text match times quality; the serving layer's personal scores blend in later
-        if text_score is not None:
-            relevance = (text_score * bayes).label("relevance")
-            statement = statement.add_columns(relevance)
-            order = [relevance.desc()]
-        else:
-            order = [bayes.desc(), MentorProfile.rating_count.desc()]
-    statement = statement.order_by(*order, MentorProfile.user_id.asc())
-    return _Plan(statement=statement, ids=ids, has_text=bool(tokens))
+        order = [(MentorProfile.completed_90d, True), (bayes, True)]
+    elif text_score is not None:  # relevance: text match times quality; the serving layer's personal scores blend in later
+        order = [(text_score * bayes, True)]
+    else:
+        order = [(bayes, True), (MentorProfile.rating_count, True)]
+    keys = [(f"k{i}", descending) for i, (_expr, descending) in enumerate(order)] + [("user_id", False)]
+    statement = statement.add_columns(*[expr.label(f"k{i}") for i, (expr, _d) in enumerate(order)])
+    statement = statement.order_by(*[expr.desc() if descending else expr.asc() for expr, descending in order],
+                                   MentorProfile.user_id.asc())
+    return _Plan(statement=statement, ids=ids, keys=keys, has_text=bool(tokens))
+
+
+def _order(selectable, keys: list[tuple[str, bool]]) -> list:
+    return [selectable.c[name].desc() if descending else selectable.c[name].asc() for name, descending in keys]
+
+
+def _topic_ids_column(mentor_id_column):
+    """The mentor's topic ids as one text value ("3,17"), for the few rows of a page."""
+    inner = sa.select(mentor_topics.c.topic_id).where(mentor_topics.c.mentor_id == mentor_id_column)
+    if dialect() == "postgresql":
+        agg = sa.func.string_agg(sa.cast(mentor_topics.c.topic_id, sa.Text), ",")
+    else:
+        agg = sa.func.group_concat(mentor_topics.c.topic_id, ",")
+    return inner.with_only_columns(agg).scalar_subquery()
+
+
+CARD_COLUMNS = ("full_name", "headline", "price_minor", "currency", "rating_sum", "rating_count", "bayes_score",
+                "years_experience", "languages", "session_minutes", "picture_path", "completed_90d")
+
+
+def _card_columns(mentor_id_column):
+    columns = [User.full_name, MentorProfile.headline, MentorProfile.price_minor, MentorProfile.currency,
+               MentorProfile.rating_sum, MentorProfile.rating_count, MentorProfile.bayes_score,
+               MentorProfile.years_experience, MentorProfile.languages, MentorProfile.session_minutes,
+               MentorProfile.picture_path, MentorProfile.completed_90d]
+    return columns + [_topic_ids_column(mentor_id_column).label("topic_ids")]
+
+
+def _page_statement(plan: _Plan, offset: int, per_page: int):
+    """One statement: the page's cards and the bounded total of the matches (a window count over at most
+    max(COUNT_CAP, offset + per_page) + 1 rows, which the index order lets the database stop at)."""
+    cap = max(COUNT_CAP, offset + per_page)
+    matches = plan.statement.limit(cap + 1).subquery("matches")
+    page = (sa.select(*[matches.c[name] for name, _d in plan.keys], sa.func.count().over().label("total"))
+            .order_by(*_order(matches, plan.keys)).limit(per_page).offset(offset).subquery("page"))
+    return (sa.select(page.c.user_id, page.c.total, *_card_columns(page.c.user_id))
+            .select_from(page).join(MentorProfile, MentorProfile.user_id == page.c.user_id)
+            .join(User, User.id == MentorProfile.user_id)
+            .order_by(*_order(page, plan.keys)))
 
 
 def search_statement(filters: SearchFilters, now: datetime | None = None):
-    """The page's SELECT (ids and sort keys, with the total as a window count); used by the benchmark floor."""
+    """The page's one SELECT (cards and the bounded total); what the HTTP search runs, and the benchmark's floor."""
     plan = _plan(filters, now=now)
-    offset = (filters.page - 1) * filters.per_page
-    return plan.statement.add_columns(sa.func.count().over().label("total")).limit(filters.per_page).offset(offset)
+    return _page_statement(plan, (filters.page - 1) * filters.per_page, filters.per_page)
+
+
+def _bounded_count(plan: _Plan, cap: int) -> int:
+    return db.session.scalar(sa.select(sa.func.count()).select_from(plan.ids.limit(cap + 1).subquery())) or 0
 
 
 # ---------------------------------------------------------------- search
@@ -271,44 +328,65 @@ def search_statement(filters: SearchFilters, now: datetime | None = None):
 
 def search_mentors(filters: SearchFilters, learner_id: int | None = None, now: datetime | None = None,
                    suggest: bool = True) -> SearchResult:
-    """One page of mentors matching `filters`, in a stable order, with the total count."""
+    """One page of mentors matching `filters`, in a stable order, with the total count (exact up to COUNT_CAP)."""
     now = now or datetime.now(UTC)
+    ranking_columns.ensure_fresh()
     offset = (filters.page - 1) * filters.per_page
-    page_ids, total = _matching_page(filters, learner_id, now, offset)
-    cards = load_cards(page_ids, filters.currency, now)
+    cards, total, cap = _matching_page(filters, learner_id, now, offset)
     suggestions = relax_suggestions(filters, now) if suggest and total == 0 and filters.active_filters() else []
-    return SearchResult(filters=filters, mentors=cards, total=total, suggestions=suggestions)
+    return SearchResult(filters=filters, mentors=cards, total=min(total, cap), suggestions=suggestions,
+                        total_exact=total <= cap)
 
 
 def _matching_page(filters: SearchFilters, learner_id: int | None, now: datetime, offset: int,
-                   skip: str | None = None) -> tuple[list[int], int]:
+                   skip: str | None = None, cards: bool = True) -> tuple[list[MentorCard], int, int]:
+    """(cards of the page, matches counted up to cap + 1, cap)."""
     settings = _settings()
     plan = _plan(filters, skip=skip, now=now)
     personal = (filters.sort == "relevance" and learner_id is not None and settings.search_personal_blend_weight > 0
                 and ranking._scorer is not None)
-    if (filters.availability and skip != "availability") or personal:
-        rows = db.session.execute(plan.statement).all()
-        ordered = [row[0] for row in rows]
-        if filters.availability and skip != "availability":
-            zones = {row.user_id: row for row in db.session.execute(
-                sa.select(MentorProfile.user_id, MentorProfile.session_minutes, MentorProfile.timezone)
-                .where(MentorProfile.user_id.in_(plan.ids.scalar_subquery() if len(ordered) > 2000 else ordered)))}
-            mentors = {mentor_id: (zones[mentor_id].session_minutes, zones[mentor_id].timezone)
-                       for mentor_id in ordered if mentor_id in zones}
-            free = availability.mentors_with_free_slot(
-                mentors, filters.availability, now, mentor_ids_sql=plan.ids if len(ordered) > 2000 else None)
-            ordered = [mentor_id for mentor_id in ordered if mentor_id in free]
+    by_availability = bool(filters.availability and skip != "availability")
+    if by_availability or personal:
+        cap = max(AVAILABILITY_COUNT_CAP if by_availability else COUNT_CAP, offset + filters.per_page)
+        wanted = max(cap + 1, PERSONAL_CANDIDATES + 1) if personal else cap + 1
+        ordered = (_free_in_order(plan, filters, now, wanted) if by_availability
+                   else list(db.session.scalars(plan.statement.limit(wanted).with_only_columns(MentorProfile.user_id))))
         if personal:
             ordered = _blend_personal(ordered, learner_id, settings.search_personal_blend_weight)
-        return ordered[offset:offset + filters.per_page], len(ordered)
-    statement = plan.statement.add_columns(sa.func.count().over().label("total"))
-    rows = db.session.execute(statement.limit(filters.per_page).offset(offset)).all()
+        page_ids = ordered[offset:offset + filters.per_page]
+        return (load_cards(page_ids, filters.currency, now) if cards else []), len(ordered), cap
+    cap = max(COUNT_CAP, offset + filters.per_page)
+    if not cards:
+        return [], _bounded_count(plan, cap), cap
+    rows = db.session.execute(_page_statement(plan, offset, filters.per_page)).all()
     if rows:
-        return [row[0] for row in rows], rows[0].total
+        return [_card(row, filters.currency) for row in rows], rows[0].total, cap
     if offset == 0:
-        return [], 0
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(plan.ids.subquery()))
-    return [], total
+        return [], 0, cap
+    return [], _bounded_count(plan, cap), cap
+
+
+def _free_in_order(plan: _Plan, filters: SearchFilters, now: datetime, wanted: int) -> list[int]:
+    """Candidates in rank order with a free slot in the window, checked a chunk at a time, up to `wanted`."""
+    statement = plan.statement.add_columns(MentorProfile.session_minutes, MentorProfile.timezone)
+    first = 3 * wanted  # usually enough candidates; the rest are read only when too few of these are free
+    rows = db.session.execute(statement.limit(first)).all()
+    more = len(rows) == first
+    free_ids: list[int] = []
+    start = 0
+    while len(free_ids) < wanted:
+        if start >= len(rows):
+            if not more:
+                break
+            rows += db.session.execute(statement.offset(first)).all()
+            more = False
+            continue
+        chunk = rows[start:start + AVAILABILITY_CHUNK]
+        start += AVAILABILITY_CHUNK
+        mentors = {row.user_id: (row.session_minutes, row.timezone) for row in chunk}
+        free = availability.mentors_with_free_slot(mentors, filters.availability, now)
+        free_ids.extend(row.user_id for row in chunk if row.user_id in free)
+    return free_ids[:wanted]
 
 
 def _blend_personal(ordered: list[int], learner_id: int, weight: float) -> list[int]:
@@ -318,13 +396,15 @@ def _blend_personal(ordered: list[int], learner_id: int, weight: float) -> list[
     if not scores:
         return ordered
     n = len(head)
-    keyed = sorted(head, key=lambda m: (-((n - head.index(m)) / n + weight * scores.get(m, 0.0)), m))
+    position = {m: i for i, m in enumerate(head)}
+    keyed = sorted(head, key=lambda m: (-((n - position[m]) / n + weight * scores.get(m, 0.0)), m))
     return keyed + tail
 
 
 def count_matching(filters: SearchFilters, now: datetime, skip: str | None = None) -> int:
-    _ids, total = _matching_page(filters, None, now, 0, skip=skip)
-    return total
+    """Matches of `filters` without `skip`, counted up to COUNT_CAP + 1."""
+    _cards, total, cap = _matching_page(filters, None, now, 0, skip=skip, cards=False)
+    return min(total, cap)
 
 
 RELAX_LABELS = {
@@ -354,49 +434,41 @@ def relax_suggestions(filters: SearchFilters, now: datetime) -> list[dict]:
         total = count_matching(filters, now, skip=name)
         if total:
             suggestions.append({"filter": name, "params": list(RELAX_PARAMS[name]), "label": RELAX_LABELS[name],
-                                "total": total})
+                                "total": total, "total_exact": total <= COUNT_CAP})
     return suggestions
 
 
-def load_cards(mentor_ids: list[int], currency: str, now: datetime) -> list[MentorCard]:
-    """Result cards for these mentors, in the given order (three small queries)."""
+def _card(row, currency: str) -> MentorCard:
+    topic_map = topics_by_id()
+    topic_ids = [int(t) for t in (row.topic_ids or "").split(",") if t]
+    if any(t not in topic_map for t in topic_ids):
+        topic_map = topics_by_id(reload=True)
+    topics = sorted(({"slug": topic_map[t][0], "name": topic_map[t][1]} for t in topic_ids if t in topic_map),
+                    key=lambda topic: topic["name"])
+    return MentorCard(
+        id=row.user_id, name=row.full_name, headline=row.headline or "", topics=topics,
+        price_minor=row.price_minor, currency=row.currency,
+        display_price_minor=convert_minor(row.price_minor, row.currency, currency), display_currency=currency,
+        rating_average=(row.rating_sum / row.rating_count) if row.rating_count else None,
+        rating_count=row.rating_count, rating_score=row.bayes_score,
+        years_experience=row.years_experience, experience_level=experience_level(row.years_experience),
+        languages=list(row.languages or []), sessions_recent=row.completed_90d,
+        session_minutes=row.session_minutes, picture_path=row.picture_path,
+    )
+
+
+def load_cards(mentor_ids: list[int], currency: str, now: datetime | None = None) -> list[MentorCard]:
+    """Result cards for these mentors, in the given order (one query)."""
     if not mentor_ids:
         return []
-    settings = _settings()
-    mean, weight = prior_mean(), settings.search_bayes_prior_weight
     rows = {row.user_id: row for row in db.session.execute(
-        sa.select(MentorProfile.user_id, User.full_name, MentorProfile.headline, MentorProfile.price_minor,
-                  MentorProfile.currency, MentorProfile.rating_sum, MentorProfile.rating_count,
-                  MentorProfile.years_experience, MentorProfile.languages, MentorProfile.session_minutes,
-                  MentorProfile.picture_path)
+        sa.select(MentorProfile.user_id, *_card_columns(MentorProfile.user_id))
         .join(User, User.id == MentorProfile.user_id).where(MentorProfile.user_id.in_(mentor_ids)))}
-    topics: dict[int, list[dict]] = {}
-    for mentor_id, slug, name in db.session.execute(
-            sa.select(mentor_topics.c.mentor_id, Topic.slug, Topic.name)
-            .join(Topic, Topic.id == mentor_topics.c.topic_id)
-            .where(mentor_topics.c.mentor_id.in_(mentor_ids)).order_by(Topic.name)):
-        topics.setdefault(mentor_id, []).append({"slug": slug, "name": name})
-    recent = recent_sessions(mentor_ids, now)
-    cards = []
-    for mentor_id in mentor_ids:
-        row = rows.get(mentor_id)
-        if row is None:
-            continue
-        cards.append(MentorCard(
-            id=mentor_id, name=row.full_name, headline=row.headline or "", topics=topics.get(mentor_id, []),
-            price_minor=row.price_minor, currency=row.currency,
-            display_price_minor=convert_minor(row.price_minor, row.currency, currency), display_currency=currency,
-            rating_average=(row.rating_sum / row.rating_count) if row.rating_count else None,
-            rating_count=row.rating_count, rating_score=bayesian_average(row.rating_sum, row.rating_count, mean, weight),
-            years_experience=row.years_experience, experience_level=experience_level(row.years_experience),
-            languages=list(row.languages or []), sessions_recent=recent.get(mentor_id, 0),
-            session_minutes=row.session_minutes, picture_path=row.picture_path,
-        ))
-    return cards
+    return [_card(rows[mentor_id], currency) for mentor_id in mentor_ids if mentor_id in rows]
 
 
 def recent_sessions(mentor_ids: list[int], now: datetime) -> dict[int, int]:
-    """Completed sessions per mentor in the popularity window."""
+    """Completed sessions per mentor in the popularity window (exact, from the bookings)."""
     since = now - timedelta(days=_settings().search_popularity_days)
     rows = db.session.execute(
         sa.select(Booking.mentor_id, sa.func.count())

@@ -50,7 +50,7 @@ def _parse(args: MultiDict):
 
 def _log_search(result: query.SearchResult, channel: str) -> None:
     log_event(EventType.SEARCH, user_id=_viewer_id(), channel=channel, **result.filters.log_payload(),
-              total=result.total, results=[card.id for card in result.mentors])
+              total=result.total, total_exact=result.total_exact, results=[card.id for card in result.mentors])
     db.session.commit()
 
 
@@ -95,7 +95,7 @@ def api_search():
     return {
         "mentors": [card.as_dict() | {"preview_url": url_for("search_api.api_preview", mentor_id=card.id)}
                     for card in result.mentors],
-        "total": result.total, "page": filters.page, "per_page": filters.per_page, "pages": result.pages,
+        "total": result.total, "total_exact": result.total_exact, "page": filters.page, "per_page": filters.per_page, "pages": result.pages,
         "sort": filters.sort, "currency": filters.currency, "tz": filters.tz,
         "filters": filters.log_payload(), "suggestions": result.suggestions,
         "exchange_rates": "fixed demo rates (not market data)",

@@ -1,5 +1,6 @@
 """The database tables of MentorHub (SQLAlchemy 2 typed models)."""
 from api.tables.accounts import PhoneVerification, Upload
+from api.tables.admin import AdminAuditEntry, AdminTotp
 from api.tables.bookings import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -13,6 +14,7 @@ from api.tables.bookings import (
 )
 from api.tables.chat import Attachment, ChatMember, ChatRoom, Message
 from api.tables.discovery import ReviewReport
+from api.tables.payments_ledger import LedgerEntry, PaymentCheckout, PaymentOperation
 from api.tables.events import Event, EventType
 from api.tables.profiles import (
     AvailabilityException,
@@ -47,6 +49,8 @@ __all__ = [
     "MentorBookingPolicy",
     "Notification",
     "ACTIVE_BOOKING_STATUSES",
+    "AdminAuditEntry",
+    "AdminTotp",
     "AbArm",
     "AbExperiment",
     "Attachment",
@@ -65,7 +69,10 @@ __all__ = [
     "MentorStatus",
     "Message",
     "ModelSetting",
+    "LedgerEntry",
     "Payment",
+    "PaymentCheckout",
+    "PaymentOperation",
     "PhoneVerification",
     "PaymentStatus",
     "ProviderEvent",

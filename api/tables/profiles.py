@@ -10,6 +10,8 @@ from sqlalchemy import (
     Column,
     Date,
     Enum,
+    FetchedValue,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -98,6 +100,11 @@ class MentorProfile(db.Model):
     accepts_questions: Mapped[bool] = mapped_column(default=False)
     rating_count: Mapped[int] = mapped_column(Integer, default=0)
     rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    # Ranking columns for search (migration 0009_search_perf): written by database triggers on every rating,
+    # price and booking change and reconciled by `api.search.ranking_columns.refresh`; never set them here.
+    bayes_score: Mapped[float] = mapped_column(Float, server_default="0", server_onupdate=FetchedValue())
+    price_usd_minor: Mapped[float] = mapped_column(Float, server_default="0", server_onupdate=FetchedValue())
+    completed_90d: Mapped[int] = mapped_column(Integer, server_default="0", server_onupdate=FetchedValue())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -18,6 +18,7 @@ from api.cli import DEMO_LOGINS, DEMO_PASSWORD, cli
 from api.demo.world import TABLE_ORDER, WorldExistsError, WorldSpec, generate_world, simulate, world_exists
 from api.extensions import db
 from api.tables import (
+    PaymentCheckout,
     AvailabilityException,
     AvailabilityRule,
     Booking,
@@ -226,7 +227,12 @@ def test_rating_aggregates_match_reviews_and_payments_follow_outcomes(seeded):
                 assert payment.status == PaymentStatus.CAPTURED and payment.gateway == "sandbox"
                 assert payment.captured_minor == payment.amount_minor == booking.price_minor
                 assert payment.platform_fee_minor == round(payment.amount_minor * 0.15)
-            if booking.status in (BookingStatus.REJECTED, BookingStatus.EXPIRED, BookingStatus.REQUESTED):
+            if booking.status == BookingStatus.REQUESTED:  # the learner's card is held until the mentor answers
+                (payment,) = payments
+                assert payment.status == PaymentStatus.AUTHORIZED and payment.captured_minor == 0
+                checkout = db.session.get(PaymentCheckout, payment.id)
+                assert checkout.provider_status == "authorized"
+            if booking.status in (BookingStatus.REJECTED, BookingStatus.EXPIRED):
                 assert not payments
             if booking.status == BookingStatus.COMPLETED:
                 continue
@@ -353,3 +359,23 @@ def test_demo_learner_and_mentor_log_in_through_the_api(seeded):
                                headers={"X-CSRFToken": token})
         assert response.status_code == 200, response.json
         assert client.get("/api/v1/auth/me").json["email"] == DEMO_LOGINS[role]
+
+
+@pytest.mark.db
+def test_demo_mentor_can_accept_the_seeded_paid_request(app):
+    """The request waiting for the demo mentor holds a verified payment, so accepting it captures the money."""
+    _seed(app, WorldSpec(learners=40, mentors=8, days=10, seed=5, until=None))  # a world that ends today
+    with app.app_context():
+        mentor = db.session.execute(sa.select(User).filter_by(email=DEMO_LOGINS["mentor"])).scalar_one()
+        pending = db.session.execute(sa.select(Booking).filter_by(
+            mentor_id=mentor.id, status=BookingStatus.REQUESTED)).scalars().first()
+        booking_id = pending.id
+    client = app.test_client()
+    token = client.get("/api/v1/csrf-token").json["csrf_token"]
+    assert client.post("/api/v1/auth/login", json={"email": DEMO_LOGINS["mentor"], "password": DEMO_PASSWORD},
+                       headers={"X-CSRFToken": token}).status_code == 200
+    token = client.get("/api/v1/csrf-token").json["csrf_token"]
+    response = client.post(f"/api/v1/bookings/{booking_id}/accept", json={}, headers={"X-CSRFToken": token})
+    assert response.status_code == 200, response.json
+    with app.app_context():
+        assert db.session.get(Booking, booking_id).status == BookingStatus.ACCEPTED

@@ -58,7 +58,7 @@ def _sign_up(page, base: str, choice: str, name: str, email: str) -> None:
     page.wait_for_url(base + "/verify")
 
 
-def test_learner_and_mentor_journeys(live_server, page, browser, settings, make_user, topics, tmp_path):
+def test_learner_and_mentor_journeys(app, live_server, page, browser, settings, make_user, topics, tmp_path):
     base = live_server
     # a learner signs up and verifies the e-mail address from the outbox
     _sign_up(page, base, "Learn", "Ana Lovelace", "ana@example.com")
@@ -107,13 +107,19 @@ def test_learner_and_mentor_journeys(live_server, page, browser, settings, make_
     assert page.goto(f"{base}/mentors/{mentor_id}").status == 404  # invisible to learners
 
     # an admin approves the mentor
-    make_user("root@example.com", roles=("admin",), full_name="Ada Admin")
+    from tests.api.admin.admin_helpers import code, enrol
+
+    root = make_user("root@example.com", roles=("admin",), full_name="Ada Admin")
+    enrol(app, root.id)  # admins sign in with password, then a TOTP code
     admin_context = browser.new_context(viewport={"width": 1280, "height": 900})
     admin = admin_context.new_page()
     admin.goto(base + "/login")
     admin.get_by_label("E-mail address").fill("root@example.com")
     admin.get_by_label("Password").fill("correct horse battery staple")
     admin.get_by_role("button", name="Log in").click()
+    admin.wait_for_url(base + "/admin/2fa")
+    admin.get_by_label("6-digit code from your authenticator app").fill(code())
+    admin.get_by_role("button", name="Verify and sign in").click()
     admin.wait_for_url(base + "/admin/mentors")
     assert admin.get_by_role("heading", name="Mara Mentor").is_visible()
     _shot(admin, "admin-queue")

@@ -36,6 +36,7 @@ def test_learner_books_mentor_accepts_both_see_it_in_their_zone(app, live_server
     from tests.api.bookings.conftest import NOW
 
     app.config["BOOKINGS_CLOCK"] = lambda: NOW  # Monday 2 March 2026, 08:00 UTC
+    app.config["PAYMENTS_REQUIRED"] = False  # the paid flow is tests/browser/test_payments_browser.py
     SHOTS.mkdir(parents=True, exist_ok=True)
     mentor = with_password(app, create_mentor(app, "mara@example.com", tz="Europe/Berlin"))
     with_password(app, create_person(app, "lina@example.com", tz="Asia/Kolkata", full_name="Lina Learner"))

@@ -13,6 +13,7 @@ def test_first_run_failed_where_the_failure_was_injected(pipeline_world):
     assert "injected failure" in str(pipeline_world["first_error"])
     assert sorted(pipeline_world["fits_first"]) == sorted(
         ["popularity", "content-tfidf", "knn-baseline", "svd", "ease", "neural-hybrid"])
+    assert sorted(pipeline_world["refits_first"]) == sorted(pipeline_world["fits_first"])  # each refit on all data
 
 
 def test_rerun_resumes_without_training_or_logging_again(pipeline_world):
@@ -21,6 +22,7 @@ def test_rerun_resumes_without_training_or_logging_again(pipeline_world):
     from pipelines.common import MODEL_NAME
 
     assert pipeline_world["fits_second"] == []  # every family came from the persisted results
+    assert pipeline_world["refits_second"] == []
     client = MlflowClient(tracking_uri=pipeline_world["mlflow_uri"], registry_uri=pipeline_world["mlflow_uri"])
     versions = client.search_model_versions(f"name='{MODEL_NAME}'")
     assert len(versions) == 6  # one per family: the rerun logged nothing twice
@@ -42,6 +44,9 @@ def test_registry_holds_a_champion_that_beats_popularity(pipeline_world):
     run = client.get_run(champion.run_id)
     assert run.data.params["family"] == champion.tags["family"]
     assert {"precision_at_10", "recall_at_10", "ndcg_at_10", "coverage_at_10"} <= set(run.data.metrics)
+    # the metrics are the hold-out's; the registered model was refitted on all data up to the newest interaction
+    assert run.data.params["registered_model_fit"] == champion.tags["registered_model_fit"] == "all_data"
+    assert run.data.params["trained_until"] > run.data.params["cutoff"]
     assert any(a.path.startswith("charts") for a in client.list_artifacts(champion.run_id))
 
 

@@ -51,30 +51,39 @@ def build(root: Path) -> dict:
     database_url = seed_world(var_dir, **WORLD)
     mlflow_uri = f"sqlite:///{var_dir / 'mlflow.db'}"
     fits: list[str] = []
-    original_fit, original_rank = modelling.fit_family, modelling.rank_candidates
+    refits: list[str] = []
+    original_fit, original_refit, original_rank = modelling.fit_family, modelling.refit_family, \
+        modelling.rank_candidates
 
     def counting_fit(name, data):
         fits.append(name)
         return original_fit(name, data)
 
+    def counting_refit(name, data):
+        refits.append(name)
+        return original_refit(name, data)
+
     def failing_rank(*args, **kwargs):
         raise InjectedFailure("injected failure while promoting")
 
-    modelling.fit_family, modelling.rank_candidates = counting_fit, failing_rank
+    modelling.fit_family, modelling.refit_family, modelling.rank_candidates = counting_fit, counting_refit, failing_rank
     first_error = None
     try:
         try:
             run_all(database_url, str(var_dir), mlflow_uri)
         except Exception as error:  # noqa: BLE001 - the injected failure surfaces as the flow's failure
             first_error = error
-        fits_first = list(fits)
+        fits_first, refits_first = list(fits), list(refits)
         fits.clear()
+        refits.clear()
         modelling.rank_candidates = original_rank
         result = run_all(database_url, str(var_dir), mlflow_uri)
-        fits_second = list(fits)
+        fits_second, refits_second = list(fits), list(refits)
     finally:
-        modelling.fit_family, modelling.rank_candidates = original_fit, original_rank
+        modelling.fit_family, modelling.refit_family, modelling.rank_candidates = original_fit, original_refit, \
+            original_rank
     _built[key] = {"var_dir": var_dir, "database_url": database_url, "mlflow_uri": mlflow_uri,
                    "first_error": first_error, "fits_first": fits_first, "fits_second": fits_second,
+                   "refits_first": refits_first, "refits_second": refits_second,
                    "result": result}
     return _built[key]

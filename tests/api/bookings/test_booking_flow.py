@@ -126,15 +126,15 @@ def test_cancellation_policy_and_payments_hook(app, clock, booked):
         assert early == {"refund_percent": 100, "late": False, "explanation": early["explanation"]}
         clock.set(NOW + timedelta(hours=10))  # 14 hours before the start: inside the 24-hour cut-off
         late = learner_client.get(f"/api/v1/bookings/{booking['id']}/cancellation-terms").json
-        assert late["late"] is True and late["refund_percent"] == 0
+        assert late["late"] is True and late["refund_percent"] == 50
         cancelled = learner_client.post(f"/api/v1/bookings/{booking['id']}/cancel", json={"reason": "Sick"})
         assert cancelled.json["status"] == "cancelled_by_learner"
     finally:
         remove_listener(listener)
     assert seen == [("accepted", "cancelled_by_learner", "learner", seen[0][3])]
-    assert seen[0][3].refund_percent == 0 and seen[0][3].late
+    assert seen[0][3].refund_percent == 50 and seen[0][3].late
     outcome = events(app, booking["id"])[-1][1]
-    assert outcome["outcome"] == "cancelled_by_learner" and outcome["refund_percent"] == 0
+    assert outcome["outcome"] == "cancelled_by_learner" and outcome["refund_percent"] == 50
 
 
 def test_mentor_cancellation_needs_a_reason_and_refunds_in_full(app, clock, booked):

@@ -25,10 +25,10 @@ def pending_mentor(app, make_user, mentor_payload):
 
 @pytest.fixture
 def admin(app, make_user):
-    make_user("root@example.com", roles=("admin",), full_name="Ada Admin")
-    client = JsonClient(app.test_client())
-    client.login("root@example.com")
-    return client
+    from tests.api.admin.admin_helpers import admin_api_client
+
+    user = make_user("root@example.com", roles=("admin",), full_name="Ada Admin")
+    return admin_api_client(app, user)  # admins sign in with password and TOTP code
 
 
 def test_queue_is_for_admins_only(app, pending_mentor, make_user):

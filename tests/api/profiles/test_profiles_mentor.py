@@ -168,9 +168,9 @@ def test_learner_becomes_mentor_when_the_criteria_are_met(app, api, client, make
 @pytest.mark.db
 def test_upgrade_criteria_are_admin_configurable(app, api, make_user, login):
     learner = make_user("leo@example.com")
-    admin = JsonClient(app.test_client())
-    make_user("root@example.com", roles=("admin",))
-    admin.login("root@example.com")
+    from tests.api.admin.admin_helpers import admin_api_client
+
+    admin = admin_api_client(app, make_user("root@example.com", roles=("admin",)))  # password and TOTP code
     login(learner)
     assert api.put("/api/v1/admin/upgrade-criteria", json={"min_completed_sessions": 0}).status_code == 403
     changed = admin.put("/api/v1/admin/upgrade-criteria", json={"min_completed_sessions": 0,

@@ -66,10 +66,11 @@ def test_learner_picture_is_private_to_owner_and_admins(app, api, make_user, log
     url = _upload(api, "/api/v1/profile/picture", png_bytes(100, 100), "me.png").json["picture_url"]
     assert JsonClient(app.test_client()).get(url).status_code == 404
     make_user("bob@example.com")
-    make_user("root@example.com", roles=("admin",))
-    bob, admin = JsonClient(app.test_client()), JsonClient(app.test_client())
+    from tests.api.admin.admin_helpers import admin_api_client
+
+    root = make_user("root@example.com", roles=("admin",))
+    bob, admin = JsonClient(app.test_client()), admin_api_client(app, root)  # admins: password and TOTP code
     bob.login("bob@example.com")
-    admin.login("root@example.com")
     assert bob.get(url).status_code == 404
     assert admin.get(url).status_code == 200
     assert JsonClient(app.test_client()).get("/media/not-a-file.jpg").status_code == 404
@@ -100,9 +101,9 @@ def test_mentor_media_become_public_on_approval_documents_never(app, api, make_u
     visitor = JsonClient(app.test_client())
     for url in (picture, video.json["video_upload_url"], document):
         assert visitor.get(url).status_code == 404
-    make_user("root@example.com", roles=("admin",))
-    admin = JsonClient(app.test_client())
-    admin.login("root@example.com")
+    from tests.api.admin.admin_helpers import admin_api_client
+
+    admin = admin_api_client(app, make_user("root@example.com", roles=("admin",)))  # password and TOTP code
     assert admin.post(f"/api/v1/admin/mentors/{mentor.id}/approve").status_code == 200
     assert visitor.get(picture).status_code == 200
     assert visitor.get(video.json["video_upload_url"]).status_code == 200

@@ -1,0 +1,152 @@
+"""Mentor management: every mentor's performance, one mentor's page, suspend and reinstate (web and JSON)."""
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import String
+from apiflask.validators import Length
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from api.admin import api_bp, approval, bp, reports
+from api.admin.data import parse_filters
+from api.admin.guard import admin_panel_required
+from api.admin.routes import RejectForm
+from api.auth.accounts import FieldError
+from api.auth.forms import ConfirmForm
+from api.errors import error_response
+from api.extensions import db
+from api.tables import User
+
+STATUSES = ("pending", "approved", "rejected", "suspended")
+
+
+def _filters():
+    from flask import current_app
+
+    return parse_filters(request.args, current_app.config["MENTORHUB_SETTINGS"].admin_report_days)
+
+
+def _detail(user_id: int, filters) -> dict | None:
+    from dashboards.mentors import rating_over_time
+
+    from api.admin import data
+
+    rows = reports.mentor_performance(filters, user_id)
+    if not rows:
+        return None
+    mentor = rows[0]
+    trend = rating_over_time(data.mentor_review_rows(user_id), "month")
+    mentor["rating_over_time"] = reports._records(trend)
+    from api.reviews.service import review_json
+    from api.tables import Review
+    import sqlalchemy as sa
+
+    reviews = db.session.scalars(sa.select(Review).where(Review.mentor_id == user_id)
+                                 .order_by(Review.created_at.desc()).limit(20))
+    mentor["reviews"] = [{**review_json(r), "hidden": r.hidden, "reported_count": r.reported_count} for r in reviews]
+    return mentor
+
+
+@bp.get("/mentors/all")
+@admin_panel_required
+def mentors():
+    filters = _filters()
+    status = request.args.get("status", "")
+    rows = reports.mentor_performance(filters)
+    if status in STATUSES:
+        rows = [r for r in rows if r["status"] == status]
+    return render_template("admin/mentors.html", rows=rows, filters=filters, status=status, statuses=STATUSES)
+
+
+@bp.get("/mentors/<int:user_id>")
+@admin_panel_required
+def mentor_detail(user_id: int):
+    filters = _filters()
+    mentor = _detail(user_id, filters)
+    if mentor is None:
+        abort(404)
+    return render_template("admin/mentor.html", m=mentor, filters=filters, confirm_form=ConfirmForm(),
+                           reason_form=RejectForm())
+
+
+@bp.post("/mentors/<int:user_id>/suspend")
+@admin_panel_required
+def suspend(user_id: int):
+    form = RejectForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        approval.suspend(user_id, current_user.id, form.reason.data)
+    except LookupError:
+        abort(404)
+    except FieldError as error:
+        flash(error.message, "error")
+        return redirect(url_for("admin.mentor_detail", user_id=user_id))
+    flash(f"{db.session.get(User, user_id).full_name} is suspended and hidden from learners.", "success")
+    return redirect(url_for("admin.mentor_detail", user_id=user_id))
+
+
+@bp.post("/mentors/<int:user_id>/reinstate")
+@admin_panel_required
+def reinstate(user_id: int):
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        approval.reinstate(user_id, current_user.id)
+    except LookupError:
+        abort(404)
+    except FieldError as error:
+        flash(error.message, "error")
+        return redirect(url_for("admin.mentor_detail", user_id=user_id))
+    flash(f"{db.session.get(User, user_id).full_name} is reinstated and visible again.", "success")
+    return redirect(url_for("admin.mentor_detail", user_id=user_id))
+
+
+# --- JSON API -----------------------------------------------------------------------------------
+
+class ReasonIn(Schema):
+    reason = String(required=True, validate=Length(min=5, max=2000))
+
+
+@api_bp.get("/mentors")
+@admin_panel_required
+def api_mentors():
+    """Every mentor with status, rating, booking rates, response time and earnings in the range (start, end, topic)."""
+    return {"filters": _filters().args(), "mentors": reports.mentor_performance(_filters())}
+
+
+@api_bp.get("/mentors/<int:user_id>")
+@admin_panel_required
+def api_mentor(user_id: int):
+    """One mentor's performance, rating over time (monthly) and latest reviews."""
+    mentor = _detail(user_id, _filters())
+    if mentor is None:
+        return error_response(404, "No such mentor.")
+    return mentor
+
+
+@api_bp.post("/mentors/<int:user_id>/suspend")
+@admin_panel_required
+@api_bp.input(ReasonIn, arg_name="data")
+def api_suspend(user_id: int, data):
+    """Suspend an approved mentor with a reason they will see."""
+    try:
+        profile = approval.suspend(user_id, current_user.id, data["reason"])
+    except LookupError:
+        return error_response(404, "No such mentor.")
+    except FieldError as error:
+        return error_response(409 if error.field == "status" else 400, error.message, {error.field: error.message})
+    return {"user_id": profile.user_id, "status": profile.status.value, "reason": profile.status_reason}
+
+
+@api_bp.post("/mentors/<int:user_id>/reinstate")
+@admin_panel_required
+def api_reinstate(user_id: int):
+    """Reinstate a suspended mentor."""
+    try:
+        profile = approval.reinstate(user_id, current_user.id)
+    except LookupError:
+        return error_response(404, "No such mentor.")
+    except FieldError as error:
+        return error_response(409, error.message, {error.field: error.message})
+    return {"user_id": profile.user_id, "status": profile.status.value}

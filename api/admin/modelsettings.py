@@ -1,0 +1,254 @@
+"""Model settings stored as ModelSetting rows, "retrain now", and the MLflow registry (read lazily).
+
+Keys (JSON values) that serving and the pipelines read:
+- "rerank_weights": serving.recommend.DEFAULT_WEIGHTS' fields (0..5 each), read by api.recommendations.engine
+- "ranking.candidate_rules": require_availability_days (0..60), min_rating (0..5), max_price_minor (0: none),
+  exclude_booked_by_learner (bool)
+- "ranking.hybrid_blend": content, collaborative, neural (0..1 each, summing to 1)
+- "pipeline.retrain_schedule": enabled (bool), cron (5 fields, UTC)
+"""
+from __future__ import annotations
+
+import logging
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from flask import current_app
+
+from api.admin import audit
+from api.extensions import db
+from api.tables import ModelSetting
+
+logger = logging.getLogger("mentorhub.admin")
+
+WEIGHT_LABELS = {"model": "Model score", "availability": "Availability soon", "popularity": "Popularity",
+                 "diversity": "Diversity (topic overlap penalty)", "new_mentor": "Fair exposure for new mentors",
+                 "interest": "Match with stated interests"}
+# "rerank_weights" is the key serving reads (api.recommendations.engine.admin_weights); its fields and
+# defaults are serving.recommend.DEFAULT_WEIGHTS (filled in by _rerank_spec on first use).
+SPECS: dict[str, dict[str, tuple]] = {
+    # name: (type, default, minimum, maximum, label)
+    "rerank_weights": {},
+    "ranking.candidate_rules": {
+        "require_availability_days": (int, 0, 0, 60, "Free slot within (days; 0: any)"),
+        "min_rating": (float, 0.0, 0.0, 5.0, "Minimum rating (0: any)"),
+        "max_price_minor": (int, 0, 0, 10_000_000, "Maximum price in minor units (0: none)"),
+        "exclude_booked_by_learner": (bool, False, None, None, "Leave out mentors the learner already booked"),
+    },
+    "ranking.hybrid_blend": {
+        "content": (float, 0.3, 0.0, 1.0, "Content-based"),
+        "collaborative": (float, 0.5, 0.0, 1.0, "Collaborative"),
+        "neural": (float, 0.2, 0.0, 1.0, "Neural"),
+    },
+    "pipeline.retrain_schedule": {
+        "enabled": (bool, True, None, None, "Retrain on a schedule"),
+        "cron": (str, "0 3 * * *", None, None, "When (cron, UTC)"),
+    },
+}
+
+
+def _rerank_spec() -> None:
+    if not SPECS["rerank_weights"]:
+        from serving.recommend import DEFAULT_WEIGHTS
+
+        SPECS["rerank_weights"].update({name: (float, float(value), 0.0, 5.0, WEIGHT_LABELS.get(name, name))
+                                        for name, value in DEFAULT_WEIGHTS.items()})
+
+
+TITLES = {"rerank_weights": "Re-ranking weights", "ranking.candidate_rules": "Candidate rules",
+          "ranking.hybrid_blend": "Hybrid blend", "pipeline.retrain_schedule": "Retraining schedule"}
+CRON = re.compile(r"^(\S+\s+){4}\S+$")
+CRON_FIELD = re.compile(r"^(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*$")
+
+
+class SettingError(ValueError):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def specs() -> dict[str, dict[str, tuple]]:
+    _rerank_spec()
+    return SPECS
+
+
+def defaults(key: str) -> dict:
+    _rerank_spec()
+    return {name: spec[1] for name, spec in SPECS[key].items()}
+
+
+def current(key: str) -> dict:
+    _rerank_spec()
+    row = db.session.get(ModelSetting, key)
+    return {**defaults(key), **{k: v for k, v in ((row.value if row else None) or {}).items() if k in SPECS[key]}}
+
+
+def all_settings() -> dict[str, dict]:
+    return {key: current(key) for key in SPECS}
+
+
+def _coerce(key: str, name: str, value):
+    kind, _default, low, high, label = SPECS[key][name]
+    field = f"{key}.{name}"
+    if kind is bool:
+        if isinstance(value, str):
+            value = value.lower() in {"1", "true", "on", "yes"}
+        return bool(value)
+    if kind is str:
+        value = str(value or "").strip()
+        if name == "cron":
+            parts = value.split()
+            if not CRON.match(value) or not all(CRON_FIELD.match(p) for p in parts):
+                raise SettingError(field, "Write the schedule as five cron fields, e.g. 0 3 * * * (03:00 UTC daily).")
+        return value
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise SettingError(field, f"{label}: enter a number.") from None
+    if number != number or (low is not None and number < low) or (high is not None and number > high):
+        raise SettingError(field, f"{label}: between {low:g} and {high:g}.")
+    return number
+
+
+def validate(key: str, values: dict) -> dict:
+    _rerank_spec()
+    if key not in SPECS:
+        raise SettingError("key", f"Unknown setting {key!r}.")
+    unknown = set(values) - set(SPECS[key])
+    if unknown:
+        raise SettingError(f"{key}.{sorted(unknown)[0]}", f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    merged = {**current(key), **{name: _coerce(key, name, v) for name, v in values.items()}}
+    if key == "ranking.hybrid_blend" and abs(sum(merged.values()) - 1.0) > 1e-6:
+        raise SettingError(f"{key}.content", "The blend weights must add up to 1.")
+    return merged
+
+
+def update(key: str, values: dict, admin_id: int) -> dict:
+    """Validate, store and audit (old and new values) one setting."""
+    before = current(key)
+    merged = validate(key, values)
+    row = db.session.get(ModelSetting, key)
+    if row is None:
+        db.session.add(ModelSetting(key=key, value=merged, updated_by=admin_id))
+    else:
+        row.value, row.updated_by = merged, admin_id
+    changed = {k: {"from": before.get(k), "to": v} for k, v in merged.items() if before.get(k) != v}
+    audit.record("model_settings.update", "setting", key, admin_id=admin_id, commit=False, changed=changed)
+    db.session.commit()
+    if key == "rerank_weights":
+        try:
+            from api.recommendations.engine import state
+
+            state().weights = None  # serving reads the new weights at once in this process
+        except Exception:  # noqa: BLE001 - serving not set up: it reads the row after its cache expires
+            pass
+    return merged
+
+
+# --- retrain now --------------------------------------------------------------------------------
+
+def _retrain_dir() -> Path:
+    return Path(current_app.config["MENTORHUB_SETTINGS"].var_dir) / "admin" / "retrain"
+
+
+def retrain_command() -> list[str]:
+    configured = current_app.config["MENTORHUB_SETTINGS"].admin_retrain_command
+    return list(configured) if configured else [sys.executable, "-m", "api.cli", "pipeline", "all"]
+
+
+def start_retraining(admin_id: int) -> dict:
+    """Start `mentorhub pipeline all` in its own process (never inside the request); its output goes to a log file."""
+    folder = _retrain_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    running = retrain_status()
+    if running and running.get("running"):
+        raise SettingError("retrain", f"A retraining run is already going (process {running['pid']}).")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    log_path = folder / f"retrain-{stamp}.log"
+    command = retrain_command()
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   cwd=str(Path(__file__).resolve().parents[2]), start_new_session=True,
+                                   close_fds=True)
+    (folder / "last.json").write_text(
+        '{"pid": %d, "started": "%s", "log": "%s"}' % (process.pid, stamp, log_path.name))
+    audit.record("pipeline.retrain", "pipeline", "all", admin_id=admin_id, pid=process.pid, log=log_path.name)
+    logger.info("retraining started", extra={"pid": process.pid, "admin_id": admin_id})
+    return {"pid": process.pid, "started": stamp, "log": log_path.name}
+
+
+def _alive(pid: int) -> bool:
+    import os
+
+    try:
+        finished, _status = os.waitpid(pid, os.WNOHANG)  # our own child: reap it once it is done
+        if finished == pid:
+            return False
+    except ChildProcessError:
+        pass  # not our child (another worker started it): fall back to a signal probe
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def retrain_status() -> dict | None:
+    """The last run started from the panel: pid, start time, log file name, running or not, and its log's tail."""
+    import json
+
+    path = _retrain_dir() / "last.json"
+    if not path.is_file():
+        return None
+    try:
+        info = json.loads(path.read_text())
+    except ValueError:
+        return None
+    info["running"] = _alive(int(info.get("pid", 0))) if info.get("pid") else False
+    log = _retrain_dir() / str(info.get("log", ""))
+    info["tail"] = log.read_text(errors="replace")[-2000:] if log.is_file() else ""
+    return info
+
+
+# --- the MLflow registry ------------------------------------------------------------------------
+
+MODEL_NAME = "mentorhub-recommender"
+METRICS = ("precision_at_10", "recall_at_10", "ndcg_at_10", "coverage_at_10", "rmse", "mae")
+
+
+def registry_versions(tracking_uri: str) -> dict:
+    """The registered model's versions, newest first, with aliases, family and offline metrics (mlflow imported here)."""
+    try:
+        import mlflow
+        from mlflow import MlflowClient
+
+        mlflow.set_tracking_uri(tracking_uri)
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+    except Exception as error:  # noqa: BLE001 - no registry yet, or an unreachable server: shown, never a 500
+        logger.warning("MLflow registry not readable: %s", error)
+        return {"versions": [], "error": f"The model registry could not be read ({type(error).__name__})."}
+    rows = []
+    for v in versions:
+        metrics = {}
+        for name in METRICS:
+            if name in (v.tags or {}):
+                try:
+                    metrics[name] = float(v.tags[name])
+                except ValueError:
+                    pass
+        if not metrics and v.run_id:
+            try:
+                run_metrics = client.get_run(v.run_id).data.metrics
+                metrics = {k: float(run_metrics[k]) for k in METRICS if k in run_metrics}
+            except Exception:  # noqa: BLE001
+                pass
+        rows.append({"version": str(v.version), "aliases": sorted(getattr(v, "aliases", []) or []),
+                     "family": (v.tags or {}).get("family", ""), "run_id": v.run_id,
+                     "created": datetime.fromtimestamp(v.creation_timestamp / 1000, timezone.utc).isoformat()
+                     if v.creation_timestamp else None, "metrics": metrics})
+    rows.sort(key=lambda r: int(r["version"]) if r["version"].isdigit() else 0, reverse=True)
+    return {"versions": rows, "error": None}

@@ -1,0 +1,168 @@
+"""Admins' TOTP two-factor sign-in (pyotp): enrolment, the code step after the password, the session mark.
+
+The password step does not log an admin in: it leaves a short-lived "pending" note in the session,
+and only a correct code from the authenticator app starts the session (`start_admin_session`).
+The session then carries a mark naming the user and session version, which the panel's guard checks.
+A code works once (the last accepted time step is stored), and the secret is stored encrypted.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+
+from flask import current_app, session
+from sqlalchemy import select
+
+from api.extensions import db
+from api.tables import AdminTotp, User, utcnow
+
+PENDING_KEY = "admin_2fa_pending"
+PASSED_KEY = "admin_2fa"
+
+
+def _settings():
+    return current_app.config["MENTORHUB_SETTINGS"]
+
+
+def _fernet():
+    from cryptography.fernet import Fernet
+
+    digest = hashlib.sha256(b"mentorhub-admin-totp:" + current_app.config["SECRET_KEY"].encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def _secret(row: AdminTotp) -> str:
+    return _fernet().decrypt(row.secret_encrypted.encode()).decode()
+
+
+def totp_row(user_id: int) -> AdminTotp | None:
+    return db.session.scalar(select(AdminTotp).where(AdminTotp.user_id == user_id))
+
+
+def is_enrolled(user: User) -> bool:
+    row = totp_row(user.id)
+    return row is not None and row.confirmed_at is not None
+
+
+def enrolment_secret(user: User) -> str:
+    """The secret to show while enrolling: made once, kept until confirmed (a reload shows the same one)."""
+    import pyotp
+
+    row = totp_row(user.id)
+    if row is not None and row.confirmed_at is not None:
+        raise ValueError("already enrolled")
+    if row is None:
+        row = AdminTotp(user_id=user.id, secret_encrypted=_fernet().encrypt(pyotp.random_base32().encode()).decode())
+        db.session.add(row)
+        db.session.commit()
+    return _secret(row)
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    import pyotp
+
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=_settings().admin_totp_issuer)
+
+
+def set_secret(user_id: int, secret: str, *, confirmed: bool = True) -> None:
+    """Store a known secret (the `mentorhub` CLI and tests); confirmed unless told otherwise."""
+    row = totp_row(user_id) or AdminTotp(user_id=user_id, secret_encrypted="")
+    row.secret_encrypted = _fernet().encrypt(secret.encode()).decode()
+    row.confirmed_at = utcnow() if confirmed else None
+    row.last_counter = None
+    db.session.add(row)
+    db.session.commit()
+
+
+def reset(user_id: int) -> None:
+    """Forget an admin's secret: they enrol again at their next sign-in."""
+    row = totp_row(user_id)
+    if row is not None:
+        db.session.delete(row)
+        db.session.commit()
+
+
+def check_code(user: User, code: str | None, now: float | None = None) -> bool:
+    """True for a current, unused code of the user's secret; confirms an enrolment. Commits."""
+    import pyotp
+
+    row = totp_row(user.id)
+    code = (code or "").strip().replace(" ", "")
+    if row is None or len(code) != 6 or not code.isdigit():
+        return False
+    totp = pyotp.TOTP(_secret(row))
+    now = time.time() if now is None else now
+    window = _settings().admin_totp_valid_window
+    current = int(now) // totp.interval
+    for counter in range(current - window, current + window + 1):
+        if row.last_counter is not None and counter <= row.last_counter:
+            continue  # a code is good once: no replay of an observed code
+        if pyotp.utils.strings_equal(totp.generate_otp(counter), code):
+            row.last_counter = counter
+            if row.confirmed_at is None:
+                row.confirmed_at = utcnow()
+            db.session.commit()
+            return True
+    return False
+
+
+# --- the session --------------------------------------------------------------------------------
+
+def _marker(user: User) -> str:
+    return f"{user.id}:{user.session_version}"
+
+
+def begin_second_step(user: User, next_url: str | None = None):
+    """After a correct password: no session yet, only a note that the code step may follow."""
+    from flask import redirect, url_for
+
+    session.clear()
+    session[PENDING_KEY] = {"marker": _marker(user), "at": int(time.time()), "next": next_url or "", "attempts": 0}
+    return redirect(url_for("admin.two_factor"))
+
+
+def pending_user() -> User | None:
+    """The admin between the password and the code steps, while the note is fresh."""
+    note = session.get(PENDING_KEY)
+    if not isinstance(note, dict):
+        return None
+    if time.time() - note.get("at", 0) > _settings().admin_totp_pending_seconds:
+        session.pop(PENDING_KEY, None)
+        return None
+    user_id, _, version = str(note.get("marker", "")).partition(":")
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    if user is None or str(user.session_version) != version or not user.is_active:
+        return None
+    from api.tables import Role
+
+    return user if user.has_role(Role.ADMIN) else None
+
+
+def count_failure() -> int:
+    """One more wrong code; returns the attempts left (0: the note is gone, start again with the password)."""
+    note = dict(session.get(PENDING_KEY) or {})
+    note["attempts"] = note.get("attempts", 0) + 1
+    left = _settings().admin_totp_max_attempts - note["attempts"]
+    if left <= 0:
+        session.pop(PENDING_KEY, None)
+        return 0
+    session[PENDING_KEY] = note
+    return left
+
+
+def pending_next() -> str:
+    return (session.get(PENDING_KEY) or {}).get("next", "")
+
+
+def start_admin_session(user: User) -> None:
+    """Log the admin in after the second factor and mark the session as having passed it."""
+    from api.auth.accounts import start_session
+
+    start_session(user)
+    session[PASSED_KEY] = _marker(user)
+
+
+def passed(user) -> bool:
+    """Did this session pass the second factor (for this user and session version)?"""
+    return bool(user and user.is_authenticated and session.get(PASSED_KEY) == _marker(user))

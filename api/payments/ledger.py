@@ -1,0 +1,118 @@
+"""The ledger: signed entries per account, written once each (unique entry_key), and the balances read from it.
+
+    capture C (fee F):  learner_payments +C, platform_fees +F, mentor_pending +(C-F)
+    refund R:           refunds +R, platform_fees -f, mentor_pending -(R-f)   (f keeps the fee at F x what is kept)
+    settle (ended):     mentor_pending -x, mentor_available +x               (x: what is left pending)
+    payout P:           mentor_available -P, mentor_paid_out +P
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from api.extensions import db
+from api.tables import Booking, LedgerEntry, Payment
+
+MENTOR_ACCOUNTS = ("mentor_pending", "mentor_available", "mentor_paid_out")
+
+
+def _post(key: str, account: str, amount: int, payment: Payment, memo: str, at: datetime) -> None:
+    if amount == 0:
+        return
+    if db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.entry_key == key)) is not None:
+        return  # already booked (the unique constraint guards concurrent writers)
+    booking = payment.booking
+    db.session.add(LedgerEntry(entry_key=key, account=account, amount_minor=amount, currency=payment.currency,
+                               booking_id=booking.id, payment_id=payment.id, mentor_id=booking.mentor_id,
+                               memo=memo[:200], created_at=at))
+
+
+def _balance(payment_id: int, account: str) -> int:
+    return int(db.session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount_minor), 0)).where(
+        LedgerEntry.payment_id == payment_id, LedgerEntry.account == account)) or 0)
+
+
+def book_capture(payment: Payment, amount: int, fee: int, key: str, at: datetime) -> None:
+    _post(f"{key}:gross", "learner_payments", amount, payment, f"Payment for booking {payment.booking_id}", at)
+    _post(f"{key}:fee", "platform_fees", fee, payment, "Platform fee", at)
+    _post(f"{key}:earning", "mentor_pending", amount - fee, payment, "Mentor earning (pending)", at)
+    db.session.flush()
+
+
+def book_refund(payment: Payment, amount: int, fee_after: int, key: str, at: datetime) -> None:
+    """A refund of `amount`; the platform keeps `fee_after` in total on this payment from now on."""
+    fee_now = _balance(payment.id, "platform_fees")
+    fee_back = fee_now - fee_after
+    _post(f"{key}:refund", "refunds", amount, payment, f"Refund for booking {payment.booking_id}", at)
+    _post(f"{key}:fee", "platform_fees", -fee_back, payment, "Platform fee returned with the refund", at)
+    _post(f"{key}:earning", "mentor_pending", -(amount - fee_back), payment, "Mentor earning returned with the refund", at)
+    db.session.flush()
+
+
+def book_settlement(payment: Payment, at: datetime) -> int:
+    """The session is over: what the mentor still has pending on this payment becomes available."""
+    pending = _balance(payment.id, "mentor_pending")
+    _post(f"settle:{payment.id}:out", "mentor_pending", -pending, payment, "Session ended", at)
+    _post(f"settle:{payment.id}:in", "mentor_available", pending, payment, "Available for payout", at)
+    db.session.flush()
+    return pending
+
+
+def record_payout(mentor_id: int, amount_minor: int, currency: str, reference: str, at: datetime) -> None:
+    """A payout to the mentor (made outside MentorHub) moves money from available to paid out (caller commits)."""
+    if amount_minor <= 0:
+        raise ValueError("a payout must be positive")
+    available = mentor_balances(mentor_id).get(currency.upper(), {}).get("available", 0)
+    if amount_minor > available:
+        raise ValueError("a payout cannot exceed what is available")
+    for account, amount, suffix in (("mentor_available", -amount_minor, "out"), ("mentor_paid_out", amount_minor, "in")):
+        db.session.add(LedgerEntry(entry_key=f"payout:{reference}:{suffix}", account=account, amount_minor=amount,
+                                   currency=currency.upper(), mentor_id=mentor_id, memo=f"Payout {reference}"[:200],
+                                   created_at=at))
+    db.session.flush()
+
+
+def mentor_balances(mentor_id: int) -> dict[str, dict[str, int]]:
+    """{currency: {"pending", "available", "paid_out"}} for a mentor."""
+    rows = db.session.execute(select(LedgerEntry.currency, LedgerEntry.account, func.sum(LedgerEntry.amount_minor))
+                              .where(LedgerEntry.mentor_id == mentor_id, LedgerEntry.account.in_(MENTOR_ACCOUNTS))
+                              .group_by(LedgerEntry.currency, LedgerEntry.account))
+    balances: dict[str, dict[str, int]] = defaultdict(lambda: {"pending": 0, "available": 0, "paid_out": 0})
+    for currency, account, total in rows:
+        balances[currency][account.removeprefix("mentor_")] = int(total or 0)
+    return dict(balances)
+
+
+def mentor_entries(mentor_id: int, limit: int = 100) -> list[LedgerEntry]:
+    return list(db.session.scalars(select(LedgerEntry).where(LedgerEntry.mentor_id == mentor_id,
+                                                             LedgerEntry.account.in_(MENTOR_ACCOUNTS))
+                                   .order_by(LedgerEntry.id.desc()).limit(limit)))
+
+
+REVENUE_KINDS = {"learner_payments": "gross", "platform_fees": "fee", "refunds": "refund"}
+
+
+def revenue_lines(start: datetime | None = None, end: datetime | None = None) -> list[dict]:
+    """Money lines for the admin's revenue reports (dashboards.revenue's shape: at, currency, topic, kind,
+    amount_minor), straight from the ledger: gross, fee (net of returned fees), refund, and earnings
+    (the mentors' share, net of refunds)."""
+    from api.tables import Topic
+
+    query = (select(LedgerEntry.created_at, LedgerEntry.currency, Topic.name, LedgerEntry.account,
+                    LedgerEntry.amount_minor)
+             .join(Booking, Booking.id == LedgerEntry.booking_id)
+             .outerjoin(Topic, Topic.id == Booking.topic_id)
+             .where(LedgerEntry.account.in_(list(REVENUE_KINDS) + ["mentor_pending"]),
+                    ~LedgerEntry.entry_key.like("settle:%")))
+    if start is not None:
+        query = query.where(LedgerEntry.created_at >= start)
+    if end is not None:
+        query = query.where(LedgerEntry.created_at < end)
+    lines = []
+    for at, currency, topic, account, amount in db.session.execute(query.order_by(LedgerEntry.id)):
+        kind = REVENUE_KINDS.get(account, "earnings")
+        lines.append({"at": at, "currency": currency, "topic": topic or "(no topic)", "kind": kind,
+                      "amount_minor": int(amount)})
+    return lines

@@ -1,0 +1,389 @@
+"""`mentorhub bench serving`: our recommendation endpoint against `mlflow models serve`, same model, same load.
+
+    mentorhub bench serving --learners 50000 --mentors 10000 [--requests 2000] [--json PATH]
+
+Seeds (or reuses, under --var-dir) a world with the search benchmark's bulk seeder plus learner accounts,
+trains an SVD champion from the reviews (serving.bootstrap) unless the registry already has one, starts
+a running A/B experiment (two arms, different re-ranking weights), serves the app with werkzeug's threaded
+server in a subprocess and drives GET /api/v1/recommendations with 8 concurrent clients (threads of a
+separate client process, so they never share a GIL with the server), each request as a different
+learner (forged session cookies), with a mix of topic, price and availability filters; every response
+logs an exposure (and the run checks that every exposure id returned was written). Then it serves the same registered version with
+`mlflow models serve --env-manager local` and drives POST /invocations with the same learners and k
+(MLflow has no catalogue, so no filters there: the whole catalogue is ranked). Figures: p50_ms, p99_ms,
+rps, mlflow_p50_ms, mlflow_p99_ms, mlflow_rps, ratio_rps (ours over MLflow's), and, because the
+machine is shared, the CPU time the server and the clients spent per request and the load average
+before and after each run.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+import click
+
+from api.search.bench import _chunks, _free_port, percentile, seed as seed_search_world
+
+UTC = timezone.utc
+SECRET = "bench-secret-not-for-production"
+USER_AGENT = "mentorhub-bench-serving/1.0"
+SERVER_CODE = """
+import logging, signal, sys
+from werkzeug.serving import make_server
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # a normal exit: queued exposures are flushed
+from api import create_app
+from api.settings import Settings
+settings = Settings(_env_file=None, profile="production", var_dir=sys.argv[2], database_url="",
+                    log_level="WARNING", secret_key=%r, socketio_async_mode="threading",
+                    serving_ab_check_seconds=0, serving_first_load_wait_seconds=120)
+app = create_app(settings=settings)
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+logging.getLogger("mentorhub.request").setLevel(logging.WARNING)
+server = make_server("127.0.0.1", int(sys.argv[1]), app, threaded=True)
+try:
+    server.serve_forever()
+finally:
+    try:
+        from api.recommendations import exposures
+    except ImportError:
+        exposures = None
+    if exposures is not None:
+        exposures.flush_all(timeout=30)
+""" % SECRET
+
+
+def _settings(var_dir: Path):
+    from api.settings import Settings
+
+    return Settings(_env_file=None, profile="production", var_dir=var_dir, database_url="", log_level="WARNING",
+                    secret_key=SECRET, socketio_async_mode="threading", serving_ab_check_seconds=0)
+
+
+def _seed(app, learners: int, mentors: int) -> dict:
+    """The search benchmark's mentors, bookings and reviews, then every learner account with the learner role."""
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from api.extensions import db
+    from api.tables import LearnerProfile, User, UserRole, learner_topics
+
+    with app.app_context():
+        upgrade()
+    reviews = max(1000, learners * 2)
+    seeded = seed_search_world(app, mentors, reviews)
+    rng = random.Random(5)
+    now = datetime.now(UTC)
+    with app.app_context():
+        with db.engine.begin() as conn:
+            existing = seeded["learners"]
+            first_new = mentors + existing + 1
+            extra = [dict(id=i, email=f"learner{i}@example.com", full_name=f"Learner {i}", timezone="UTC",
+                          currency="USD", is_active_account=True, session_version=1, created_at=now)
+                     for i in range(first_new, mentors + learners + 1)]
+            _chunks(conn, User.__table__, extra)
+            ids = range(mentors + 1, mentors + learners + 1)
+            _chunks(conn, UserRole.__table__, [dict(user_id=i, role="learner") for i in ids])
+            topic_count = conn.execute(sa.text("SELECT count(*) FROM topics")).scalar()
+            _chunks(conn, LearnerProfile.__table__, [dict(user_id=i, interests="", preferred_slots=[], created_at=now,
+                                                          updated_at=now) for i in ids])
+            _chunks(conn, learner_topics, [dict(learner_id=i, topic_id=t) for i in ids
+                                           for t in rng.sample(range(1, topic_count + 1), 2)])
+    return {**seeded, "learners": learners}
+
+
+def _train(app, var_dir: Path) -> str:
+    import pandas as pd
+    import sqlalchemy as sa
+
+    from api.extensions import db
+    from serving import bootstrap
+    from serving.registry import ModelRegistry
+
+    registry = ModelRegistry(app.config["MENTORHUB_SETTINGS"].mlflow_uri)
+    if Path(var_dir / "mlflow.db").is_file():
+        version = registry.alias_version("champion") if registry.wait_until_loaded(5) else None
+        if version:
+            return version
+    with app.app_context():
+        frame = pd.read_sql(sa.text("SELECT learner_id AS user_id, mentor_id AS item_id, rating, created_at "
+                                    "FROM reviews"), db.engine)
+    frame["timestamp"] = pd.to_datetime(frame.pop("created_at"), utc=True).astype("int64") // 10**9
+    frame["rating"] = frame["rating"].astype(float)
+    model = bootstrap.fit("svd", frame)
+    return bootstrap.register(model, "svd", app.config["MENTORHUB_SETTINGS"].mlflow_uri, var_dir / "mlartifacts")
+
+
+def _experiment(app) -> None:
+    from api.extensions import db
+    from serving import ab
+
+    with app.app_context():
+        if ab.running_experiment(db.session) is None:
+            ab.create_experiment(db.session, "bench", [
+                {"name": "control", "model_alias": "champion", "traffic_share": 0.5},
+                {"name": "diverse", "model_alias": "challenger", "traffic_share": 0.5,
+                 "rerank_weights": {"diversity": 0.5, "new_mentor": 0.4}}], start=True)
+            db.session.commit()
+
+
+def _cookies(app, learner_ids: list[int]) -> dict[int, str]:
+    """Signed session cookies of these learners (what a log-in would set), without hashing any password."""
+    from flask_login.utils import _create_identifier
+
+    serializer = app.session_interface.get_signing_serializer(app)
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": USER_AGENT}):
+        identifier = _create_identifier()
+    name = app.config["SESSION_COOKIE_NAME"]
+    return {i: f"{name}={serializer.dumps({'_user_id': f'{i}:1', '_fresh': True, '_id': identifier})}"
+            for i in learner_ids}
+
+
+def _mix(count: int, learner_ids: list[int], topics: list[str], seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+    today = datetime.now(UTC).date()
+    windows = [(today + timedelta(days=d), today + timedelta(days=d + 6)) for d in (1, 8)]
+    mix = []
+    for _ in range(count):
+        params: dict = {"k": rng.choice((5, 10, 10))}
+        kind = rng.choices(("plain", "topic", "price", "availability"), (40, 30, 15, 15))[0]
+        if kind == "topic":
+            params["topic"] = rng.choice(topics)
+        elif kind == "price":
+            params.update(price_max=rng.choice((50, 80, 120)), currency="USD")
+        elif kind == "availability":
+            start, end = rng.choice(windows)
+            params.update(available_from=start.isoformat(), available_to=end.isoformat(), time_from="09:00",
+                          time_to="18:00", tz="UTC")
+        mix.append({"learner": rng.choice(learner_ids), "params": params})
+    return mix
+
+
+def _start(command: list[str], env: dict, health: str, timeout: float = 240.0) -> subprocess.Popen:
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise click.ClickException("a bench server died: " + process.stderr.read().decode()[-2000:])
+        try:
+            with urllib.request.urlopen(health, timeout=2) as response:
+                if response.status == 200:
+                    return process
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            time.sleep(0.2)
+    process.terminate()
+    raise click.ClickException(f"a bench server did not start ({health})")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def _figures(latencies: list[float], wall: float) -> dict:
+    return {"p50_ms": round(percentile(latencies, 50) * 1000, 2), "p99_ms": round(percentile(latencies, 99) * 1000, 2),
+            "rps": round(len(latencies) / wall, 1), "requests": len(latencies)}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (the server and, for MLflow, its workers)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        total = sum(process.cpu_times()[:2])
+        for child in process.children(recursive=True):
+            try:
+                total += sum(child.cpu_times()[:2])
+            except psutil.NoSuchProcess:
+                pass
+        return total
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
+def _drive(kind: str, base: str, items: list[dict], clients: int) -> dict:
+    """The client process: `clients` threads send every item; per-call seconds, wall, this process's CPU, ids."""
+    import threading
+
+    def ours(item):
+        request = urllib.request.Request(base + "/api/v1/recommendations?" + urlencode(item["params"]),
+                                         headers={"Cookie": item["cookie"], "User-Agent": USER_AGENT})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = json.loads(response.read())
+        if not body.get("exposure_id") and body.get("recommendations"):
+            raise RuntimeError("no exposure logged")
+        return body.get("exposure_id")
+
+    def theirs(item):
+        data = json.dumps({"dataframe_records": [{"learner_id": item["learner"], "k": item["params"]["k"]}]}).encode()
+        request = urllib.request.Request(base + "/invocations", data=data, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            response.read()
+        return None
+
+    call = ours if kind == "ours" else theirs
+    latencies: list[float] = []
+    ids: list[int] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    cursor = iter(items)
+
+    def worker():
+        local, local_ids = [], []
+        while True:
+            with lock:
+                item = next(cursor, None)
+            if item is None:
+                break
+            started = time.perf_counter()
+            try:
+                found = call(item)
+                if found:
+                    local_ids.append(int(found))
+            except Exception as error:  # noqa: BLE001 - recorded, reported after the run
+                errors.append(repr(error))
+            local.append(time.perf_counter() - started)
+        with lock:
+            latencies.extend(local)
+            ids.extend(local_ids)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    cpu, started = time.process_time(), time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"latencies": latencies, "wall": time.perf_counter() - started, "client_cpu": time.process_time() - cpu,
+            "ids": ids, "errors": errors}
+
+
+def _run_clients(kind: str, base: str, items: list[dict], clients: int, server_pid: int) -> dict:
+    """Drive the server from a separate process; figures with server and client CPU per request and load average."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    load_before = os.getloadavg()
+    server_cpu = _cpu_seconds(server_pid)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        run = pool.submit(_drive, kind, base, items, clients).result()
+    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    if run["errors"]:
+        raise click.ClickException(f"{len(run['errors'])} calls failed, e.g. {run['errors'][0]}")
+    n = len(run["latencies"])
+    figures = _figures(run["latencies"], run["wall"])
+    figures.update({"server_cpu_ms_per_request": round(server_cpu * 1000 / n, 2),
+                    "client_cpu_ms_per_request": round(run["client_cpu"] * 1000 / n, 2),
+                    "server_cpu_cores_used": round(server_cpu / run["wall"], 2),
+                    "loadavg_before": [round(x, 2) for x in load_before],
+                    "loadavg_after": [round(x, 2) for x in os.getloadavg()]})
+    return {"figures": figures, "ids": run["ids"]}
+
+
+def _check_exposures(app, ids: list[int], mix_size: int) -> dict:
+    """Every exposure id a client got back is a written exposure row (after the server flushed and exited)."""
+    import sqlalchemy as sa
+
+    from api.extensions import db
+    from api.tables import Event, EventType
+
+    wanted = sorted(set(ids))
+    found = 0
+    with app.app_context():
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            found += db.session.execute(sa.select(sa.func.count()).select_from(Event).where(
+                Event.id.in_(chunk), Event.event_type == EventType.EXPOSURE)).scalar_one()
+        db.session.remove()
+    if found != len(wanted) or len(wanted) != len(ids):
+        raise click.ClickException(f"exposures: {len(ids)} ids returned, {len(wanted)} distinct, {found} written")
+    return {"exposure_ids_returned": len(ids), "exposure_rows_found": found}
+
+
+@click.command("serving")
+@click.option("--learners", default=50_000, show_default=True)
+@click.option("--mentors", default=10_000, show_default=True)
+@click.option("--requests", "request_count", default=2000, show_default=True)
+@click.option("--clients", default=8, show_default=True)
+@click.option("--var-dir", type=click.Path(path_type=Path), default=None,
+              help="Reuse this world (default: a folder per size under the system temp dir).")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), default=None)
+def serving(learners: int, mentors: int, request_count: int, clients: int, var_dir: Path | None,
+            json_path: Path | None) -> None:
+    """Recommendation endpoint (filters, A/B routing, exposure logging) vs `mlflow models serve`."""
+    import tempfile
+
+    from api import create_app
+
+    var_dir = (var_dir or Path(tempfile.gettempdir()) / f"mentorhub-bench-serving-{learners}-{mentors}").resolve()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    app = create_app(settings=_settings(var_dir))
+    marker = var_dir / "seeded.json"
+    started = time.perf_counter()
+    if not marker.is_file():
+        click.echo(f"seeding {learners} learners and {mentors} mentors into {var_dir} ...")
+        marker.write_text(json.dumps(_seed(app, learners, mentors)))
+    world = json.loads(marker.read_text())
+    seed_seconds = time.perf_counter() - started
+    version = _train(app, var_dir)
+    _experiment(app)
+    click.echo(f"world ready ({seed_seconds:.0f}s), champion version {version}")
+    from api.demo import catalogue as cat
+
+    learner_ids = list(range(mentors + 1, mentors + learners + 1))
+    mix = _mix(request_count, learner_ids, [t[0] for t in cat.TOPICS])
+    cookies = _cookies(app, sorted({m["learner"] for m in mix}))
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MENTORHUB_PROFILE", "VAR_DIR")}
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    items = [{**m, "cookie": cookies[m["learner"]]} for m in mix]
+    server = _start([sys.executable, "-c", SERVER_CODE, str(port), str(var_dir)], env, base + "/healthz")
+    try:
+        # warm-up: the first request loads the model and builds the catalogue; then availability windows and
+        # converted price arrays get cached
+        warm = _drive("ours", base, items[:1], 1)
+        if warm["errors"]:
+            raise click.ClickException(f"warm-up failed: {warm['errors'][0]}")
+        _drive("ours", base, items[: min(200, len(items))], clients)
+        run = _run_clients("ours", base, items, clients, server.pid)
+        result = run["figures"]
+    finally:
+        _stop(server)
+    result.update(_check_exposures(app, run["ids"], len(items)))
+
+    mport = _free_port()
+    menv = {**env, "MLFLOW_TRACKING_URI": _settings(var_dir).mlflow_uri,  # its server runs `uvicorn` from PATH
+            "PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")}
+    mserver = _start([sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/mentorhub-recommender/{version}",
+                      "--env-manager", "local", "-h", "127.0.0.1", "-p", str(mport)], menv,
+                     f"http://127.0.0.1:{mport}/ping", timeout=600)
+    try:
+        mbase = f"http://127.0.0.1:{mport}"
+        _drive("mlflow", mbase, items[:50], clients)
+        mlflow_figures = _run_clients("mlflow", mbase, items, clients, mserver.pid)["figures"]
+    finally:
+        _stop(mserver)
+    out = {**result, "mlflow_p50_ms": mlflow_figures["p50_ms"], "mlflow_p99_ms": mlflow_figures["p99_ms"],
+           "mlflow_rps": mlflow_figures["rps"], "ratio_rps": round(result["rps"] / mlflow_figures["rps"], 2),
+           "mlflow_server_cpu_ms_per_request": mlflow_figures["server_cpu_ms_per_request"],
+           "mlflow_client_cpu_ms_per_request": mlflow_figures["client_cpu_ms_per_request"],
+           "mlflow_loadavg_before": mlflow_figures["loadavg_before"],
+           "mlflow_loadavg_after": mlflow_figures["loadavg_after"],
+           "server": "werkzeug threaded, one subprocess; clients: 8 threads in a separate process",
+           "learners": learners, "mentors": mentors, "clients": clients, "model_version": version,
+           "world": world, "var_dir": str(var_dir)}
+    click.echo(json.dumps(out, indent=2))
+    if json_path:
+        json_path.write_text(json.dumps(out, indent=2))

@@ -1,0 +1,581 @@
+"""The app's side of serving: candidates from the database (cached), the learner, the A/B arm, the exposure.
+
+`recommend_for(learner_id, filters, k, source)` is the one entry point the routes, the home-page
+section and the search blend use. Everything here degrades instead of failing: no registry or no
+model means popularity, a database hiccup while refreshing a cache keeps the previous one.
+
+The request path is in memory: the catalogue (approved mentors, prices, topics, popularity, the
+booking matrix) and every learner's profile and booking history are built together in bulk, cached
+for `serving_catalogue_seconds` and rebuilt in the background; a learner whose bookings or profile
+changed since the cache was built (seen on commit) is read from the database instead. Free-slot masks
+per availability window are cached too and refreshed in the background when stale. The exposure
+event gets its id at once and is written by a background batch writer (`exposures`).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as dtime, timedelta, timezone
+
+import numpy as np
+import sqlalchemy as sa
+from flask import current_app
+
+from api.extensions import db
+from api.recommendations import exposures
+from api.search import availability
+from api.search.currency import DEMO_USD_PER_UNIT, factor
+from api.search.filters import END_OF_DAY, AvailabilityWindow, SearchFilters
+from api.tables import (
+    Booking,
+    BookingStatus,
+    LearnerProfile,
+    MentorProfile,
+    MentorStatus,
+    ModelSetting,
+    Topic,
+    User,
+    learner_topics,
+    mentor_topics,
+    utcnow,
+)
+from serving import ab
+from serving.recommend import Catalogue, Learner, Ranked, merge_weights, recommend
+from serving.registry import ModelRegistry
+
+logger = logging.getLogger(__name__)
+UTC = timezone.utc
+EXTENSION = "serving"
+WEIGHTS_KEY = "rerank_weights"
+BOOKED_STATUSES = ("requested", "accepted", "completed")
+
+
+def _settings():
+    return current_app.config["MENTORHUB_SETTINGS"]
+
+
+@dataclass
+class _Cached:
+    value: object
+    expires: float
+
+
+@dataclass
+class ServingState:
+    """Per-app serving state: the registry and the caches (catalogue, availability, experiment, weights)."""
+
+    registry: ModelRegistry
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    catalogue: _Cached | None = None
+    catalogue_building: bool = False
+    prices: dict = field(default_factory=dict)  # currency -> converted price array (per catalogue)
+    windows: dict = field(default_factory=dict)  # window key -> _Cached(set of free mentor ids)
+    experiment: _Cached | None = None
+    weights: _Cached | None = None
+    last_ab_check: float = field(default_factory=time.monotonic)
+
+
+def state(app=None) -> ServingState:
+    """The app's serving state, made on first use (the registry polls MLflow lazily, never at start-up)."""
+    app = app or current_app._get_current_object()
+    found = app.extensions.get(EXTENSION)
+    if found is None:
+        settings = app.config["MENTORHUB_SETTINGS"]
+        found = ServingState(registry=ModelRegistry(
+            settings.mlflow_uri, poll_seconds=settings.serving_poll_seconds,
+            first_load_wait_seconds=settings.serving_first_load_wait_seconds))
+        app.extensions[EXTENSION] = found
+    return found
+
+
+# ---------------------------------------------------------------- catalogue
+
+
+def build_catalogue(now: datetime | None = None) -> tuple[Catalogue, np.ndarray, list[str], list[tuple[int, str]]]:
+    """Approved, active mentors with what re-ranking and reasons need (a handful of queries)."""
+    settings = _settings()
+    now = now or datetime.now(UTC)
+    rows = db.session.execute(
+        sa.select(MentorProfile.user_id, User.full_name, MentorProfile.rating_sum, MentorProfile.rating_count,
+                  MentorProfile.price_minor, MentorProfile.currency, MentorProfile.created_at,
+                  MentorProfile.reviewed_at, MentorProfile.session_minutes, MentorProfile.timezone)
+        .join(User, User.id == MentorProfile.user_id)
+        .where(MentorProfile.status == MentorStatus.APPROVED, User.is_active_account.is_(True))
+        .order_by(MentorProfile.user_id)).all()
+    ids = np.asarray([r.user_id for r in rows], dtype=np.int64)
+    position = {int(m): i for i, m in enumerate(ids.tolist())}
+    topics: list[list[int]] = [[] for _ in rows]
+    for mentor_id, topic_id in db.session.execute(sa.select(mentor_topics.c.mentor_id, mentor_topics.c.topic_id)):
+        if mentor_id in position:
+            topics[position[mentor_id]].append(int(topic_id))
+    names = {t.id: t.name for t in db.session.execute(sa.select(Topic.id, Topic.name))}
+    since = now - timedelta(days=settings.search_popularity_days)
+    popularity = np.zeros(len(rows))
+    completed_total = np.zeros(len(rows))
+    learner_rows: dict[int, int] = {}
+    pair_rows, pair_cols = [], []
+    history: dict[int, dict[int, None]] = {}  # learner -> booked mentors, newest session first
+    for mentor_id, learner_id, status, ends_at in db.session.execute(
+            sa.select(Booking.mentor_id, Booking.learner_id, Booking.status, Booking.ends_at)
+            .where(Booking.status.in_(BOOKED_STATUSES)).order_by(Booking.starts_at.desc())):
+        booked = history.setdefault(learner_id, {})
+        if len(booked) < 200:
+            booked.setdefault(int(mentor_id))
+        pos = position.get(mentor_id)
+        if pos is None:
+            continue
+        status = getattr(status, "value", status)
+        if status == "completed":
+            completed_total[pos] += 1
+            if ends_at is not None and _aware(ends_at) >= since:
+                popularity[pos] += 1
+        pair_rows.append(learner_rows.setdefault(learner_id, len(learner_rows)))
+        pair_cols.append(pos)
+    import scipy.sparse as sp
+
+    bookings = sp.csc_matrix((np.ones(len(pair_rows)), (pair_rows, pair_cols)),
+                             shape=(max(len(learner_rows), 1), len(rows)))
+    bookings.data[:] = 1.0
+    bookings.sum_duplicates()
+    bookings.data = np.minimum(bookings.data, 1.0)
+    new_since = now - timedelta(days=settings.serving_new_mentor_days)
+    is_new = np.asarray([_aware(r.reviewed_at or r.created_at) >= new_since if (r.reviewed_at or r.created_at)
+                         else False for r in rows], dtype=bool) & (completed_total < settings.serving_new_mentor_sessions)
+    rating_count = np.asarray([r.rating_count or 0 for r in rows], dtype=np.float64)
+    rating_sum = np.asarray([r.rating_sum or 0 for r in rows], dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rating_avg = np.where(rating_count > 0, rating_sum / np.maximum(rating_count, 1), np.nan)
+    catalogue = Catalogue(mentor_ids=ids, names=[r.full_name for r in rows], topics=[tuple(t) for t in topics],
+                          topic_names=names, rating_avg=rating_avg, rating_count=rating_count, popularity=popularity,
+                          is_new=is_new, bookings=bookings, learner_rows=learner_rows, position=position)
+    prices = np.asarray([r.price_minor for r in rows], dtype=np.float64)
+    currencies = [r.currency or "USD" for r in rows]
+    zones = [(int(r.session_minutes or 60), r.timezone or "UTC") for r in rows]
+    catalogue.booking_history = history  # for the learner index built with it
+    return catalogue, prices, currencies, zones
+
+
+@dataclass
+class LearnerIndex:
+    """Every learner's interests and booked mentors, built in bulk with the catalogue."""
+
+    learners: dict[int, Learner]
+    max_user_id: int  # a user id above this was created after the build: read from the database
+    started: float  # time.time() when the build started (changes committed after it are not in it)
+
+
+_changed_learners: dict[int, float] = {}  # learner id -> time.time() of the commit that changed them
+_listener_installed = False
+
+
+def build_learner_index(history: dict[int, dict[int, None]], started: float) -> LearnerIndex:
+    """Profiles, interest topics and booking histories of every learner (three bulk queries)."""
+    topics: dict[int, list[int]] = {}
+    for learner_id, topic_id in db.session.execute(sa.select(learner_topics.c.learner_id, learner_topics.c.topic_id)):
+        topics.setdefault(learner_id, []).append(int(topic_id))
+    learners: dict[int, Learner] = {}
+    for user_id, interests in db.session.execute(sa.select(LearnerProfile.user_id, LearnerProfile.interests)):
+        learners[user_id] = Learner(id=user_id, interest_topics=tuple(topics.pop(user_id, ())),
+                                    interests_text=interests or "", booked=tuple(history.get(user_id, ())))
+    for learner_id, booked in history.items():
+        if learner_id not in learners:
+            learners[learner_id] = Learner(id=learner_id, interest_topics=tuple(topics.pop(learner_id, ())),
+                                           booked=tuple(booked))
+    for learner_id, ts in topics.items():
+        learners[learner_id] = Learner(id=learner_id, interest_topics=tuple(ts))
+    max_user_id = int(db.session.execute(sa.select(sa.func.max(User.id))).scalar() or 0)
+    return LearnerIndex(learners=learners, max_user_id=max_user_id, started=started)
+
+
+def install_change_listener() -> None:
+    """Remember, on commit, which learners' bookings or profile changed (their cached context is stale)."""
+    global _listener_installed
+    if _listener_installed:
+        return
+    from sqlalchemy.orm import Session
+
+    def after_flush(session, flush_context) -> None:
+        changed = session.info.setdefault("serving_changed_learners", set())
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            if isinstance(obj, Booking) and obj.learner_id is not None:
+                changed.add(int(obj.learner_id))
+            elif isinstance(obj, LearnerProfile) and obj.user_id is not None:
+                changed.add(int(obj.user_id))
+
+    def after_commit(session) -> None:
+        changed = session.info.pop("serving_changed_learners", None)
+        if changed:
+            now = time.time()
+            for learner_id in changed:
+                _changed_learners[learner_id] = now
+
+    def after_rollback(session) -> None:
+        session.info.pop("serving_changed_learners", None)
+
+    sa.event.listen(Session, "after_flush", after_flush)
+    sa.event.listen(Session, "after_commit", after_commit)
+    sa.event.listen(Session, "after_soft_rollback", lambda session, previous: after_rollback(session))
+    _listener_installed = True
+
+
+def cards(mentor_ids: list[int], currency: str, load) -> dict:
+    """Result cards of these mentors, cached with the catalogue (same lifetime); `load(ids)` fetches the misses."""
+    bundle = catalogue()
+    cache = bundle.setdefault("cards", {})
+    out, missing = {}, []
+    for mentor_id in mentor_ids:
+        card = cache.get((mentor_id, currency))
+        if card is None:
+            missing.append(mentor_id)
+        else:
+            out[mentor_id] = card
+    if missing:
+        for card in load(missing):
+            cache[(card.id, currency)] = card
+            out[card.id] = card
+    return out
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def catalogue(now: datetime | None = None) -> dict:
+    """The cached catalogue bundle; rebuilt in the background when stale (the first build is synchronous)."""
+    st = state()
+    cached = st.catalogue
+    if cached is not None and cached.expires > time.monotonic():
+        return cached.value
+    if cached is None:
+        with st.lock:
+            if st.catalogue is None:
+                st.catalogue = _Cached(_bundle(now), time.monotonic() + _settings().serving_catalogue_seconds)
+                _forget_changes_before(st.catalogue.value["learners"].started)
+        return st.catalogue.value
+    if not st.catalogue_building:
+        st.catalogue_building = True
+        app = current_app._get_current_object()
+        threading.Thread(target=_rebuild_in_background, args=(app,), daemon=True).start()
+    return cached.value
+
+
+def _bundle(now: datetime | None = None) -> dict:
+    started = time.time()
+    cat, prices, currencies, zones = build_catalogue(now)
+    learners = build_learner_index(cat.booking_history, started)
+    del cat.booking_history
+    return {"catalogue": cat, "prices": prices, "currencies": currencies, "zones": zones, "converted": {},
+            "built": time.time(), "learners": learners}
+
+
+def _forget_changes_before(started: float) -> None:
+    """Changes committed well before the learner index now served was built are in it (a minute's margin)."""
+    for learner_id, when in list(_changed_learners.items()):
+        if when < started - 60:
+            _changed_learners.pop(learner_id, None)
+
+
+def _rebuild_in_background(app) -> None:
+    st = state(app)
+    try:
+        with app.app_context():
+            bundle = _bundle()
+            st.catalogue = _Cached(bundle, time.monotonic() + app.config["MENTORHUB_SETTINGS"].serving_catalogue_seconds)
+            _forget_changes_before(bundle["learners"].started)
+            db.session.remove()
+    except Exception:  # noqa: BLE001 - keep the previous catalogue
+        logger.exception("could not refresh the recommendation catalogue")
+    finally:
+        st.catalogue_building = False
+
+
+def invalidate(app=None) -> None:
+    """Forget the cached catalogue and learners, availability, experiment and weights (tests, admin changes)."""
+    st = state(app)
+    st.catalogue, st.windows, st.experiment, st.weights = None, {}, None, None
+
+
+def converted_prices(bundle: dict, currency: str) -> np.ndarray:
+    found = bundle["converted"].get(currency)
+    if found is None:
+        factors = np.asarray([factor(c if c in DEMO_USD_PER_UNIT else "USD", currency) for c in bundle["currencies"]])
+        found = np.floor(bundle["prices"] * factors + 0.5)
+        bundle["converted"][currency] = found
+    return found
+
+
+def free_in_window(bundle: dict, window: AvailabilityWindow, now: datetime) -> np.ndarray:
+    """Boolean mask over the catalogue: a free slot inside the window.
+
+    The set of free mentors per window is cached for `serving_availability_cache_seconds`; once stale
+    it is still served while one background thread recomputes it (the first computation of a window
+    is synchronous). The mask over the catalogue is cached per catalogue build.
+    """
+    st = state()
+    hit = st.windows.get(window)
+    if hit is None:
+        free = _free_mentors(bundle, window, now)
+        hit = st.windows[window] = _Cached({"free": free, "masks": {}, "refreshing": False},
+                                           time.monotonic() + _settings().serving_availability_cache_seconds)
+        if len(st.windows) > 256:
+            for key in list(st.windows)[:64]:
+                st.windows.pop(key, None)
+    elif hit.expires <= time.monotonic() and not hit.value["refreshing"]:
+        hit.value["refreshing"] = True
+        app = current_app._get_current_object()
+        threading.Thread(target=_refresh_window, args=(app, window, hit), daemon=True).start()
+    value = hit.value
+    built = bundle["built"]
+    mask = value["masks"].get(built)
+    if mask is None:
+        cat: Catalogue = bundle["catalogue"]
+        free = value["free"]
+        mask = np.isin(cat.mentor_ids, np.fromiter(free, dtype=np.int64, count=len(free)))
+        value["masks"] = {built: mask}
+    return mask
+
+
+def _free_mentors(bundle: dict, window: AvailabilityWindow, now: datetime) -> set[int]:
+    cat: Catalogue = bundle["catalogue"]
+    mentors = {int(m): bundle["zones"][i] for i, m in enumerate(cat.mentor_ids.tolist())}
+    return availability.mentors_with_free_slot(mentors, window, now, mentor_ids_sql=_approved_ids_sql()) \
+        if mentors else set()
+
+
+def _refresh_window(app, window: AvailabilityWindow, hit: _Cached) -> None:
+    try:
+        with app.app_context():
+            st = state(app)
+            bundle = catalogue()
+            free = _free_mentors(bundle, window, datetime.now(UTC))
+            st.windows[window] = _Cached({"free": free, "masks": {}, "refreshing": False},
+                                         time.monotonic() + app.config["MENTORHUB_SETTINGS"]
+                                         .serving_availability_cache_seconds)
+            db.session.remove()
+    except Exception:  # noqa: BLE001 - keep serving the stale set
+        logger.exception("could not refresh free slots for %s", window)
+        hit.value["refreshing"] = False
+
+
+def _approved_ids_sql():
+    return (sa.select(MentorProfile.user_id).join(User, User.id == MentorProfile.user_id)
+            .where(MentorProfile.status == MentorStatus.APPROVED, User.is_active_account.is_(True)))
+
+
+def soon_window(tz: str, now: datetime) -> AvailabilityWindow:
+    """'This week': today and the next six days, all day, in the learner's zone."""
+    today = now.astimezone(_zone(tz)).date()
+    return AvailabilityWindow(start_date=today, end_date=today + timedelta(days=6), day_start=dtime(0),
+                              day_end=END_OF_DAY, tz=tz)
+
+
+def _zone(tz: str):
+    from zoneinfo import ZoneInfo
+
+    try:
+        return ZoneInfo(tz)
+    except Exception:  # noqa: BLE001
+        return ZoneInfo("UTC")
+
+
+# ---------------------------------------------------------------- learner, weights, arm
+
+
+def learner_context(learner_id: int, bundle: dict | None = None) -> Learner:
+    """Interests (topics and text) and booked mentors of the learner: from the cached learner index, or from
+    the database when the learner changed (committed) since it was built or is newer than it."""
+    install_change_listener()
+    bundle = bundle if bundle is not None else catalogue()
+    index: LearnerIndex | None = bundle.get("learners")
+    if index is not None:
+        changed = _changed_learners.get(learner_id)
+        if changed is None or changed < index.started:
+            found = index.learners.get(learner_id)
+            if found is not None:
+                return found
+            if learner_id <= index.max_user_id:
+                return Learner(id=learner_id)
+    return learner_from_db(learner_id)
+
+
+def learner_from_db(learner_id: int) -> Learner:
+    """Interests (topics and text) and booked mentors of the learner (three small indexed queries)."""
+    interests = db.session.execute(sa.select(LearnerProfile.interests).where(LearnerProfile.user_id == learner_id)
+                                   ).scalar() or ""
+    topics = tuple(int(t) for t in db.session.execute(
+        sa.select(learner_topics.c.topic_id).where(learner_topics.c.learner_id == learner_id)).scalars())
+    booked = tuple(dict.fromkeys(int(m) for m in db.session.execute(
+        sa.select(Booking.mentor_id).where(Booking.learner_id == learner_id, Booking.status.in_(BOOKED_STATUSES))
+        .order_by(Booking.starts_at.desc()).limit(200)).scalars()))
+    return Learner(id=learner_id, interest_topics=topics, interests_text=interests, booked=booked)
+
+
+def admin_weights() -> dict:
+    """ModelSetting 'rerank_weights' over the defaults (cached briefly)."""
+    st = state()
+    if st.weights is not None and st.weights.expires > time.monotonic():
+        return st.weights.value
+    row = db.session.get(ModelSetting, WEIGHTS_KEY)
+    value = merge_weights(row.value if row is not None and isinstance(row.value, dict) else None)
+    st.weights = _Cached(value, time.monotonic() + _settings().serving_settings_cache_seconds)
+    return value
+
+
+def set_admin_weights(weights: dict, by: int | None = None) -> dict:
+    """Store the re-ranking weights (ModelSetting 'rerank_weights'); unknown keys are refused."""
+    unknown = set(weights) - set(merge_weights())
+    if unknown:
+        raise ValueError(f"unknown weights: {', '.join(sorted(unknown))}")
+    row = db.session.get(ModelSetting, WEIGHTS_KEY)
+    value = {k: float(v) for k, v in weights.items()}
+    if row is None:
+        db.session.add(ModelSetting(key=WEIGHTS_KEY, value=value, updated_by=by))
+    else:
+        row.value = {**(row.value or {}), **value}
+        row.updated_by = by
+    db.session.commit()
+    state().weights = None
+    return merge_weights(value)
+
+
+def running_experiment() -> dict | None:
+    """The running experiment with its arms (cached briefly)."""
+    st = state()
+    if st.experiment is not None and st.experiment.expires > time.monotonic():
+        return st.experiment.value
+    value = ab.running_experiment(db.session)
+    st.experiment = _Cached(value, time.monotonic() + _settings().serving_settings_cache_seconds)
+    return value
+
+
+def arm_for(learner_id: int) -> ab.ArmSpec | None:
+    experiment = running_experiment()
+    if experiment is None:
+        return None
+    return ab.assign_arm(learner_id, experiment["id"], experiment["arms"])
+
+
+# ---------------------------------------------------------------- the request
+
+
+@dataclass
+class Recommendations:
+    learner_id: int
+    picks: list
+    source: str
+    model_version: str | None
+    arm: str | None
+    exposure_id: int | None
+    fallback: str | None = None  # why the model was not used, when it was not
+
+
+def candidate_index(bundle: dict, filters: SearchFilters | None, now: datetime) -> np.ndarray:
+    cat: Catalogue = bundle["catalogue"]
+    mask = np.ones(len(cat), dtype=bool)
+    if filters is not None:
+        if filters.topic_ids:
+            cols = [t for t in filters.topic_ids if t < cat.topic_dense.shape[1]]
+            has = cat.topic_dense[:, cols].sum(axis=1) > 0 if cols else np.zeros(len(cat), bool)
+            mask &= has
+        if filters.price_min_minor is not None or filters.price_max_minor is not None:
+            prices = converted_prices(bundle, filters.currency)
+            if filters.price_min_minor is not None:
+                mask &= prices >= filters.price_min_minor
+            if filters.price_max_minor is not None:
+                mask &= prices <= filters.price_max_minor
+        if filters.availability is not None and mask.any():
+            mask &= free_in_window(bundle, filters.availability, now)
+    return np.flatnonzero(mask)
+
+
+def recommend_for(learner_id: int, filters: SearchFilters | None = None, k: int = 10, source: str = "api",
+                  log: bool = True, now: datetime | None = None, exclude_booked: bool = False) -> Recommendations:
+    """Recommendations for a learner, with reasons; logs one exposure event (unless `log` is False)."""
+    settings = _settings()
+    now = now or datetime.now(UTC)
+    st = state()
+    bundle = catalogue(now)
+    cat: Catalogue = bundle["catalogue"]
+    index = candidate_index(bundle, filters, now)
+    arm = arm_for(learner_id)
+    weights = merge_weights(admin_weights(), arm.rerank_weights if arm else None)
+    fallback = None
+    try:
+        model = st.registry.model(alias=(arm.model_alias if arm else "champion") or "champion",
+                                  version=arm.model_version if arm else None)
+        content_model = st.registry.content_model()
+    except Exception as error:  # noqa: BLE001 - popularity rather than an error page
+        logger.warning("model registry failed: %s", error)
+        model, content_model = None, None
+    if model is None:
+        fallback = st.registry.last_error or "no model registered"
+    learner = learner_context(learner_id, bundle)
+    tz = (filters.tz if filters is not None else None) or "UTC"
+    soon = free_in_window(bundle, soon_window(tz, now), now) if len(index) else np.zeros(0, bool)
+    ranked: Ranked = recommend(model, learner, cat, index, soon[index] if len(index) else np.zeros(0, bool),
+                               weights, k, content_model, exclude_booked)
+    exposure_id = None
+    version = ranked.model_version
+    if log and ranked.picks:  # queued with its id; a background thread writes it within milliseconds
+        payload = dict(source=source, mentor_ids=[p.mentor_id for p in ranked.picks],
+                       scores=[p.score for p in ranked.picks], reasons=[p.reason_kind for p in ranked.picks],
+                       ranking=ranked.source, experiment_id=arm.experiment_id if arm else None,
+                       filters=filters.log_payload() if filters is not None else {}, k=k, fallback=fallback)
+        exposure_id = exposures.writer_for(db.engine).submit(exposures.exposure_row(
+            user_id=learner_id, model_version=version, arm=arm.label if arm else None, occurred_at=utcnow(),
+            payload=payload))
+    _maybe_check_experiments(settings)
+    return Recommendations(learner_id=learner_id, picks=ranked.picks, source=ranked.source, model_version=version,
+                           arm=arm.label if arm else None, exposure_id=exposure_id, fallback=fallback)
+
+
+def _maybe_check_experiments(settings) -> None:
+    """Every serving_ab_check_seconds: guardrails and auto-promotion, in a background thread."""
+    if settings.serving_ab_check_seconds <= 0:
+        return
+    st = state()
+    if time.monotonic() - st.last_ab_check < settings.serving_ab_check_seconds:
+        return
+    st.last_ab_check = time.monotonic()
+    app = current_app._get_current_object()
+
+    def run():
+        try:
+            with app.app_context():
+                actions = ab.check_experiments(db.session, state(app).registry)
+                db.session.commit()
+                if actions:
+                    logger.info("A/B check: %s", actions)
+                    state(app).experiment = None
+                db.session.remove()
+        except Exception:  # noqa: BLE001
+            logger.exception("A/B check failed")
+
+    threading.Thread(target=run, daemon=True).start()
+
+
+# ---------------------------------------------------------------- search blend
+
+
+def personal_scores(learner_id: int, mentor_ids) -> dict[int, float] | None:
+    """The search hook: the champion's percentile score (0..1) of these mentors for this learner, or None."""
+    try:
+        model = state().registry.model(alias="champion")
+        if model is None or not model.knows(learner_id):
+            return None
+        ids = np.asarray(list(mentor_ids), dtype=np.int64)
+        raw = model.scores(learner_id, ids)
+        from serving.recommend import _percentile
+
+        pct = _percentile(raw)
+        return {int(m): float(s) for m, s in zip(ids.tolist(), pct.tolist())}
+    except Exception:  # noqa: BLE001 - search must never fail because of the model
+        logger.exception("personal scores failed")
+        return None
+
+
+def default_window(tz: str, today: date, days: int = 7) -> AvailabilityWindow:
+    return AvailabilityWindow(start_date=today, end_date=today + timedelta(days=days - 1), day_start=dtime(0),
+                              day_end=END_OF_DAY, tz=tz)

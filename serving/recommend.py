@@ -1,0 +1,262 @@
+"""Scoring, re-ranking and reasons: from a learner and candidate mentors to a ranked, explained list.
+
+The app (api.recommendations) gives the candidates (approved, active mentors that fit the request) as a
+`Catalogue` plus an index array; serving scores them with the arm's model (or the cold-start content
+model, or popularity), re-ranks with the admin's weights and explains each pick. No database here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+DEFAULT_WEIGHTS = {
+    "model": 1.0,  # the arm's model score (percentile among the candidates)
+    "availability": 0.15,  # free in the next days
+    "popularity": 0.10,  # completed sessions recently (log-scaled)
+    "diversity": 0.20,  # penalty per already-picked mentor sharing a topic (greedy, MMR-style)
+    "new_mentor": 0.25,  # fair-exposure boost for new mentors with few sessions
+    "interest": 0.20,  # topic overlap with the learner's stated interests (cold start and beyond)
+}
+
+
+def merge_weights(*layers: dict | None) -> dict:
+    """DEFAULT_WEIGHTS overridden by each layer in turn (admin setting, then the arm's); unknown keys dropped."""
+    out = dict(DEFAULT_WEIGHTS)
+    for layer in layers:
+        for key, value in (layer or {}).items():
+            if key in out:
+                try:
+                    out[key] = float(value)
+                except (TypeError, ValueError):
+                    continue
+    return out
+
+
+@dataclass
+class Catalogue:
+    """Approved, active mentors as arrays (built by the app, cached for a minute)."""
+
+    mentor_ids: np.ndarray  # int64
+    names: list[str]
+    topics: list[tuple[int, ...]]  # topic ids per mentor
+    topic_names: dict[int, str]
+    rating_avg: np.ndarray  # NaN when unrated
+    rating_count: np.ndarray
+    popularity: np.ndarray  # completed sessions in the popularity window
+    is_new: np.ndarray  # bool: new mentor (fair-exposure boost)
+    bookings: sp.csc_matrix | None = None  # learners x mentors (1 = booked), for "learners who booked X"
+    learner_rows: dict[int, int] = field(default_factory=dict)
+    position: dict[int, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.position:
+            self.position = {int(m): i for i, m in enumerate(self.mentor_ids.tolist())}
+        n_topics = (max(self.topic_names) + 1) if self.topic_names else 1
+        rows = [i for i, ts in enumerate(self.topics) for _t in ts]
+        cols = [t for ts in self.topics for t in ts]
+        self.topic_matrix = sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                                          shape=(len(self.mentor_ids), max(n_topics, max(cols, default=0) + 1)))
+        # the same as a dense 0/1 array (mentors x topics, a few hundred kB): row and column picks per request
+        # are plain numpy indexing instead of sparse slicing
+        self.topic_dense = self.topic_matrix.toarray().astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.mentor_ids)
+
+
+@dataclass
+class Learner:
+    """What the app knows about the learner making the request."""
+
+    id: int
+    interest_topics: tuple[int, ...] = ()
+    interests_text: str = ""
+    booked: tuple[int, ...] = ()  # mentor ids booked before (any status but rejected/expired)
+
+
+@dataclass
+class Pick:
+    mentor_id: int
+    position: int
+    score: float
+    model_score: float | None
+    reason: str
+    reason_kind: str
+
+
+@dataclass
+class Ranked:
+    picks: list[Pick]
+    source: str  # model | cold_start_content | cold_start_interests | popularity
+    model_version: str | None
+
+
+def _percentile(values: np.ndarray) -> np.ndarray:
+    """Rank-based 0..1 (1 = best); NaN (unknown to the model) gets 0."""
+    out = np.zeros(values.shape)
+    finite = np.isfinite(values)
+    n = int(finite.sum())
+    if n == 0:
+        return out
+    order = np.argsort(values[finite], kind="stable")
+    ranks = np.empty(n)
+    ranks[order] = np.arange(n)
+    out[finite] = ranks / max(n - 1, 1)
+    return out
+
+
+def score_candidates(model, learner: Learner, catalogue: Catalogue, index: np.ndarray,
+                     content_model=None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(base score 0..1, raw model score or None, source) for the candidates `index` (positions in the catalogue)."""
+    ids = catalogue.mentor_ids[index]
+    known = model is not None and model.knows(learner.id)
+    if known:
+        raw = model.scores(learner.id, ids)
+        return _percentile(raw), raw, "model"
+    text = " ".join([learner.interests_text] + [catalogue.topic_names.get(t, "") for t in learner.interest_topics])
+    if content_model is not None and text.strip():
+        raw = content_model.text_scores(text, ids)
+        if raw is not None and np.any(raw > 0):
+            return _percentile(np.where(raw > 0, raw, np.nan)), raw, "cold_start_content"
+    if learner.interest_topics:
+        overlap = interest_overlap(learner, catalogue, index)
+        if overlap.any():
+            pop = np.log1p(catalogue.popularity[index])
+            return _percentile(overlap * 10 + pop / (pop.max() + 1)), None, "cold_start_interests"
+    if model is not None:  # an unknown learner: the model's own fallback (popularity in its training data)
+        raw = model.scores(learner.id, ids)
+        return _percentile(raw), raw, "model"
+    return _percentile(np.log1p(catalogue.popularity[index]) + 1e-3 * np.nan_to_num(catalogue.rating_avg[index])), \
+        None, "popularity"
+
+
+def interest_overlap(learner: Learner, catalogue: Catalogue, index: np.ndarray) -> np.ndarray:
+    """How many of the learner's interest topics each candidate teaches."""
+    if not learner.interest_topics:
+        return np.zeros(len(index))
+    cols = [t for t in learner.interest_topics if t < catalogue.topic_dense.shape[1]]
+    if not cols:
+        return np.zeros(len(index))
+    return catalogue.topic_dense[:, cols].sum(axis=1, dtype=np.float64)[index]
+
+
+def rerank(base: np.ndarray, learner: Learner, catalogue: Catalogue, index: np.ndarray, free_soon: np.ndarray,
+           weights: dict, k: int, exclude_booked: bool = False) -> list[tuple[int, float]]:
+    """Greedy re-ranking of the candidates: (catalogue position, final score) of the top k.
+
+    score = w_model * base + w_availability * free_soon + w_popularity * log-popularity (0..1)
+          + w_new_mentor * is_new + w_interest * interest overlap (0..1)
+          - w_diversity * (share of already-picked mentors that share a topic)
+    """
+    if len(index) == 0 or k <= 0:
+        return []
+    pop = np.log1p(catalogue.popularity[index])
+    pop = pop / pop.max() if pop.max() > 0 else pop
+    overlap = interest_overlap(learner, catalogue, index)
+    overlap = np.minimum(overlap, 1.0)
+    score = (weights["model"] * base + weights["availability"] * free_soon.astype(float)
+             + weights["popularity"] * pop + weights["new_mentor"] * catalogue.is_new[index].astype(float)
+             + weights["interest"] * overlap)
+    if exclude_booked and learner.booked:
+        booked = np.isin(catalogue.mentor_ids[index], np.asarray(learner.booked, dtype=np.int64))
+        score = np.where(booked, -np.inf, score)
+    # diversity needs only a short list: take the best few times k, then pick greedily
+    short = min(len(index), max(k * 5, 50))
+    top = np.argpartition(-score, short - 1)[:short] if short < len(index) else np.arange(len(index))
+    top = top[np.argsort(-score[top], kind="stable")]
+    top = top[np.isfinite(score[top])]
+    topics = catalogue.topic_dense[index[top]]
+    shared = (topics @ topics.T) > 0 if len(top) else np.zeros((0, 0), dtype=bool)
+    # greedy: each step takes the best score minus w_diversity x (share of the picks so far sharing a topic);
+    # the count of shared picks per candidate is kept up to date instead of recomputed
+    chosen: list[int] = []
+    w_div = weights["diversity"]
+    scores = score[top]
+    sharing = np.zeros(len(top))
+    for _ in range(min(k, len(top))):
+        adjusted = scores - sharing / len(chosen) * w_div if chosen and w_div else scores.copy()
+        if chosen:
+            adjusted[chosen] = -np.inf
+        best = int(np.argmax(adjusted))
+        chosen.append(best)
+        sharing += shared[:, best]
+    return [(int(index[top[c]]), float(score[top[c]])) for c in chosen]
+
+
+def explain(position: int, learner: Learner, catalogue: Catalogue, free_soon: bool, source: str,
+            co_booked: tuple[int, int] | None) -> tuple[str, str]:
+    """A short reason a person understands, and its kind."""
+    if co_booked is not None and co_booked[1] >= 2:
+        other = catalogue.position.get(co_booked[0])
+        if other is not None:
+            return f"Learners who booked {catalogue.names[other]} also booked", "co_booking"
+    mine = set(catalogue.topics[position])
+    shared = [t for t in learner.interest_topics if t in mine]
+    if shared:
+        return f"Matches your interest in {catalogue.topic_names.get(shared[0], 'this topic')}", "interest"
+    if learner.booked:
+        booked_topics = {t for m in learner.booked if m in catalogue.position
+                         for t in catalogue.topics[catalogue.position[m]]}
+        overlap = [t for t in catalogue.topics[position] if t in booked_topics]
+        if overlap:
+            return f"More {catalogue.topic_names.get(overlap[0], 'of what you book')}, like your past sessions", \
+                "history"
+    if bool(catalogue.is_new[position]):
+        return "New on MentorHub: be one of their first learners", "new_mentor"
+    rating = catalogue.rating_avg[position]
+    if np.isfinite(rating) and rating >= 4.5 and catalogue.rating_count[position] >= 3:
+        return (f"Highly rated ({rating:.1f}★), free this week" if free_soon
+                else f"Highly rated ({rating:.1f}★)"), "rating"
+    if free_soon:
+        return "Free this week", "availability"
+    topic = catalogue.topics[position][0] if catalogue.topics[position] else None
+    if topic is not None and catalogue.popularity[position] > 0:
+        return f"Popular with learners of {catalogue.topic_names.get(topic, 'this topic')}", "popularity"
+    return "Popular with learners", "popularity"
+
+
+def co_booking(learner: Learner, catalogue: Catalogue, positions: Sequence[int]) -> dict[int, tuple[int, int]]:
+    """For each picked position: (a mentor the learner booked, learners who booked both), the strongest one."""
+    if catalogue.bookings is None or not learner.booked or not positions:
+        return {}
+    booked = [catalogue.position[m] for m in learner.booked if m in catalogue.position]
+    if not booked:
+        return {}
+    both = (catalogue.bookings[:, booked].T @ catalogue.bookings[:, list(positions)]).toarray()  # booked x picked
+    out = {}
+    for j, pos in enumerate(positions):
+        if catalogue.mentor_ids[pos] in learner.booked:
+            continue
+        i = int(np.argmax(both[:, j]))
+        if both[i, j] > 0:
+            out[pos] = (int(catalogue.mentor_ids[booked[i]]), int(both[i, j]))
+    return out
+
+
+def recommend(model, learner: Learner, catalogue: Catalogue, index: np.ndarray, free_soon: np.ndarray,
+              weights: dict, k: int, content_model=None, exclude_booked: bool = False) -> Ranked:
+    """Score, re-rank and explain: the top k of the candidates `index` (catalogue positions)."""
+    index = np.asarray(index, dtype=np.int64)
+    try:
+        base, raw, source = score_candidates(model, learner, catalogue, index, content_model)
+    except Exception:  # noqa: BLE001 - a broken model must never fail the request: popularity instead
+        base, raw, source = score_candidates(None, learner, catalogue, index, None)
+    ranked = rerank(base, learner, catalogue, index, free_soon, weights, k, exclude_booked)
+    # only the picks need their raw score and availability: look them up through the inverse of `index`
+    slot = np.full(len(catalogue), -1, dtype=np.int64)
+    slot[index] = np.arange(len(index))
+    co = co_booking(learner, catalogue, [p for p, _s in ranked])
+    picks = []
+    for n, (pos, score) in enumerate(ranked, start=1):
+        i = int(slot[pos])
+        value = None if raw is None or i < 0 or not np.isfinite(raw[i]) else float(raw[i])
+        free = bool(free_soon[i]) if 0 <= i < len(free_soon) else False
+        reason, kind = explain(pos, learner, catalogue, free, source, co.get(pos))
+        picks.append(Pick(mentor_id=int(catalogue.mentor_ids[pos]), position=n, score=round(score, 6),
+                          model_score=value, reason=reason, reason_kind=kind))
+    return Ranked(picks=picks, source=source if model is not None or source != "model" else "popularity",
+                  model_version=model.version if model is not None and source == "model" else
+                  (content_model.version if content_model is not None and source == "cold_start_content" else None))

@@ -1,0 +1,155 @@
+"""Admins only, everywhere: every admin URL refuses others; TOTP two-factor sign-in; audit entries."""
+from __future__ import annotations
+
+import pytest
+
+from tests.api.admin.admin_helpers import PASSWORD, SECRET, code, enrol, form_token, web_login
+from tests.api.auth.accounts_helpers import JsonClient
+
+
+def _admin_urls(app):
+    """Every (method, path) of the admin panel and admin APIs, with sample values for the URL variables."""
+    import re
+
+    samples = {"int": "1", "float": "1.0"}
+    found = []
+    for rule in app.url_map.iter_rules():
+        if not (rule.rule.startswith("/admin") or rule.rule.startswith("/api/v1/admin")):
+            continue
+        def sample(match):
+            if match.group(1) == "any":  # <any(hide, unhide):action> -> hide
+                return match.group(2).split(",")[0].strip(" '\"")
+            return samples.get(match.group(1) or "", "x")
+
+        path = re.sub(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>", sample, rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, path, rule.endpoint))
+    return found
+
+
+def test_every_admin_url_is_forbidden_to_non_admins(app, make_user, login, client):
+    urls = _admin_urls(app)
+    assert len(urls) > 40  # the walk really covers the panel
+    make_user("ana@example.com", roles=("learner", "mentor"))
+    learner = make_user("lee@example.com", roles=("learner",))
+    login(learner)
+    api = JsonClient(client)
+    for method, path, endpoint in urls:
+        response = api._send(method.lower(), path, json={})
+        assert response.status_code == 403, (method, path, endpoint, response.status_code)
+
+
+def test_every_admin_url_needs_a_login(app):
+    anonymous = JsonClient(app.test_client())
+    for method, path, endpoint in _admin_urls(app):
+        response = anonymous._send(method.lower(), path, json={})
+        if path.startswith("/api/"):
+            assert response.status_code == 401, (method, path)
+        else:
+            assert response.status_code == 302 and response.headers["Location"].startswith("/login"), (method, path)
+
+
+def test_an_admin_session_without_totp_reaches_nothing_of_the_panel(app, make_user, login, client):
+    """A session made without the code step (here: injected) is sent to the code step, or gets 401 JSON."""
+    admin = make_user("root@example.com", roles=("admin",))
+    api = JsonClient(client)
+    for method, path, endpoint in _admin_urls(app):
+        if not endpoint.startswith(("admin.", "admin_api.")) or endpoint == "admin.two_factor":
+            continue  # other features' admin APIs (reviews) check the role; their sessions come from the same login
+        login(admin)
+        response = api._send(method.lower(), path, json={})
+        if path.startswith("/api/"):
+            assert response.status_code == 401 and response.get_json()["error"]["fields"] == {"totp_code": "required"}
+        else:
+            assert response.status_code == 302 and response.headers["Location"] == "/admin/2fa", (method, path)
+
+
+def test_web_login_enrols_then_asks_for_the_code(app, client, make_user):
+    import pyotp
+
+    make_user("root@example.com", roles=("admin",), full_name="Ada Admin")
+    response = web_login(client, "root@example.com")
+    assert response.headers["Location"] == "/admin/2fa"
+    assert client.get("/admin/mentors").headers["Location"].startswith("/login")  # no session yet
+    page = client.get("/admin/2fa").get_data(as_text=True)
+    assert "Set up two-factor sign-in" in page
+    import re
+
+    secret = "".join(re.findall(r"<span>([A-Z2-7]{1,4})</span>", page))
+    assert len(secret) == 32 and f"secret={secret}" in page.replace("&amp;", "&")
+    wrong = client.post("/admin/2fa", data={"code": "000000", "csrf_token": form_token(page)})
+    assert wrong.status_code == 400 and "4 attempts left" in wrong.get_data(as_text=True)
+    ok = client.post("/admin/2fa", data={"code": pyotp.TOTP(secret).now(), "csrf_token": form_token(page)})
+    assert ok.status_code == 302 and ok.headers["Location"] == "/admin/mentors"
+    assert client.get("/admin/").status_code == 200
+
+    # next time: the code step only, and a used code does not work twice
+    client.post("/logout", data={"csrf_token": form_token(client.get("/admin/").get_data(as_text=True))})
+    web_login(client, "root@example.com")
+    page = client.get("/admin/2fa").get_data(as_text=True)
+    assert "Enter your code" in page
+    replay = client.post("/admin/2fa", data={"code": pyotp.TOTP(secret).now(), "csrf_token": form_token(page)})
+    assert replay.status_code == 400
+    ok = client.post("/admin/2fa", data={"code": pyotp.TOTP(secret).at(__import__("time").time() + 30),
+                                         "csrf_token": form_token(page)})
+    assert ok.status_code == 302
+
+
+def test_too_many_wrong_codes_start_over_with_the_password(app, client, admin_user):
+    enrol(app, admin_user.id)
+    web_login(client, "root@example.com")
+    for attempt in range(5):
+        page = client.get("/admin/2fa").get_data(as_text=True)
+        response = client.post("/admin/2fa", data={"code": "123456", "csrf_token": form_token(page)})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert client.get("/admin/2fa").headers["Location"] == "/login"
+
+
+def test_api_login_of_an_admin_needs_an_enrolled_totp_code(app, admin_user):
+    api = JsonClient(app.test_client())
+    not_enrolled = api.post("/api/v1/auth/login", json={"email": "root@example.com", "password": PASSWORD})
+    assert not_enrolled.status_code == 403
+    enrol(app, admin_user.id)
+    missing = api.post("/api/v1/auth/login", json={"email": "root@example.com", "password": PASSWORD})
+    assert missing.status_code == 401 and "totp_code" in missing.get_json()["error"]["fields"]
+    assert api.get("/api/v1/admin/audit").status_code == 401
+    ok = api.post("/api/v1/auth/login", json={"email": "root@example.com", "password": PASSWORD,
+                                              "totp_code": code(SECRET)})
+    assert ok.status_code == 200
+    assert api.get("/api/v1/admin/audit").status_code == 200
+
+
+def test_the_secret_is_stored_encrypted(app, admin_user):
+    from api.extensions import db
+    from api.tables import AdminTotp
+
+    enrol(app, admin_user.id)
+    with app.app_context():
+        row = db.session.get(AdminTotp, admin_user.id)
+        assert SECRET not in row.secret_encrypted and row.confirmed_at is not None
+
+
+@pytest.mark.db
+def test_admin_actions_are_audited_and_shown(app, admin, make_user):
+    mentor = make_user("mara@example.com", roles=("mentor",), full_name="Mara Mentor")
+    from api.extensions import db
+    from api.tables import MentorProfile, MentorStatus
+
+    with app.app_context():
+        db.session.add(MentorProfile(user_id=mentor.id, price_minor=5000, status=MentorStatus.APPROVED))
+        db.session.commit()
+    assert admin.post(f"/api/v1/admin/mentors/{mentor.id}/suspend", json={"reason": "Too many no-shows"}).status_code == 200
+    assert admin.post(f"/api/v1/admin/mentors/{mentor.id}/suspend", json={"reason": "Again please"}).status_code == 409
+    assert admin.post(f"/api/v1/admin/mentors/{mentor.id}/reinstate").status_code == 200
+    assert admin.put("/api/v1/admin/model-settings/rerank_weights", json={"diversity": 0.5}).status_code == 200
+    entries = admin.get("/api/v1/admin/audit").get_json()["entries"]
+    actions = [e["action"] for e in entries]
+    assert actions[:4] == ["model_settings.update", "mentor.reinstate", "mentor.suspend", "admin.sign_in"][:4] or \
+        actions[:3] == ["model_settings.update", "mentor.reinstate", "mentor.suspend"]
+    suspend = next(e for e in entries if e["action"] == "mentor.suspend")
+    assert suspend["admin_name"] == "Ada Admin" and suspend["target_id"] == str(mentor.id)
+    assert suspend["details"]["reason"] == "Too many no-shows"
+    change = entries[0]["details"]["changed"]["diversity"]
+    assert change["to"] == 0.5
+    page = admin.get("/admin/audit").get_data(as_text=True)
+    assert "mentor.suspend" in page and "Too many no-shows" in page
