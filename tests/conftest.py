@@ -243,3 +243,28 @@ def login(app, client):
             session["_id"] = identifier
 
     return _login
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """Prefect's test harness (a temporary API and database), with Prefect's home under the session's tmp."""
+    from pipelines.common import configure_prefect
+
+    saved = dict(os.environ)
+    configure_prefect(tmp_path_factory.mktemp("prefect-home"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    try:
+        with prefect_test_harness(server_startup_timeout=120):
+            yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.fixture(scope="session")
+def world_builder():
+    """tests/pipelines/world_builder.py: seeds a world and runs the pipeline on it (shared by several folders)."""
+    from tests.pipelines import world_builder as builder
+
+    return builder
