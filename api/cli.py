@@ -145,6 +145,8 @@ def _attach_lazy_commands() -> None:
                                   "Chat delivery across eventlet workers on the Redis queue."))
     cli.add_command(LazyCommand("run-jobs", "api.bookings.jobs:run_jobs_command",
                                 "Periodic jobs: expire unanswered requests, complete sessions, send reminders."))
+    cli.add_command(LazyCommand("refresh-ranking", "api.search.ranking_columns:refresh_ranking_command",
+                                "Re-sync the search ranking columns (rating prior, 90-day popularity, prices)."))
     payments.add_command(LazyCommand("reconcile", "api.payments.reconcile:reconcile_command",
                                      "Settle payments stuck between states; cancel unpaid requests."))
     cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
