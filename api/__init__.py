@@ -5,6 +5,7 @@ the standard library before anything else loads.
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    warnings.filterwarnings("ignore", message="\nEventlet is deprecated")  # eventlet is the product owner's choice
     socketio.init_app(
         app,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE", settings.socketio_async_mode),
