@@ -1,6 +1,8 @@
 """Flask-Login: a session names the user and their session version, so old sessions die on logout."""
 from __future__ import annotations
 
+from sqlalchemy.orm import joinedload
+
 from api.extensions import db, login_manager
 from api.tables import User
 
@@ -14,7 +16,7 @@ def load_user(session_id: str) -> User | None:
     user_id, _, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(user_id))
+    user = db.session.get(User, int(user_id), options=[joinedload(User.roles)])  # one query on every request
     if user is None or user.session_version != int(version) or not user.is_active:
         return None
     return user
