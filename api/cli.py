@@ -88,6 +88,7 @@ def demo_logins() -> None:
     click.echo("Demo logins (password for all: %s)" % DEMO_PASSWORD)
     for role, email in DEMO_LOGINS.items():
         click.echo(f"  {role:<8} {email}")
+    click.echo("The admin sets up two-factor sign-in (an authenticator app, TOTP) on first log-in.")
 
 
 @cli.command()
