@@ -127,6 +127,14 @@ def _candidate_condition(window: AvailabilityWindow, zones: tuple[str, ...], dia
 # ---------------------------------------------------------------- bulk load and check
 
 
+def _connection():
+    """The session's connection for Core reads (no ORM result processing), after the autoflush Session.execute does."""
+    session = db.session()
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection()
+
+
 class _Mentor:
     __slots__ = ("zone", "policy", "rules", "exceptions", "busy")
 
@@ -143,8 +151,9 @@ def _policies(mentors: dict[int, tuple[int, str]], ids_clause) -> dict[int, Book
     config = current_app.config["MENTORHUB_SETTINGS"]
     defaults = dict(buffer_minutes=config.booking_buffer_minutes, min_notice_minutes=config.booking_min_notice_minutes,
                     horizon_days=config.booking_horizon_days, slot_step_minutes=config.booking_slot_step_minutes)
-    own = {row.mentor_id: row for row in db.session.scalars(
-        sa.select(MentorBookingPolicy).where(MentorBookingPolicy.mentor_id.in_(ids_clause)))}
+    own = {row.mentor_id: row for row in _connection().execute(
+        sa.select(MentorBookingPolicy.mentor_id, *[getattr(MentorBookingPolicy, name) for name in defaults])
+        .where(MentorBookingPolicy.mentor_id.in_(ids_clause)))}
     policies = {}
     for mentor_id, (session_minutes, _zone) in mentors.items():
         values = dict(defaults)
@@ -161,14 +170,14 @@ def _load(mentors: dict[int, tuple[int, str]], lower: datetime, upper: datetime,
     policies = _policies(mentors, ids_clause)
     loaded = {mentor_id: _Mentor(zone_name or "UTC", policies[mentor_id])
               for mentor_id, (_minutes, zone_name) in mentors.items()}
-    for mentor_id, weekday, start, end, zone_name in db.session.execute(
+    for mentor_id, weekday, start, end, zone_name in _connection().execute(
             sa.select(AvailabilityRule.mentor_id, AvailabilityRule.weekday, AvailabilityRule.start_time,
                       AvailabilityRule.end_time, AvailabilityRule.timezone)
             .where(AvailabilityRule.mentor_id.in_(ids_clause))):
         entry = loaded.get(mentor_id)
         if entry is not None:
             entry.rules.append(Rule(weekday, start, end, zone_name))
-    for mentor_id, on_date, start, end in db.session.execute(
+    for mentor_id, on_date, start, end in _connection().execute(
             sa.select(AvailabilityException.mentor_id, AvailabilityException.on_date,
                       AvailabilityException.start_time, AvailabilityException.end_time)
             .where(AvailabilityException.mentor_id.in_(ids_clause),
@@ -178,7 +187,7 @@ def _load(mentors: dict[int, tuple[int, str]], lower: datetime, upper: datetime,
         if entry is not None:
             entry.exceptions.append(Exception_(on_date, start, end))
     margin = timedelta(minutes=max([p.buffer_minutes + p.session_minutes for p in policies.values()] or [0]))
-    for mentor_id, starts_at, ends_at in db.session.execute(
+    for mentor_id, starts_at, ends_at in _connection().execute(
             sa.select(Booking.mentor_id, Booking.starts_at, Booking.ends_at)
             .where(Booking.mentor_id.in_(ids_clause), Booking.status.in_(ACTIVE_BOOKING_STATUSES),
                    Booking.starts_at < upper + margin, Booking.ends_at > lower - margin)):

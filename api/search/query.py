@@ -8,6 +8,7 @@ that migration 0005_discovery keeps current with triggers (`mentor_search` on SQ
 from __future__ import annotations
 
 import re
+import threading
 import time as _time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -179,6 +180,31 @@ class _Plan:
     ids: Any  # SELECT of the matching mentor ids (unordered)
     keys: list[tuple[str, bool]]  # (column label, descending) of the sort keys, user_id last
     has_text: bool
+    params: dict = field(default_factory=dict)  # the values of the statement's named bind parameters
+    shape: tuple = ()  # what the statement's structure depends on (the cache key of built statements)
+
+
+# Statements are built once per shape (dialect, sort, which filters are set, currency, experience levels, number
+# of languages, availability window) with named bind parameters for the values, and reused: building and
+# coercing the SQLAlchemy constructs cost more CPU than the database spends on most searches.
+_STATEMENT_CACHE_SIZE = 512
+_statement_cache: dict[tuple, Any] = {}
+_cache_lock = threading.Lock()
+
+
+def _cached(key: tuple, build):
+    hit = _statement_cache.get(key)
+    if hit is None:
+        hit = build()
+        with _cache_lock:
+            if len(_statement_cache) >= _STATEMENT_CACHE_SIZE:
+                _statement_cache.clear()
+            _statement_cache[key] = hit
+    return hit
+
+
+def clear_statement_cache() -> None:
+    _statement_cache.clear()
 
 
 def _price_expr(currency: str, engine_dialect: str):
@@ -191,68 +217,116 @@ def _price_expr(currency: str, engine_dialect: str):
     return sa.cast(converted + 0.5, sa.Integer)
 
 
-def _apply_filters(statement, filters: SearchFilters, price_expr, skip: str | None = None):
-    """WHERE clauses of every filter but `skip` (used to suggest which filter to relax)."""
-    statement = statement.where(MentorProfile.status == MentorStatus.APPROVED, User.is_active_account.is_(True))
-    if filters.topic_ids and skip != "topic":
-        statement = statement.where(MentorProfile.user_id.in_(
-            sa.select(mentor_topics.c.mentor_id).where(mentor_topics.c.topic_id.in_(filters.topic_ids))))
-    if filters.min_rating is not None and skip != "min_rating":
-        statement = statement.where(MentorProfile.rating_count > 0,
-                                    MentorProfile.rating_sum >= filters.min_rating * MentorProfile.rating_count)
+def _filter_shape(filters: SearchFilters, skip: str | None) -> tuple[tuple, dict]:
+    """(the shape of the WHERE clauses of every filter but `skip`, the values of their bind parameters)."""
+    params: dict = {}
+    topics = bool(filters.topic_ids) and skip != "topic"
+    if topics:
+        params["f_topic_ids"] = list(filters.topic_ids)
+    rating = filters.min_rating is not None and skip != "min_rating"
+    if rating:
+        params["f_min_rating"] = filters.min_rating
+    price_min = price_max = False
     if skip != "price":
-        # the exact test is on the price converted and rounded into the learner's currency; the looser range on
-        # the indexed price_usd_minor (one minor unit of slack) lets the database skip most rows first
         usd_per_unit = factor("USD", filters.currency)  # learner minor units per US cent
         if filters.price_min_minor is not None:
-            statement = statement.where(MentorProfile.price_usd_minor >= (filters.price_min_minor - 1) / usd_per_unit,
-                                        price_expr >= filters.price_min_minor)
+            price_min = True
+            params["f_price_min_usd"] = (filters.price_min_minor - 1) / usd_per_unit
+            params["f_price_min"] = filters.price_min_minor
         if filters.price_max_minor is not None:
-            statement = statement.where(MentorProfile.price_usd_minor <= (filters.price_max_minor + 1) / usd_per_unit,
-                                        price_expr <= filters.price_max_minor)
-    if filters.experience and skip != "experience":
+            price_max = True
+            params["f_price_max_usd"] = (filters.price_max_minor + 1) / usd_per_unit
+            params["f_price_max"] = filters.price_max_minor
+    experience = filters.experience if skip != "experience" else ()
+    languages = 0
+    if filters.languages and skip != "language":
+        languages = len(filters.languages)
+        for i, code in enumerate(filters.languages):
+            params[f"f_lang{i}"] = f'%"{code}"%'
+    window = None
+    if filters.availability and skip != "availability":
+        # the condition is built (and cached) per window, zones and topics: its identity is part of the shape
+        window = availability.candidate_condition(filters.availability, filters.topic_ids if skip != "topic" else ())
+    shape = (topics, rating, price_min, price_max, filters.currency if (price_min or price_max) else None,
+             experience, languages, window)
+    return shape, params
+
+
+def _apply_filters(statement, shape: tuple, price_expr):
+    """WHERE clauses of a filter shape (see _filter_shape), values as named bind parameters."""
+    topics, rating, price_min, price_max, _currency, experience, languages, window = shape
+    statement = statement.where(MentorProfile.status == MentorStatus.APPROVED, User.is_active_account.is_(True))
+    if topics:
+        statement = statement.where(MentorProfile.user_id.in_(
+            sa.select(mentor_topics.c.mentor_id).where(
+                mentor_topics.c.topic_id.in_(sa.bindparam("f_topic_ids", expanding=True)))))
+    if rating:
+        statement = statement.where(
+            MentorProfile.rating_count > 0,
+            MentorProfile.rating_sum >= sa.bindparam("f_min_rating", type_=sa.Float) * MentorProfile.rating_count)
+    # the exact price test is on the price converted and rounded into the learner's currency; the looser range on
+    # the indexed price_usd_minor (one minor unit of slack) lets the database skip most rows first
+    if price_min:
+        statement = statement.where(MentorProfile.price_usd_minor >= sa.bindparam("f_price_min_usd", type_=sa.Float),
+                                    price_expr >= sa.bindparam("f_price_min", type_=sa.Integer))
+    if price_max:
+        statement = statement.where(MentorProfile.price_usd_minor <= sa.bindparam("f_price_max_usd", type_=sa.Float),
+                                    price_expr <= sa.bindparam("f_price_max", type_=sa.Integer))
+    if experience:
         ranges = []
-        for level in filters.experience:
+        for level in experience:
             _label, low, high = EXPERIENCE_LEVELS[level]
             ranges.append(MentorProfile.years_experience.between(low, high) if high is not None
                           else MentorProfile.years_experience >= low)
         statement = statement.where(sa.or_(*ranges))
-    if filters.languages and skip != "language":
+    if languages:
         as_text = sa.cast(MentorProfile.languages, sa.Text)
-        statement = statement.where(sa.or_(*[as_text.like(f'%"{code}"%') for code in filters.languages]))
-    if filters.availability and skip != "availability":
-        statement = statement.where(availability.candidate_condition(
-            filters.availability, filters.topic_ids if skip != "topic" else ()))
+        statement = statement.where(sa.or_(*[as_text.like(sa.bindparam(f"f_lang{i}", type_=sa.Text))
+                                             for i in range(languages)]))
+    if window is not None:
+        statement = statement.where(window)
     return statement
 
 
 def _plan(filters: SearchFilters, skip: str | None = None, now: datetime | None = None) -> _Plan:
     engine_dialect = dialect()
-    price = _price_expr(filters.currency, engine_dialect)
     tokens = text_tokens(filters.q) if skip != "q" else []
-
-    statement = sa.select(MentorProfile.user_id).select_from(MentorProfile).join(User, User.id == MentorProfile.user_id)
-    text_score = None
+    filter_shape, params = _filter_shape(filters, skip)
     if tokens:
         if engine_dialect == "postgresql":
-            tsquery = sa.func.to_tsquery("english", " & ".join(f"{t}:*" for t in tokens))
+            params["f_tsquery"] = " & ".join(f"{t}:*" for t in tokens)
+        else:
+            params["fts_query"] = " AND ".join(f'"{t}"*' for t in tokens)
+    shape = (engine_dialect, bool(tokens), filters.sort, filter_shape)
+    plan = _cached(("plan",) + shape, lambda: _build_plan(engine_dialect, bool(tokens), filters.sort,
+                                                          filter_shape, filters.currency))
+    return _Plan(statement=plan.statement, ids=plan.ids, keys=plan.keys, has_text=plan.has_text, params=params,
+                 shape=shape)
+
+
+def _build_plan(engine_dialect: str, has_tokens: bool, sort: str, filter_shape: tuple, currency: str) -> _Plan:
+    price = _price_expr(currency, engine_dialect)
+    statement = sa.select(MentorProfile.user_id).select_from(MentorProfile).join(User, User.id == MentorProfile.user_id)
+    text_score = None
+    if has_tokens:
+        if engine_dialect == "postgresql":
+            tsquery = sa.func.to_tsquery("english", sa.bindparam("f_tsquery", type_=sa.Text))
             vector = sa.literal_column("mentor_profiles.search_vector")
             statement = statement.where(vector.op("@@")(tsquery))
             text_score = sa.func.ts_rank(vector, tsquery)
         else:
-            match = " AND ".join(f'"{t}"*' for t in tokens)
             fts = (sa.select(sa.literal_column("rowid").label("mentor_id"),
                              sa.literal_column("bm25(mentor_search, 10.0, 5.0, 5.0, 1.0)").label("bm25"))
                    .select_from(sa.text("mentor_search"))
-                   .where(sa.text("mentor_search MATCH :fts_query").bindparams(fts_query=match))
+                   .where(sa.text("mentor_search MATCH :fts_query").bindparams(
+                       sa.bindparam("fts_query", type_=sa.Text)))
                    .subquery("fts"))
             statement = statement.join(fts, fts.c.mentor_id == MentorProfile.user_id)
             text_score = -fts.c.bm25
-    statement = _apply_filters(statement, filters, price, skip)
+    statement = _apply_filters(statement, filter_shape, price)
     ids = statement.with_only_columns(MentorProfile.user_id)
 
     bayes = MentorProfile.bayes_score
-    sort = filters.sort
     if sort == "rating":
         order = [(bayes, True), (MentorProfile.rating_count, True)]
     elif sort == "price_low":
@@ -271,7 +345,7 @@ def _plan(filters: SearchFilters, skip: str | None = None, now: datetime | None 
     statement = statement.add_columns(*[expr.label(f"k{i}") for i, (expr, _d) in enumerate(order)])
     statement = statement.order_by(*[expr.desc() if descending else expr.asc() for expr, descending in order],
                                    MentorProfile.user_id.asc())
-    return _Plan(statement=statement, ids=ids, keys=keys, has_text=bool(tokens))
+    return _Plan(statement=statement, ids=ids, keys=keys, has_text=has_tokens)
 
 
 def _order(selectable, keys: list[tuple[str, bool]]) -> list:
@@ -300,17 +374,31 @@ def _card_columns(mentor_id_column):
     return columns + [_topic_ids_column(mentor_id_column).label("topic_ids")]
 
 
+def _page_statement_shape(plan: _Plan):
+    """The page statement of a plan, with the cap, page size and offset as bind parameters (built once per shape)."""
+    def build():
+        matches = plan.statement.limit(sa.bindparam("p_cap", type_=sa.Integer)).subquery("matches")
+        page = (sa.select(*[matches.c[name] for name, _d in plan.keys], sa.func.count().over().label("total"))
+                .order_by(*_order(matches, plan.keys))
+                .limit(sa.bindparam("p_limit", type_=sa.Integer))
+                .offset(sa.bindparam("p_offset", type_=sa.Integer)).subquery("page"))
+        return (sa.select(page.c.user_id, page.c.total, *_card_columns(page.c.user_id))
+                .select_from(page).join(MentorProfile, MentorProfile.user_id == page.c.user_id)
+                .join(User, User.id == MentorProfile.user_id)
+                .order_by(*_order(page, plan.keys)))
+
+    return _cached(("page",) + plan.shape, build)
+
+
+def _page_params(plan: _Plan, offset: int, per_page: int) -> dict:
+    cap = max(COUNT_CAP, offset + per_page)
+    return {**plan.params, "p_cap": cap + 1, "p_limit": per_page, "p_offset": offset}
+
+
 def _page_statement(plan: _Plan, offset: int, per_page: int):
     """One statement: the page's cards and the bounded total of the matches (a window count over at most
-    max(COUNT_CAP, offset + per_page) + 1 rows, which the index order lets the database stop at)."""
-    cap = max(COUNT_CAP, offset + per_page)
-    matches = plan.statement.limit(cap + 1).subquery("matches")
-    page = (sa.select(*[matches.c[name] for name, _d in plan.keys], sa.func.count().over().label("total"))
-            .order_by(*_order(matches, plan.keys)).limit(per_page).offset(offset).subquery("page"))
-    return (sa.select(page.c.user_id, page.c.total, *_card_columns(page.c.user_id))
-            .select_from(page).join(MentorProfile, MentorProfile.user_id == page.c.user_id)
-            .join(User, User.id == MentorProfile.user_id)
-            .order_by(*_order(page, plan.keys)))
+    max(COUNT_CAP, offset + per_page) + 1 rows, which the index order lets the database stop at); values bound."""
+    return _page_statement_shape(plan).params(_page_params(plan, offset, per_page))
 
 
 def search_statement(filters: SearchFilters, now: datetime | None = None):
@@ -319,8 +407,23 @@ def search_statement(filters: SearchFilters, now: datetime | None = None):
     return _page_statement(plan, (filters.page - 1) * filters.per_page, filters.per_page)
 
 
+def _execute(statement, params: dict):
+    """Core execution on the session's connection (no ORM result processing); flushes pending changes first,
+    as Session.execute's autoflush would."""
+    return _connection().execute(statement, params)
+
+
+def _connection():
+    session = db.session()
+    if session.autoflush and (session.new or session.dirty or session.deleted):
+        session.flush()
+    return session.connection()
+
+
 def _bounded_count(plan: _Plan, cap: int) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(plan.ids.limit(cap + 1).subquery())) or 0
+    statement = _cached(("count",) + plan.shape, lambda: sa.select(sa.func.count()).select_from(
+        plan.ids.limit(sa.bindparam("p_cap", type_=sa.Integer)).subquery()))
+    return _execute(statement, {**plan.params, "p_cap": cap + 1}).scalar() or 0
 
 
 # ---------------------------------------------------------------- search
@@ -350,7 +453,8 @@ def _matching_page(filters: SearchFilters, learner_id: int | None, now: datetime
         cap = max(AVAILABILITY_COUNT_CAP if by_availability else COUNT_CAP, offset + filters.per_page)
         wanted = max(cap + 1, PERSONAL_CANDIDATES + 1) if personal else cap + 1
         ordered = (_free_in_order(plan, filters, now, wanted) if by_availability
-                   else list(db.session.scalars(plan.statement.limit(wanted).with_only_columns(MentorProfile.user_id))))
+                   else list(_execute(plan.statement.limit(wanted).with_only_columns(MentorProfile.user_id),
+                                      plan.params).scalars()))
         if personal:
             ordered = _blend_personal(ordered, learner_id, settings.search_personal_blend_weight)
         page_ids = ordered[offset:offset + filters.per_page]
@@ -358,7 +462,7 @@ def _matching_page(filters: SearchFilters, learner_id: int | None, now: datetime
     cap = max(COUNT_CAP, offset + filters.per_page)
     if not cards:
         return [], _bounded_count(plan, cap), cap
-    rows = db.session.execute(_page_statement(plan, offset, filters.per_page)).all()
+    rows = _execute(_page_statement_shape(plan), _page_params(plan, offset, filters.per_page)).all()
     if rows:
         return [_card(row, filters.currency) for row in rows], rows[0].total, cap
     if offset == 0:
@@ -368,9 +472,14 @@ def _matching_page(filters: SearchFilters, learner_id: int | None, now: datetime
 
 def _free_in_order(plan: _Plan, filters: SearchFilters, now: datetime, wanted: int) -> list[int]:
     """Candidates in rank order with a free slot in the window, checked a chunk at a time, up to `wanted`."""
-    statement = plan.statement.add_columns(MentorProfile.session_minutes, MentorProfile.timezone)
+    def build(part: str):
+        statement = plan.statement.add_columns(MentorProfile.session_minutes, MentorProfile.timezone)
+        limit = sa.bindparam("p_first", type_=sa.Integer)
+        return statement.limit(limit) if part == "head" else statement.offset(limit)
+
     first = 3 * wanted  # usually enough candidates; the rest are read only when too few of these are free
-    rows = db.session.execute(statement.limit(first)).all()
+    params = {**plan.params, "p_first": first}
+    rows = _execute(_cached(("free_head",) + plan.shape, lambda: build("head")), params).all()
     more = len(rows) == first
     free_ids: list[int] = []
     start = 0
@@ -378,7 +487,7 @@ def _free_in_order(plan: _Plan, filters: SearchFilters, now: datetime, wanted: i
         if start >= len(rows):
             if not more:
                 break
-            rows += db.session.execute(statement.offset(first)).all()
+            rows += _execute(_cached(("free_rest",) + plan.shape, lambda: build("rest")), params).all()
             more = False
             continue
         chunk = rows[start:start + AVAILABILITY_CHUNK]
@@ -461,9 +570,10 @@ def load_cards(mentor_ids: list[int], currency: str, now: datetime | None = None
     """Result cards for these mentors, in the given order (one query)."""
     if not mentor_ids:
         return []
-    rows = {row.user_id: row for row in db.session.execute(
-        sa.select(MentorProfile.user_id, *_card_columns(MentorProfile.user_id))
-        .join(User, User.id == MentorProfile.user_id).where(MentorProfile.user_id.in_(mentor_ids)))}
+    statement = _cached(("cards", dialect()), lambda: sa.select(MentorProfile.user_id, *_card_columns(MentorProfile.user_id))
+                        .join(User, User.id == MentorProfile.user_id)
+                        .where(MentorProfile.user_id.in_(sa.bindparam("p_ids", expanding=True))))
+    rows = {row.user_id: row for row in _execute(statement, {"p_ids": list(mentor_ids)})}
     return [_card(rows[mentor_id], currency) for mentor_id in mentor_ids if mentor_id in rows]
 
 

@@ -15,7 +15,7 @@ from api.extensions import db
 from api.search import api_bp, bp, query
 from api.search.currency import SUPPORTED_CURRENCIES, format_money, major_text
 from api.search.filters import EXPERIENCE_LEVELS, LANGUAGE_NAMES, SORTS, FilterError, parse_filters
-from api.tables import EventType
+from api.tables import Event, EventType, utcnow
 
 UTC = timezone.utc
 
@@ -48,9 +48,29 @@ def _parse(args: MultiDict):
     )
 
 
+_EVENTS = Event.__table__
+_INSERT_EVENT = _EVENTS.insert()
+
+
+def _orm_ids_needed(connection) -> bool:
+    """SQLite with an exposure writer: event ids come from the writer's counter (its ORM hook), so use the ORM."""
+    if connection.dialect.name == "postgresql":
+        return False
+    from api.recommendations import exposures
+
+    return connection.engine in exposures._writers
+
+
 def _log_search(result: query.SearchResult, channel: str) -> None:
-    log_event(EventType.SEARCH, user_id=_viewer_id(), channel=channel, **result.filters.log_payload(),
-              total=result.total, total_exact=result.total_exact, results=[card.id for card in result.mentors])
+    payload = {"channel": channel, **result.filters.log_payload(), "total": result.total,
+               "total_exact": result.total_exact, "results": [card.id for card in result.mentors]}
+    connection = db.session.connection()
+    if _orm_ids_needed(connection):
+        log_event(EventType.SEARCH, user_id=_viewer_id(), **payload)
+    else:  # one Core INSERT in the request's transaction: the same row log_event writes, without an ORM object
+        connection.execute(_INSERT_EVENT, {
+            "event_type": EventType.SEARCH, "user_id": _viewer_id(), "mentor_id": None, "booking_id": None,
+            "exposure_id": None, "model_version": None, "arm": None, "occurred_at": utcnow(), "payload": payload})
     db.session.commit()
 
 
