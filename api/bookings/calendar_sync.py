@@ -178,9 +178,16 @@ def mark_broken(connection_id: int, reason: str) -> None:
 # ---------------------------------------------------------------- freebusy
 
 
-def busy_intervals(user_id: int, start: datetime, end: datetime) -> list[Interval]:
-    """The user's busy times from Google's freebusy; empty when not connected or when Google fails."""
-    connection = connection_of(user_id)
+_LOOK_UP = object()
+
+
+def busy_intervals(user_id: int, start: datetime, end: datetime, connection=_LOOK_UP) -> list[Interval]:
+    """The user's busy times from Google's freebusy; empty when not connected or when Google fails.
+
+    `connection`: the user's connected CalendarConnection (or None) when the caller already read it.
+    """
+    if connection is _LOOK_UP:
+        connection = connection_of(user_id)
     if connection is None:
         return []
     calendar_id = connection.calendar_id or "primary"

@@ -29,10 +29,17 @@ def settings() -> Settings:
     return current_app.config["MENTORHUB_SETTINGS"]
 
 
-def policy_for(mentor: MentorProfile) -> BookingPolicy:
-    """The mentor's own policy where set, the settings' defaults elsewhere."""
+_LOOK_UP = object()
+
+
+def policy_for(mentor: MentorProfile, own: MentorBookingPolicy | None | object = _LOOK_UP) -> BookingPolicy:
+    """The mentor's own policy where set, the settings' defaults elsewhere.
+
+    `own`: the mentor's MentorBookingPolicy row (or None: they have none) when the caller already read it.
+    """
     config = settings()
-    own = db.session.get(MentorBookingPolicy, mentor.user_id)
+    if own is _LOOK_UP:
+        own = db.session.get(MentorBookingPolicy, mentor.user_id)
 
     def pick(name: str, default: int) -> int:
         value = getattr(own, name, None) if own is not None else None

@@ -19,10 +19,11 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy.orm import joinedload, lazyload, load_only
 from sqlalchemy.exc import IntegrityError
 
 from api.activity import log_event
@@ -39,7 +40,9 @@ from api.tables import (
     Booking,
     BookingChange,
     BookingStatus,
+    CalendarConnection,
     EventType,
+    MentorBookingPolicy,
     MentorProfile,
     MentorStatus,
     Role,
@@ -51,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 S = BookingStatus
 OVERLAP_CONSTRAINT = "ex_bookings_mentor_no_overlap"
+_KEEP = "mentorhub.bookings.keep"  # session.info: the last requested mentor's user row, kept loaded
 SLOT_TAKEN = "That slot is no longer free: another booking holds it (requested or accepted). Please choose another time."
 
 # from status -> to status -> who may make the change
@@ -107,11 +111,70 @@ def get_mentor(mentor_id: int, *, bookable: bool = True) -> MentorProfile:
     return mentor
 
 
+@dataclass
+class _BookingTarget:
+    """What a request needs of its mentor, read in one statement."""
+
+    mentor: MentorProfile
+    own_policy: MentorBookingPolicy | None
+    calendar: CalendarConnection | None
+    user: User
+    exceptions: list[AvailabilityException]  # those within _exception_range of the requested start
+
+
+@lru_cache(maxsize=None)
+def _target_query():
+    """Built once (statement construction costs more CPU than running it); the values are bound parameters.
+
+    One row per availability exception near the requested start (usually none: one row), each with the
+    mentor's profile (only the columns a request uses), weekly rules (joined), own policy, connected
+    calendar and user row.
+    """
+    from api.bookings.calendar_sync import PROVIDER
+
+    return (select(MentorProfile, MentorBookingPolicy, CalendarConnection, User, AvailabilityException)
+            .join(User, User.id == MentorProfile.user_id)
+            .outerjoin(MentorBookingPolicy, MentorBookingPolicy.mentor_id == MentorProfile.user_id)
+            .outerjoin(CalendarConnection, and_(CalendarConnection.user_id == MentorProfile.user_id,
+                                                CalendarConnection.provider == PROVIDER,
+                                                CalendarConnection.status == "connected"))
+            .outerjoin(AvailabilityException, and_(AvailabilityException.mentor_id == MentorProfile.user_id,
+                                                   AvailabilityException.on_date.between(bindparam("lower"),
+                                                                                         bindparam("upper"))))
+            .where(MentorProfile.user_id == bindparam("mentor_id"))
+            .options(load_only(MentorProfile.user_id, MentorProfile.status, MentorProfile.timezone,
+                               MentorProfile.session_minutes, MentorProfile.price_minor, MentorProfile.currency),
+                     lazyload(MentorProfile.topics), lazyload(MentorProfile.certifications),
+                     joinedload(MentorProfile.availability), lazyload(User.roles)))
+
+
+def _booking_target(mentor_id: int, starts_at: datetime) -> _BookingTarget:
+    """The mentor a learner asks for, with all a request reads of them, in one statement; 404/422 unless bookable."""
+    lower, upper = _exception_range(starts_at, starts_at)
+    rows = db.session.execute(_target_query(), {"mentor_id": mentor_id, "lower": lower, "upper": upper}).unique().all()
+    if not rows:
+        raise BookingError(404, "There is no mentor with that id.", "mentor_id")
+    mentor, own_policy, calendar, user, _ = rows[0]
+    if mentor.status != MentorStatus.APPROVED:
+        raise BookingError(422, "This mentor is not taking bookings (their profile is not approved).", "mentor_id")
+    exceptions = sorted({row[4] for row in rows if row[4] is not None}, key=lambda exception: exception.id)
+    return _BookingTarget(mentor, own_policy, calendar, user, exceptions)
+
+
+def _exception_range(first: datetime, last: datetime):
+    return (first - timedelta(days=2)).date(), (last + timedelta(days=2)).date()
+
+
 def _exceptions(mentor_id: int, first: datetime, last: datetime) -> list[AvailabilityException]:
-    lower, upper = (first - timedelta(days=2)).date(), (last + timedelta(days=2)).date()
-    return list(db.session.scalars(
-        select(AvailabilityException).where(AvailabilityException.mentor_id == mentor_id,
-                                            AvailabilityException.on_date.between(lower, upper))))
+    lower, upper = _exception_range(first, last)
+    return list(db.session.scalars(_exceptions_query(), {"mentor_id": mentor_id, "lower": lower, "upper": upper}))
+
+
+@lru_cache(maxsize=None)
+def _exceptions_query():
+    return select(AvailabilityException).where(AvailabilityException.mentor_id == bindparam("mentor_id"),
+                                               AvailabilityException.on_date.between(bindparam("lower"),
+                                                                                     bindparam("upper")))
 
 
 def active_bookings(mentor_id: int, start: datetime, end: datetime, exclude_id: int | None = None) -> list[Booking]:
@@ -126,11 +189,15 @@ def active_bookings(mentor_id: int, start: datetime, end: datetime, exclude_id: 
     return list(db.session.scalars(query))
 
 
-def calendar_busy(mentor_id: int, start: datetime, end: datetime) -> list[Interval]:
-    """The mentor's busy times in their connected external calendar (empty when none or broken)."""
+def calendar_busy(mentor_id: int, start: datetime, end: datetime, **known) -> list[Interval]:
+    """The mentor's busy times in their connected external calendar (empty when none or broken).
+
+    `connection=`: their connected CalendarConnection (or None) when already read."""
+    if "connection" in known and known["connection"] is None:
+        return []  # not connected: no need for the calendar module at all
     from api.bookings import calendar_sync
 
-    return calendar_sync.busy_intervals(mentor_id, start, end)
+    return calendar_sync.busy_intervals(mentor_id, start, end, **known)
 
 
 def mentor_free_slots(mentor: MentorProfile, now: datetime, start: datetime | None = None,
@@ -148,32 +215,47 @@ def mentor_free_slots(mentor: MentorProfile, now: datetime, start: datetime | No
                       now, busy, lower, upper)
 
 
-def _offered_slot(mentor: MentorProfile, policy: BookingPolicy, starts_at: datetime, now: datetime) -> Interval:
+def _offered_slot(mentor: MentorProfile, policy: BookingPolicy, starts_at: datetime, now: datetime,
+                  exceptions: list[AvailabilityException] | None = None) -> Interval:
+    """`exceptions`: the mentor's exceptions within _exception_range(starts_at, starts_at) when already read."""
+    if exceptions is None:
+        exceptions = _exceptions(mentor.user_id, starts_at, starts_at)
     try:
-        return check_offered(starts_at, mentor.availability, _exceptions(mentor.user_id, starts_at, starts_at),
-                             mentor.timezone, policy, now)
+        return check_offered(starts_at, mentor.availability, exceptions, mentor.timezone, policy, now)
     except SlotRefusal as refusal:
         raise BookingError(422, refusal.message, refusal.field) from None
 
 
-def _check_calendar(mentor: MentorProfile, slot: Interval, policy: BookingPolicy) -> None:
-    for busy in calendar_busy(mentor.user_id, slot.start - policy.buffer, slot.end + policy.buffer):
+def _check_calendar(mentor: MentorProfile, slot: Interval, policy: BookingPolicy, **known) -> None:
+    for busy in calendar_busy(mentor.user_id, slot.start - policy.buffer, slot.end + policy.buffer, **known):
         if slot.overlaps(busy, policy.buffer):
             raise BookingError(409, "The mentor is busy at that time (their calendar shows another commitment). "
                                     "Please choose another time.", "starts_at")
+
+
+@lru_cache(maxsize=None)
+def _clash_query(excluding: bool):
+    """At most two bookings in the given statuses that clash with a slot (built once; values are bound)."""
+    query = select(Booking.mentor_id, Booking.learner_id).where(
+        Booking.status.in_(bindparam("statuses", expanding=True)),
+        or_(and_(Booking.mentor_id == bindparam("mentor_id"), Booking.starts_at < bindparam("padded_end"),
+                 Booking.ends_at > bindparam("padded_start")),
+            and_(Booking.learner_id == bindparam("learner_id"), Booking.starts_at < bindparam("end"),
+                 Booking.ends_at > bindparam("start"))))
+    if excluding:
+        query = query.where(Booking.id != bindparam("exclude_id"))
+    return query.limit(2)
 
 
 def _check_free(mentor_id: int, learner_id: int, slot: Interval, policy: BookingPolicy,
                 exclude_id: int | None = None, statuses=ACTIVE_BOOKING_STATUSES) -> None:
     """Inside the serialised transaction: nothing of the mentor (with buffer) or the learner in `statuses` overlaps."""
     padded = Interval(slot.start - policy.buffer, slot.end + policy.buffer)
-    query = select(Booking.mentor_id, Booking.learner_id).where(
-        Booking.status.in_(statuses),
-        or_(and_(Booking.mentor_id == mentor_id, Booking.starts_at < padded.end, Booking.ends_at > padded.start),
-            and_(Booking.learner_id == learner_id, Booking.starts_at < slot.end, Booking.ends_at > slot.start)))
+    params = {"statuses": list(statuses), "mentor_id": mentor_id, "padded_start": padded.start,
+              "padded_end": padded.end, "learner_id": learner_id, "start": slot.start, "end": slot.end}
     if exclude_id is not None:
-        query = query.where(Booking.id != exclude_id)
-    clashes = db.session.execute(query.limit(2)).all()
+        params["exclude_id"] = exclude_id
+    clashes = db.session.execute(_clash_query(exclude_id is not None), params).all()
     if any(row.mentor_id == mentor_id for row in clashes):
         raise BookingError(409, SLOT_TAKEN, "starts_at")
     if clashes:
@@ -206,13 +288,17 @@ def request_booking(learner: User, mentor_id: int, starts_at: datetime, note: st
     now = now or now_utc()
     if not learner.has_role(Role.LEARNER):
         raise BookingError(403, "Only learners can request sessions.", "role")
-    mentor = get_mentor(mentor_id)
+    target = _booking_target(mentor_id, starts_at)
+    mentor, mentor_user = target.mentor, target.user
     if mentor.user_id == learner.id:
         raise BookingError(422, "You cannot book a session with yourself.", "mentor_id")
-    policy = policy_for(mentor)
-    slot = _offered_slot(mentor, policy, starts_at, now)
-    _check_calendar(mentor, slot, policy)  # a network call: outside the write lock
+    policy = policy_for(mentor, target.own_policy)
+    slot = _offered_slot(mentor, policy, starts_at, now, target.exceptions)
+    _check_calendar(mentor, slot, policy, connection=target.calendar)  # a network call: outside the write lock
     price, currency, mentor_user_id = mentor.price_minor, mentor.currency, mentor.user_id
+    # the caller names the mentor in its answer (booking_json): the session's identity map holds its rows
+    # only weakly, so keep the user row alive for the rest of the session instead of reading it again
+    db.session.info[_KEEP] = mentor_user
     try:
         with serialised_write():
             lock_learner(learner.id)
@@ -225,7 +311,6 @@ def request_booking(learner: User, mentor_id: int, starts_at: datetime, note: st
             log_event(EventType.BOOKING_REQUEST, user_id=learner.id, mentor_id=mentor_user_id, booking_id=booking.id,
                       occurred_at=now, starts_at=slot.start.isoformat(), minutes=policy.session_minutes,
                       topic_id=topic_id, has_note=bool(note))
-            mentor_user = user_by_id(mentor_user_id)
             if not payment_first():  # otherwise payments tells the mentor once the learner's payment is verified
                 notices.notify(mentor_user, "booking.requested", f"New session request from {learner.full_name}",
                                f"{learner.full_name} asks for {format_when(slot.start, slot.end, mentor_user.timezone)}."

@@ -219,7 +219,8 @@ def check_offered(
     day_before = starts_at - timedelta(days=1)
     spans = windows(rules, exceptions, mentor_zone, *_local_days(day_before, starts_at + timedelta(days=1),
                                                                  mentor_zone, rules))
-    for slot in candidate_slots(spans, policy):
-        if slot.start == starts_at:
-            return slot
+    session, step = policy.session, policy.step
+    for span in spans:  # is starts_at one of candidate_slots(spans, policy)? (without listing them all)
+        if span.start <= starts_at and starts_at + session <= span.end and (starts_at - span.start) % step == timedelta(0):
+            return Interval(starts_at, starts_at + session)
     raise SlotRefusal("That time is outside the mentor's availability; pick one of the offered slots.")

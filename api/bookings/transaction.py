@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 _STAGED = "mentorhub.bookings.after_commit"
 # pg_advisory_xact_lock's first key: the namespace of the bookings feature's locks
 LEARNER_LOCK_NAMESPACE = 5005
+_LEARNER_LOCK = text("SELECT pg_advisory_xact_lock(:ns, :id)")
 
 
 def after_commit(action: Callable[[], None]) -> None:
@@ -88,4 +89,4 @@ def _sqlite_lock(url: str) -> threading.RLock:
 def lock_learner(learner_id: int) -> None:
     """PostgreSQL: serialise one learner's concurrent bookings (SQLite's BEGIN IMMEDIATE already does)."""
     if db.session.connection().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:ns, :id)"), {"ns": LEARNER_LOCK_NAMESPACE, "id": learner_id})
+        db.session.execute(_LEARNER_LOCK, {"ns": LEARNER_LOCK_NAMESPACE, "id": learner_id})

@@ -22,6 +22,26 @@ logger = logging.getLogger(__name__)
 UTC = timezone.utc
 _installed = False
 SCAN_EXPOSURES = 200
+_candidates = None
+
+
+def _candidates_query():
+    """The learner's last click on the mentor and their last SCAN_EXPOSURES exposures, in one statement
+    (ix_events_user_type); built once, the values are bound parameters."""
+    global _candidates
+    if _candidates is None:
+        columns = (Event.id, Event.event_type, Event.exposure_id, Event.payload)
+        learner, since = sa.bindparam("learner_id"), sa.bindparam("since")
+        clicks = (sa.select(*columns)
+                  .where(Event.user_id == learner, Event.event_type == EventType.CLICK,
+                         Event.mentor_id == sa.bindparam("mentor_id"), Event.exposure_id.is_not(None),
+                         Event.occurred_at >= since)
+                  .order_by(Event.id.desc()).limit(1).subquery())
+        shown = (sa.select(*columns)
+                 .where(Event.user_id == learner, Event.event_type == EventType.EXPOSURE, Event.occurred_at >= since)
+                 .order_by(Event.id.desc()).limit(SCAN_EXPOSURES).subquery())
+        _candidates = sa.union_all(sa.select(shown), sa.select(clicks))
+    return _candidates
 
 
 def find_exposure(session, learner_id: int, mentor_id: int, at: datetime | None = None):
@@ -35,11 +55,11 @@ def find_exposure(session, learner_id: int, mentor_id: int, at: datetime | None 
         at = at.replace(tzinfo=UTC)
     since = at - timedelta(days=days)
     writer = exposures.existing_writer(session.get_bind())
-    click = session.execute(
-        sa.select(Event.exposure_id).where(Event.user_id == learner_id, Event.event_type == EventType.CLICK,
-                                           Event.mentor_id == mentor_id, Event.exposure_id.is_not(None),
-                                           Event.occurred_at >= since)
-        .order_by(Event.id.desc()).limit(1)).scalar()
+    # one round trip (ix_events_user_type) for both candidates: the learner's last click on the mentor and their
+    # last SCAN_EXPOSURES exposures; a learner without recent clicks or exposures (most requests) costs just this
+    rows = session.execute(_candidates_query(), {"learner_id": learner_id, "mentor_id": mentor_id,
+                                                 "since": since}).all()
+    click = next((row.exposure_id for row in rows if row.event_type == EventType.CLICK), None)
     if click is not None:
         queued = writer.queued(click) if writer is not None else None
         if queued is not None:
@@ -51,12 +71,11 @@ def find_exposure(session, learner_id: int, mentor_id: int, at: datetime | None 
         for queued in writer.queued_for(learner_id):
             if queued.occurred_at >= since and mentor_id in (queued.payload.get("mentor_ids") or []):
                 return queued
-    for event in session.execute(
-            sa.select(Event).where(Event.user_id == learner_id, Event.event_type == EventType.EXPOSURE,
-                                   Event.occurred_at >= since)
-            .order_by(Event.id.desc()).limit(SCAN_EXPOSURES)).scalars():
-        if mentor_id in ((event.payload or {}).get("mentor_ids") or []):
-            return event
+    shown_rows = sorted((row for row in rows if row.event_type == EventType.EXPOSURE), key=lambda row: row.id,
+                        reverse=True)
+    for row in shown_rows:
+        if mentor_id in ((row.payload or {}).get("mentor_ids") or []):
+            return session.get(Event, row.id)
     return None
 
 
