@@ -40,4 +40,6 @@ def _engine_options(uri: str) -> dict[str, Any]:
     if uri.startswith("sqlite"):
         # a busy writer makes others wait instead of failing at once
         return {"connect_args": {"timeout": 30}}
-    return {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 20}
+    # no pre-ping (it costs a round trip on every request): a connection the server dropped fails one
+    # request and SQLAlchemy then invalidates the pool; recycling avoids idle-timeout disconnects.
+    return {"pool_pre_ping": False, "pool_recycle": 1800, "pool_size": 10, "max_overflow": 20}
