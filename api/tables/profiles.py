@@ -13,6 +13,7 @@ from sqlalchemy import (
     FetchedValue,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -139,6 +140,7 @@ class AvailabilityRule(db.Model):
     __table_args__ = (
         CheckConstraint("weekday between 0 and 6", name="ck_availability_weekday"),
         CheckConstraint("start_time < end_time", name="ck_availability_order"),
+        Index("ix_availability_rules_zone_day_window", "timezone", "weekday", "start_time", "end_time", "mentor_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
