@@ -132,24 +132,24 @@ def _attach_lazy_commands() -> None:
         def get_help(self, ctx: click.Context) -> str:
             return self._target().get_help(ctx)
 
-    bench.add_command(LazyCommand("startup", "api.benchmarks:startup",
-                                  "Time from starting the server to its first healthy /healthz."))
-    bench.add_command(LazyCommand("recsys", "experiments.cli:recsys",
-                                  "Offline recommender benchmark on MovieLens-100k (folds u1..u5)."))
-    bench.add_command(LazyCommand("booking", "api.bookings.bench:booking",
-                                  "Booking throughput with 16 clients and the 200-client conflict test."))
-    bench.add_command(LazyCommand("search", "api.search.bench:search",
-                                  "Search latency through HTTP against the direct-SQL floor."))
-    bench.add_command(LazyCommand("serving", "api.recommendations.bench:serving",
-                                  "Recommendation endpoint latency and throughput against `mlflow models serve`."))
-    bench.add_command(LazyCommand("chat", "api.chat.bench:chat",
-                                  "Chat delivery across eventlet workers on the Redis queue."))
-    cli.add_command(LazyCommand("run-jobs", "api.bookings.jobs:run_jobs_command",
-                                "Periodic jobs: expire unanswered requests, complete sessions, send reminders."))
-    cli.add_command(LazyCommand("refresh-ranking", "api.search.ranking_columns:refresh_ranking_command",
-                                "Re-sync the search ranking columns (rating prior, 90-day popularity, prices)."))
-    payments.add_command(LazyCommand("reconcile", "api.payments.reconcile:reconcile_command",
-                                     "Settle payments stuck between states; cancel unpaid requests."))
+    lazy_commands = [  # (group, name, "module:command", help)
+        (bench, "startup", "api.benchmarks:startup", "Time from starting the server to its first healthy /healthz."),
+        (bench, "recsys", "experiments.cli:recsys", "Offline recommender benchmark on MovieLens-100k (folds u1..u5)."),
+        (bench, "booking", "api.bookings.bench:booking",
+         "Booking throughput with 16 clients and the 200-client conflict test."),
+        (bench, "search", "api.search.bench:search", "Search latency through HTTP against the direct-SQL floor."),
+        (bench, "serving", "api.recommendations.bench:serving",
+         "Recommendation endpoint latency and throughput against `mlflow models serve`."),
+        (bench, "chat", "api.chat.bench:chat", "Chat delivery across eventlet workers on the Redis queue."),
+        (cli, "run-jobs", "api.bookings.jobs:run_jobs_command",
+         "Periodic jobs: expire unanswered requests, complete sessions, send reminders."),
+        (cli, "refresh-ranking", "api.search.ranking_columns:refresh_ranking_command",
+         "Re-sync the search ranking columns (rating prior, 90-day popularity, prices)."),
+        (payments, "reconcile", "api.payments.reconcile:reconcile_command",
+         "Settle payments stuck between states; cancel unpaid requests."),
+    ]
+    for group, name, import_path, help_text in lazy_commands:
+        group.add_command(LazyCommand(name, import_path, help_text))
     cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
                                 "ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve.",
                                 make_obj=_pipeline_settings))

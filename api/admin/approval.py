@@ -48,11 +48,7 @@ def approve(user_id: int, admin_id: int) -> MentorProfile:
 
 
 def reject(user_id: int, admin_id: int, reason: str) -> MentorProfile:
-    reason = (reason or "").strip()
-    if len(reason) < 5:
-        raise FieldError("reason", "Give the mentor a reason (at least a few words) so they can fix their profile.")
-    if len(reason) > 2000:
-        raise FieldError("reason", "Keep the reason under 2000 characters.")
+    reason = _reason(reason, "Give the mentor a reason (at least a few words) so they can fix their profile.")
     profile = _pending(user_id)
     profile.status = MentorStatus.REJECTED
     profile.status_reason = reason
@@ -67,6 +63,16 @@ def reject(user_id: int, admin_id: int, reason: str) -> MentorProfile:
     return profile
 
 
+def _reason(reason: str | None, too_short: str) -> str:
+    """The admin's reason, stripped: a few words at least, 2000 characters at most."""
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise FieldError("reason", too_short)
+    if len(reason) > 2000:
+        raise FieldError("reason", "Keep the reason under 2000 characters.")
+    return reason
+
+
 def _mentor(user_id: int, status: MentorStatus, verb: str) -> MentorProfile:
     profile = db.session.get(MentorProfile, user_id)
     if profile is None:
@@ -78,11 +84,7 @@ def _mentor(user_id: int, status: MentorStatus, verb: str) -> MentorProfile:
 
 def suspend(user_id: int, admin_id: int, reason: str) -> MentorProfile:
     """An approved mentor disappears from search and profiles until reinstated; they are told why."""
-    reason = (reason or "").strip()
-    if len(reason) < 5:
-        raise FieldError("reason", "Give the mentor a reason (at least a few words).")
-    if len(reason) > 2000:
-        raise FieldError("reason", "Keep the reason under 2000 characters.")
+    reason = _reason(reason, "Give the mentor a reason (at least a few words).")
     profile = _mentor(user_id, MentorStatus.APPROVED, "suspended")
     profile.status = MentorStatus.SUSPENDED
     profile.status_reason = reason
