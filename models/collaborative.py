@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -110,6 +111,9 @@ class KNNBaselineRecommender(SurpriseRecommender):
         return KNNBaseline(k=self.k, min_k=self.min_k, sim_options=sim, bsl_options=bsl, verbose=False)
 
 
+_ALIGNED_ITEMS: "weakref.WeakKeyDictionary[SVDRecommender, tuple]" = weakref.WeakKeyDictionary()
+
+
 class SVDRecommender(SurpriseRecommender):
     """Biased matrix factorisation trained by SGD (surprise ``SVD``)."""
 
@@ -146,13 +150,23 @@ class SVDRecommender(SurpriseRecommender):
         return self._clip(est)
 
     def _score_known(self, u: np.ndarray) -> np.ndarray:
-        algo = self.algo_
         iu = self.inner_user_[u]
-        ki = self.inner_item_ >= 0
-        ii = np.maximum(self.inner_item_, 0)
-        est = self.trainset_.global_mean + algo.bu[iu][:, None] + np.where(ki, algo.bi[ii], 0.0)[None, :]
-        est += (self._user_factors()[iu] @ algo.qi[ii].T) * ki[None, :]
+        item_bias, item_factors_t = self._aligned_items()
+        est = (self.trainset_.global_mean + self.algo_.bu[iu][:, None]) + item_bias[None, :]
+        est += self._user_factors()[iu] @ item_factors_t
         return self._clip(est)
+
+    def _aligned_items(self) -> tuple[np.ndarray, np.ndarray]:
+        """Item biases and transposed item factors in our item order (zeros for items surprise never saw),
+        computed once per fitted model: serving scores one learner against every item on each request."""
+        cached = _ALIGNED_ITEMS.get(self)
+        if cached is None or cached[0] is not self.algo_:
+            known = self.inner_item_ >= 0
+            inner = np.maximum(self.inner_item_, 0)
+            bias = np.where(known, self.algo_.bi[inner], 0.0)
+            factors_t = np.ascontiguousarray((self.algo_.qi[inner] * known[:, None]).T)
+            cached = _ALIGNED_ITEMS[self] = (self.algo_, bias, factors_t)
+        return cached[1], cached[2]
 
 
 class SVDppRecommender(SVDRecommender):

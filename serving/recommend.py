@@ -62,6 +62,7 @@ class Catalogue:
         # the same as a dense 0/1 array (mentors x topics, a few hundred kB): row and column picks per request
         # are plain numpy indexing instead of sparse slicing
         self.topic_dense = self.topic_matrix.toarray().astype(np.float32)
+        self.log_popularity = np.log1p(self.popularity)
 
     def __len__(self) -> int:
         return len(self.mentor_ids)
@@ -95,22 +96,30 @@ class Ranked:
 
 
 def _percentile(values: np.ndarray) -> np.ndarray:
-    """Rank-based 0..1 (1 = best); NaN (unknown to the model) gets 0."""
+    """Rank-based 0..1 (1 = best); equal values share the lowest rank of their group; NaN (unknown to the
+    model) gets 0. (A quicksort plus a pass over the runs of equal values: a fifth of a stable sort's time.)"""
     out = np.zeros(values.shape)
     finite = np.isfinite(values)
     n = int(finite.sum())
     if n == 0:
         return out
-    order = np.argsort(values[finite], kind="stable")
+    kept = values[finite]
+    order = np.argsort(kept)
+    ordered = kept[order]
+    positions = np.arange(n)
+    run_starts = np.empty(n, dtype=bool)
+    run_starts[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=run_starts[1:])
     ranks = np.empty(n)
-    ranks[order] = np.arange(n)
+    ranks[order] = np.maximum.accumulate(np.where(run_starts, positions, 0))
     out[finite] = ranks / max(n - 1, 1)
     return out
 
 
 def score_candidates(model, learner: Learner, catalogue: Catalogue, index: np.ndarray,
-                     content_model=None) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(base score 0..1, raw model score or None, source) for the candidates `index` (positions in the catalogue)."""
+                     content_model=None, overlap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(base score 0..1, raw model score or None, source) for the candidates `index` (positions in the catalogue);
+    `overlap` is `interest_overlap` of the candidates when the caller has it already."""
     ids = catalogue.mentor_ids[index]
     known = model is not None and model.knows(learner.id)
     if known:
@@ -122,14 +131,14 @@ def score_candidates(model, learner: Learner, catalogue: Catalogue, index: np.nd
         if raw is not None and np.any(raw > 0):
             return _percentile(np.where(raw > 0, raw, np.nan)), raw, "cold_start_content"
     if learner.interest_topics:
-        overlap = interest_overlap(learner, catalogue, index)
+        overlap = interest_overlap(learner, catalogue, index) if overlap is None else overlap
         if overlap.any():
-            pop = np.log1p(catalogue.popularity[index])
+            pop = catalogue.log_popularity[index]
             return _percentile(overlap * 10 + pop / (pop.max() + 1)), None, "cold_start_interests"
     if model is not None:  # an unknown learner: the model's own fallback (popularity in its training data)
         raw = model.scores(learner.id, ids)
         return _percentile(raw), raw, "model"
-    return _percentile(np.log1p(catalogue.popularity[index]) + 1e-3 * np.nan_to_num(catalogue.rating_avg[index])), \
+    return _percentile(catalogue.log_popularity[index] + 1e-3 * np.nan_to_num(catalogue.rating_avg[index])), \
         None, "popularity"
 
 
@@ -144,7 +153,8 @@ def interest_overlap(learner: Learner, catalogue: Catalogue, index: np.ndarray) 
 
 
 def rerank(base: np.ndarray, learner: Learner, catalogue: Catalogue, index: np.ndarray, free_soon: np.ndarray,
-           weights: dict, k: int, exclude_booked: bool = False) -> list[tuple[int, float]]:
+           weights: dict, k: int, exclude_booked: bool = False,
+           overlap: np.ndarray | None = None) -> list[tuple[int, float]]:
     """Greedy re-ranking of the candidates: (catalogue position, final score) of the top k.
 
     score = w_model * base + w_availability * free_soon + w_popularity * log-popularity (0..1)
@@ -153,10 +163,10 @@ def rerank(base: np.ndarray, learner: Learner, catalogue: Catalogue, index: np.n
     """
     if len(index) == 0 or k <= 0:
         return []
-    pop = np.log1p(catalogue.popularity[index])
-    pop = pop / pop.max() if pop.max() > 0 else pop
-    overlap = interest_overlap(learner, catalogue, index)
-    overlap = np.minimum(overlap, 1.0)
+    pop = catalogue.log_popularity[index]
+    top_pop = pop.max()
+    pop = pop / top_pop if top_pop > 0 else pop
+    overlap = np.minimum(interest_overlap(learner, catalogue, index) if overlap is None else overlap, 1.0)
     score = (weights["model"] * base + weights["availability"] * free_soon.astype(float)
              + weights["popularity"] * pop + weights["new_mentor"] * catalogue.is_new[index].astype(float)
              + weights["interest"] * overlap)
@@ -240,11 +250,12 @@ def recommend(model, learner: Learner, catalogue: Catalogue, index: np.ndarray, 
               weights: dict, k: int, content_model=None, exclude_booked: bool = False) -> Ranked:
     """Score, re-rank and explain: the top k of the candidates `index` (catalogue positions)."""
     index = np.asarray(index, dtype=np.int64)
+    overlap = interest_overlap(learner, catalogue, index)
     try:
-        base, raw, source = score_candidates(model, learner, catalogue, index, content_model)
+        base, raw, source = score_candidates(model, learner, catalogue, index, content_model, overlap)
     except Exception:  # noqa: BLE001 - a broken model must never fail the request: popularity instead
-        base, raw, source = score_candidates(None, learner, catalogue, index, None)
-    ranked = rerank(base, learner, catalogue, index, free_soon, weights, k, exclude_booked)
+        base, raw, source = score_candidates(None, learner, catalogue, index, None, overlap)
+    ranked = rerank(base, learner, catalogue, index, free_soon, weights, k, exclude_booked, overlap)
     # only the picks need their raw score and availability: look them up through the inverse of `index`
     slot = np.full(len(catalogue), -1, dtype=np.int64)
     slot[index] = np.arange(len(index))

@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,6 +26,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 CONTENT_FAMILY = "content-tfidf"  # the cold-start model: scores a new learner's interests text
 HISTORY_TAG = "champion_history"  # registered-model tag: JSON list of champion versions, oldest first
+TEXT_SCORE_CACHE = 256  # interest texts whose content scores a loaded model keeps (one float per item each)
 
 
 @dataclass
@@ -43,6 +45,9 @@ class LoadedModel:
         self._lookup = np.full(size, -1, dtype=np.int64)
         self._lookup[items] = np.arange(items.size)
         self._users = self.recommender.user_index_
+        # learners' interest texts repeat (a few topics each): the same text scores the same for this version
+        self._text_scores = lru_cache(maxsize=TEXT_SCORE_CACHE)(self.recommender.score_text) \
+            if hasattr(self.recommender, "score_text") else None
 
     def knows(self, learner_id: int) -> bool:
         return learner_id in self._users
@@ -61,9 +66,9 @@ class LoadedModel:
 
     def text_scores(self, text: str, mentor_ids: np.ndarray) -> np.ndarray | None:
         """Content similarity of free text to these mentors (content models only)."""
-        if not hasattr(self.recommender, "score_text") or not text.strip():
+        if self._text_scores is None or not text.strip():
             return None
-        full = self.recommender.score_text(text)
+        full = self._text_scores(text)  # shared by the cache: read, never written
         ids = np.asarray(mentor_ids, dtype=np.int64)
         inside = (ids >= 0) & (ids < self._lookup.size)
         index = np.full(ids.shape, -1, dtype=np.int64)

@@ -1,10 +1,14 @@
 """Flask-Login: a session names the user and their session version, so old sessions die on logout."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.orm import joinedload
 
 from api.extensions import db, login_manager
 from api.tables import User
+
+# one query on every request, built once (its cache key is computed once, not per request)
+_USER_WITH_ROLES = sa.select(User).options(joinedload(User.roles)).where(User.id == sa.bindparam("user_id"))
 
 login_manager.login_view = "auth.login"
 login_manager.session_protection = "strong"
@@ -16,7 +20,7 @@ def load_user(session_id: str) -> User | None:
     user_id, _, version = session_id.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
-    user = db.session.get(User, int(user_id), options=[joinedload(User.roles)])  # one query on every request
+    user = db.session.execute(_USER_WITH_ROLES, {"user_id": int(user_id)}).unique().scalar_one_or_none()
     if user is None or user.session_version != int(version) or not user.is_active:
         return None
     return user

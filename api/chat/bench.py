@@ -2,36 +2,35 @@
 
 It makes a scratch database (PostgreSQL when reachable, else SQLite) with one user per client,
 signs each client a session cookie with the servers' secret (a bench-only key), starts the
-workers as `python -m api.server`, connects the clients to the workers in turn, joins them all
-to one room and sends messages at the given rate through the same `send` event the web client
-uses. Every client records every message it receives; a message sent at t0 and received at t1
-counts (t1 - t0) towards the latency. Nothing here is imported by the web app.
+workers as `python -m api.server`, and runs the clients in a few processes (`api.chat.bench_clients`):
+they connect to the workers in turn, join one room and send messages at the given rate through
+the same `send` event the web client uses. Every client records every message it receives (each
+message of each `messages` batch); a message sent at t0 and received at t1 counts (t1 - t0)
+towards the latency. Nothing here is imported by the web app.
 """
 from __future__ import annotations
 
-import asyncio
 import json
+import multiprocessing
 import os
 import secrets
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
+from api.chat.bench_clients import ROOM, Share, Tally, client_process
 from api.settings import PROJECT_ROOT, Settings
 
-ROOM = "general"
 USER_AGENT = "mentorhub-chat-bench/1"
 
 
@@ -170,109 +169,60 @@ def start_workers(count: int, settings: Settings, var_dir: Path, extra_env: dict
 # -- the load --------------------------------------------------------------------------------------
 
 
-class Measurement:
-    def __init__(self, clients: int) -> None:
-        self.sent_at: dict[int, float] = {}
-        self.acked_ok = 0
-        self.send_errors: dict[str, int] = {}
-        self.received = [0] * clients
-        self.latency_ms = array("d")
-        self.disconnects = 0  # clients dropped before the end (ping timeouts of overloaded processes)
-        self.finished = False
-        self.seen: list[set[int]] = [set() for _ in range(clients)]
-
-
-async def _run_load(urls: list[str], cookies: list[str], rate: float, seconds: float, drain: float,
-                    connect_concurrency: int = 25) -> tuple[Measurement, int]:
-    import socketio
-
-    clients = len(cookies)
-    measurement = Measurement(clients)
-    sockets: list = []
-
-    def make_handler(index: int):
-        def on_message(payload):
-            client_id = payload.get("client_id") or ""
-            if not client_id.startswith("b"):
-                return
-            seq = int(client_id[1:])
-            if seq in measurement.seen[index]:
-                return
-            measurement.seen[index].add(seq)
-            measurement.received[index] += 1
-            sent = measurement.sent_at.get(seq)
-            if sent is not None:
-                measurement.latency_ms.append((time.perf_counter() - sent) * 1000.0)
-        return on_message
-
-    def make_disconnect():
-        def on_disconnect(*args):
-            if not measurement.finished:
-                measurement.disconnects += 1
-        return on_disconnect
-
-    gate = asyncio.Semaphore(connect_concurrency)
-
-    async def connect(index: int):
-        client = socketio.AsyncClient(reconnection=False, request_timeout=30)
-        client.on("new_message", make_handler(index), namespace="/chat")
-        client.on("disconnect", make_disconnect(), namespace="/chat")
-        url = urls[index % len(urls)]
-        async with gate:
-            await client.connect(url, namespaces=["/chat"], transports=["websocket"], wait_timeout=30,
-                                 headers={"Cookie": f"session={cookies[index]}", "User-Agent": USER_AGENT})
-            reply = await client.call("join", {"room": ROOM}, namespace="/chat", timeout=60)
-        if not reply or not reply.get("ok"):
-            raise RuntimeError(f"client {index} could not join: {reply}")
-        sockets.append(client)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(connect(i) for i in range(clients)))
-    click.echo(f"  {clients} clients connected and joined in {time.perf_counter() - started:.1f}s", err=True)
-    await asyncio.sleep(1.0)  # let the presence notices of the last joins settle
-
-    def acked(reply):
-        if reply and reply.get("ok"):
-            measurement.acked_ok += 1
-        else:
-            error = (reply or {}).get("error", "no answer")
-            measurement.send_errors[error] = measurement.send_errors.get(error, 0) + 1
-
-    loop = asyncio.get_running_loop()
-    interval = 1.0 / rate
+def run_clients(urls: list[str], cookies: list[str], rate: float, seconds: float, drain: float,
+                processes: int) -> tuple[list[Tally], int]:
+    """The clients in `processes` processes (contiguous shares); their tallies and the number of messages sent."""
+    ctx = multiprocessing.get_context("spawn")
     total = int(rate * seconds)
-    begin = loop.time()
-    for seq in range(total):
-        delay = begin + seq * interval - loop.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        sender = sockets[seq % len(sockets)]
-        measurement.sent_at[seq] = time.perf_counter()
-        await sender.emit("send", {"room": ROOM, "body": f"bench message {seq}", "client_id": f"b{seq}"},
-                          namespace="/chat", callback=acked)
-    sending_took = loop.time() - begin
-    expected = total * clients
-    deadline = loop.time() + drain
-    while sum(measurement.received) < expected and loop.time() < deadline:
-        await asyncio.sleep(0.1)
-    measurement.sending_seconds = sending_took
-    click.echo(f"  sent {total} in {sending_took:.1f}s; drained for {drain - max(0.0, deadline - loop.time()):.1f}s",
-               err=True)
-    measurement.finished = True
-    await asyncio.gather(*(s.disconnect() for s in sockets), return_exceptions=True)
-    return measurement, total
+    processes = max(1, min(processes, len(cookies)))
+    bounds = [round(k * len(cookies) / processes) for k in range(processes + 1)]
+    children = []
+    for number in range(processes):
+        parent_end, child_end = ctx.Pipe()
+        share = Share(number, processes, urls, cookies[bounds[number]:bounds[number + 1]], bounds[number], rate,
+                      total, USER_AGENT)
+        process = ctx.Process(target=client_process, args=(share, child_end), daemon=True)
+        process.start()
+        child_end.close()
+        children.append((process, parent_end))
+    try:
+        started = time.time()
+        for process, conn in children:
+            _expect(conn, "ready", timeout=300)
+        click.echo(f"  {len(cookies)} clients in {processes} processes connected and joined in "
+                   f"{time.time() - started:.1f}s (and the presence notices of the joins settled)", err=True)
+        begin = time.time() + 0.5
+        deadline = begin + seconds + drain
+        for _, conn in children:
+            conn.send((begin, deadline))
+        tallies = [_expect(conn, "done", timeout=deadline - time.time() + 120) for _, conn in children]
+    finally:
+        for process, conn in children:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
+            conn.close()
+    return tallies, total
 
 
-def _percentile(values, fraction: float) -> float | None:
-    if not values:
+def _expect(conn, kind: str, timeout: float):
+    if not conn.poll(max(0.0, timeout)):
+        raise click.ClickException(f"a client process did not report {kind!r} in {timeout:.0f}s")
+    got, value = conn.recv()
+    if got != kind:
+        raise click.ClickException(f"a client process failed: {value}")
+    return value
+
+
+def _percentile(ordered, fraction: float) -> float | None:
+    if not ordered:
         return None
-    ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, int(round(fraction * (len(ordered) - 1)))))
     return round(ordered[index], 1)
 
 
 def run_chat_bench(clients: int, workers: int, rate: float, seconds: float, *, database: str = "auto",
-                   redis_url: str = "", drain: float = 10.0) -> dict:
+                   redis_url: str = "", drain: float = 10.0, client_processes: int = 2) -> dict:
     """Run the benchmark and return its figures."""
     base = Settings(_env_file=None)
     redis_url = redis_url or base.redis_url or base.test_redis_url
@@ -295,13 +245,19 @@ def run_chat_bench(clients: int, workers: int, rate: float, seconds: float, *, d
                 "CHAT_FLOOD_MESSAGES": "1000000",  # the bench measures delivery, not flood control
             })
             try:
-                measurement, sent = asyncio.run(_run_load(started.urls, cookies, rate, seconds, drain))
+                tallies, sent = run_clients(started.urls, cookies, rate, seconds, drain, client_processes)
             finally:
                 started.stop()
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
     expected = sent * clients
-    delivered = sum(measurement.received)
+    delivered = sum(t.received for t in tallies)
+    latency = sorted(value for t in tallies for value in t.latency_ms)
+    ack_latency = sorted(value for t in tallies for value in t.ack_ms)
+    send_errors: dict[str, int] = {}
+    for tally in tallies:
+        for error, count in tally.send_errors.items():
+            send_errors[error] = send_errors.get(error, 0) + count
     figures = {
         "clients": clients,
         "workers": workers,
@@ -309,16 +265,19 @@ def run_chat_bench(clients: int, workers: int, rate: float, seconds: float, *, d
         "seconds": seconds,
         "database": database,
         "sent": sent,
-        "stored": measurement.acked_ok,
-        "send_errors": measurement.send_errors,
+        "stored": sum(t.acked_ok for t in tallies),
+        "send_errors": send_errors,
         "delivered_expected": expected,
         "delivered": delivered,
         "lost": expected - delivered,
-        "p50_ms": round(statistics.median(measurement.latency_ms), 1) if measurement.latency_ms else None,
-        "p99_ms": _percentile(measurement.latency_ms, 0.99),
-        "max_ms": round(max(measurement.latency_ms), 1) if measurement.latency_ms else None,
-        "sending_seconds": round(getattr(measurement, "sending_seconds", 0.0), 1),
-        "client_disconnects": measurement.disconnects,
+        "p50_ms": _percentile(latency, 0.5),
+        "p99_ms": _percentile(latency, 0.99),
+        "max_ms": _percentile(latency, 1.0),
+        "stored_p50_ms": _percentile(ack_latency, 0.5),
+        "stored_p99_ms": _percentile(ack_latency, 0.99),
+        "sending_seconds": round(max(t.sending_seconds for t in tallies), 1),
+        "client_processes": len(tallies),
+        "client_disconnects": sum(t.disconnects for t in tallies),
     }
     return figures
 
@@ -346,12 +305,15 @@ def _postgres_up(url: str) -> bool:
 @click.option("--redis-url", default="", help="the message queue (default: REDIS_URL, else TEST_REDIS_URL)")
 @click.option("--drain", default=10.0, show_default=True, type=click.FloatRange(0),
               help="seconds to wait for late deliveries after the last send")
+@click.option("--client-processes", default=2, show_default=True, type=click.IntRange(1),
+              help="processes the clients are spread over (one asyncio loop each)")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 def chat(clients: int, workers: int, rate: float, seconds: float, database: str, redis_url: str, drain: float,
-         json_path: Path | None) -> None:
+         client_processes: int, json_path: Path | None) -> None:
     """Real eventlet workers on the Redis queue; CLIENTS socket clients in one room; delivery and latency."""
     click.echo(f"chat bench: {clients} clients, {workers} workers, {rate:g} msg/s for {seconds:g}s", err=True)
-    figures = run_chat_bench(clients, workers, rate, seconds, database=database, redis_url=redis_url, drain=drain)
+    figures = run_chat_bench(clients, workers, rate, seconds, database=database, redis_url=redis_url, drain=drain,
+                             client_processes=client_processes)
     click.echo(f"sent {figures['sent']} messages, delivered {figures['delivered']} of {figures['delivered_expected']} "
                f"(lost {figures['lost']}); latency p50 {figures['p50_ms']} ms, p99 {figures['p99_ms']} ms")
     click.echo(json.dumps(figures))

@@ -15,22 +15,25 @@ from flask_socketio import disconnect, join_room, leave_room
 from api.chat.flood import flood_control, typing_control
 from api.chat.offline import notify_if_offline
 from api.chat.presence import presence_for
-from api.chat.queue import NAMESPACE, room_key, user_key
+from api.chat.queue import MESSAGES_EVENT, NAMESPACE, messages_event, room_key, user_key
 from api.chat.rooms import (
     ChatError,
+    NewMessage,
+    Sender,
     check_can_read,
     check_can_send,
     history,
     mark_read,
     mentioned_user_ids,
+    message_body,
     other_member_id,
-    post_message,
     read_markers,
     room_ref,
     room_title,
     serialize_many,
     unread_total,
 )
+from api.chat.writer import message_writer
 from api.extensions import db, socketio
 from api.tables import User
 
@@ -83,6 +86,10 @@ def online_users(room_id: int) -> list[dict]:
     return [{"id": uid, "name": name} for uid, name in rows]
 
 
+# socket id -> (user id, session version) as Flask-Login authenticated it at connect (this process's sockets)
+socket_senders: dict[str, tuple[int, int]] = {}
+
+
 @socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth=None):
     """Only logged-in users (the session cookie of the handshake) may connect."""
@@ -90,10 +97,12 @@ def on_connect(auth=None):
         raise ConnectionRefusedError("Log in to use the chat.")
     join_room(user_key(current_user.id))
     presence().connect(request.sid, current_user.id)
+    socket_senders[request.sid] = (current_user.id, current_user.session_version)
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(*args):
+    socket_senders.pop(request.sid, None)
     tracker = presence()
     user_id = tracker.user_of(request.sid)
     for room_id in tracker.disconnect(request.sid):
@@ -142,29 +151,46 @@ def on_leave(user: User, data: dict):
     return {"ok": True}
 
 
-@handler("send")
-def on_send(user: User, data: dict):
-    """Store, then broadcast; mentions and an offline recipient are told afterwards."""
-    room = room_ref(data.get("room"))
-    member = check_can_send(room, user)
-    settings = current_app.config["MENTORHUB_SETTINGS"]
-    if not flood_control.allow(user.id, settings.chat_flood_messages, settings.chat_flood_seconds):
-        raise ChatError("You are sending messages too fast; wait a few seconds.", 429)
-    message, payload = post_message(room, user, data.get("body"), member=member)
-    broadcast_message(room, payload, client_id=data.get("client_id"))
-    after_send(room, payload["id"], data.get("body") or "", user)
+@socketio.on("send", namespace=NAMESPACE)
+def on_send(data=None, *args):
+    """Store (with the messages sent meanwhile), then broadcast; mentions and an offline recipient are told afterwards.
+
+    The socket's user was authenticated at connect; the writer checks the sender (account, session,
+    verification, ban, mute) together with the other senders of its group, so a send costs no query of its own.
+    """
+    data = data if isinstance(data, dict) else {}
+    try:
+        user_id, session_version = socket_senders.get(request.sid) or (None, None)
+        if user_id is None:
+            raise ChatError("Log in again.", 401)
+        room = room_ref(data.get("room"))
+        if room is None:
+            raise ChatError("No such room.", 404)
+        settings = current_app.config["MENTORHUB_SETTINGS"]
+        if not flood_control.allow(user_id, settings.chat_flood_messages, settings.chat_flood_seconds):
+            raise ChatError("You are sending messages too fast; wait a few seconds.", 429)
+        body = message_body(data.get("body"))
+        new = NewMessage(room, user_id, "", body, session_version=session_version)
+        payload = message_writer().post(new, client_id=data.get("client_id"))
+    except ChatError as error:
+        db.session.rollback()
+        if error.code == 401:
+            disconnect()
+        return {"ok": False, "error": error.message, "code": error.code}
+    after_send(room, payload["id"], body, Sender(user_id, new.sender_name))
     return {"ok": True, "message": payload}
 
 
 def broadcast_message(room, payload: dict, client_id=None) -> dict:
-    """Send a stored message to everyone in its room (all workers)."""
+    """Send a stored message to everyone in its room (all workers; coalesced with others by the client manager)."""
     if isinstance(client_id, str) and len(client_id) <= 64:
         payload["client_id"] = client_id
-    socketio.emit("new_message", payload, to=room_key(room.id), namespace=NAMESPACE)
+    socketio.emit(MESSAGES_EVENT, messages_event(room.id, room.slug, [payload]), to=room_key(room.id),
+                  namespace=NAMESPACE)
     return payload
 
 
-def after_send(room, message_id: int, body: str, sender: User) -> None:
+def after_send(room, message_id: int, body: str, sender) -> None:
     """Mentions, unread badges and the offline notification; failures here never undo the message."""
     if "@" not in body and room.kind != "direct":
         return

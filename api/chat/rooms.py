@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app, url_for
@@ -101,22 +101,40 @@ def membership(room, user_id: int) -> ChatMember | None:
     return db.session.scalar(select(ChatMember).where(ChatMember.room_id == room.id, ChatMember.user_id == user_id))
 
 
-def check_can_read(room, user: User) -> ChatMember | None:
-    """The user's membership (None in a public room without one) when `user` may read the room; else ChatError.
+def read_refusal(room, member) -> ChatError | None:
+    """Why the holder of `member` (None: no membership) may not read the room; None when they may.
 
     A one-on-one room one is not part of answers 404, as if it did not exist.
     """
-    if room is None:
-        raise ChatError("No such room.", 404)
-    member = membership(room, user.id)
-    if room.kind == "direct" and member is None:
-        raise ChatError("No such room.", 404)
+    if room is None or (room.kind == "direct" and member is None):
+        return ChatError("No such room.", 404)
     if member is not None and member.banned:
-        raise ChatError("You have been banned from this room.", 403)
+        return ChatError("You have been banned from this room.", 403)
+    return None
+
+
+def send_refusal(room, member, verified: bool) -> ChatError | None:
+    """Why the holder of `member` may not post in the room now (unverified, muted, banned); None when they may."""
+    refusal = read_refusal(room, member)
+    if refusal is not None:
+        return refusal
+    if not verified:
+        return ChatError("Verify your e-mail address and phone number before sending messages.", 403)
+    if member is not None and member.muted_until is not None and member.muted_until > utcnow():
+        return ChatError(f"You are muted in this room until {member.muted_until:%Y-%m-%d %H:%M} UTC.", 403)
+    return None
+
+
+def check_can_read(room, user: User) -> ChatMember | None:
+    """The user's membership (None in a public room without one) when `user` may read the room; else ChatError."""
+    member = membership(room, user.id) if room is not None else None
+    refusal = read_refusal(room, member)
+    if refusal is not None:
+        raise refusal
     return member
 
 
-def is_verified(user: User) -> bool:
+def is_verified(user) -> bool:
     from api.auth.accounts import is_verified as accounts_is_verified
 
     return accounts_is_verified(user)
@@ -124,12 +142,36 @@ def is_verified(user: User) -> bool:
 
 def check_can_send(room, user: User) -> ChatMember | None:
     """The user's membership when `user` may post in the room now; ChatError otherwise (unverified, muted, banned)."""
-    member = check_can_read(room, user)
-    if not is_verified(user):
-        raise ChatError("Verify your e-mail address and phone number before sending messages.", 403)
-    if member is not None and member.muted_until is not None and member.muted_until > utcnow():
-        raise ChatError(f"You are muted in this room until {member.muted_until:%Y-%m-%d %H:%M} UTC.", 403)
+    member = membership(room, user.id) if room is not None else None
+    refusal = send_refusal(room, member, is_verified(user))
+    if refusal is not None:
+        raise refusal
     return member
+
+
+def sender_refusals(new: list["NewMessage"]) -> list[ChatError | None]:
+    """For each message about to be stored, why its sender may not send it (None: may), in one query for all.
+
+    The sender's account must be active and on the session version the socket logged in with (a log-out
+    elsewhere ends it), verified, and neither banned nor muted in the room. Fills in each sender's name.
+    """
+    room_ids = {item.room.id for item in new}
+    rows = db.session.execute(
+        select(User.id, User.full_name, User.session_version, User.is_active_account, User.email_verified_at,
+               User.phone_verified_at, ChatMember.room_id, ChatMember.banned, ChatMember.muted_until)
+        .outerjoin(ChatMember, and_(ChatMember.user_id == User.id, ChatMember.room_id.in_(room_ids)))
+        .where(User.id.in_({item.sender_id for item in new}))).all()
+    users = {row.id: row for row in rows}
+    members = {(row.room_id, row.id): row for row in rows if row.room_id is not None}
+    refusals: list[ChatError | None] = []
+    for item in new:
+        user = users.get(item.sender_id)
+        if user is None or not user.is_active_account or user.session_version != item.session_version:
+            refusals.append(ChatError("Log in again.", 401))
+            continue
+        item.sender_name = user.full_name
+        refusals.append(send_refusal(item.room, members.get((item.room.id, item.sender_id)), is_verified(user)))
+    return refusals
 
 
 # -- one-on-one rooms ---------------------------------------------------------------------------
@@ -259,36 +301,81 @@ def clean_body(body) -> str:
     return body
 
 
-def post_message(room, sender: User, body: str, attachments: list | None = None,
-                 member: ChatMember | None = None) -> tuple[Message, dict]:
-    """Store a message (with its attachments) and its MESSAGE_SENT event in one transaction.
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a message, where the User row is not needed (notifications after a send)."""
 
-    Returns the message and its client payload, made before the commit so that nothing is loaded again.
-    """
+    id: int
+    full_name: str
+
+
+@dataclass
+class NewMessage:
+    """A message to store: its room, its sender (id and name) and its checked text and files."""
+
+    room: object  # a RoomRef or a ChatRoom
+    sender_id: int
+    sender_name: str
+    body: str
+    attachments: list = field(default_factory=list)
+    member: ChatMember | None = None  # the sender's membership in this session, when already loaded
+    session_version: int | None = None  # the sender's session, for `sender_refusals`
+
+
+def message_body(body, attachments: list | None = None) -> str:
+    """The cleaned text of a message about to be sent; ChatError when it is too long or there is nothing to send."""
     body = clean_body(body)
     if not body and not attachments:
         raise ChatError("A message needs text or a file.")
-    message = Message(room_id=room.id, sender_id=sender.id, body=body, created_at=utcnow(), reported_count=0)
-    message.attachments = list(attachments or [])
-    db.session.add(message)
+    return body
+
+
+def post_messages(new: list[NewMessage]) -> list[tuple[Message, dict]]:
+    """Store messages (with their attachments) and their MESSAGE_SENT events in one transaction.
+
+    Returns each message and its client payload, made before the commit so that nothing is loaded again.
+    """
+    messages = []
+    for item in new:
+        message = Message(room_id=item.room.id, sender_id=item.sender_id, body=item.body, created_at=utcnow(),
+                          reported_count=0)
+        message.attachments = list(item.attachments)
+        messages.append(message)
+    db.session.add_all(messages)
     db.session.flush()
-    other_id = other_member_id(room, sender.id) if room.kind == "direct" else None
+    for item, message in zip(new, messages):
+        _sent(item, message)
+    payloads = [serialize_message(message, {item.sender_id: item.sender_name}, item.room)
+                for item, message in zip(new, messages)]
+    db.session.commit()
+    return list(zip(messages, payloads))
+
+
+def _sent(item: NewMessage, message: Message) -> None:
+    """The MESSAGE_SENT event of a stored message (never its content) and, one-on-one, the sender's read marker."""
+    room = item.room
+    other_id = other_member_id(room, item.sender_id) if room.kind == "direct" else None
     mentor_id = None
     if other_id is not None:
         if db.session.get(MentorProfile, other_id) is not None:
             mentor_id = other_id
-        elif db.session.get(MentorProfile, sender.id) is not None:
-            mentor_id = sender.id
-    log_event(EventType.MESSAGE_SENT, user_id=sender.id, mentor_id=mentor_id,  # never the content
+        elif db.session.get(MentorProfile, item.sender_id) is not None:
+            mentor_id = item.sender_id
+    log_event(EventType.MESSAGE_SENT, user_id=item.sender_id, mentor_id=mentor_id,
               room_id=room.id, room_kind=room.kind, message_id=message.id, recipient_id=other_id,
-              attachment_kinds=sorted({a.kind for a in message.attachments}), length=len(body))
+              attachment_kinds=sorted({a.kind for a in message.attachments}), length=len(item.body))
     if room.kind == "direct":
-        member = member if member is not None else membership(room, sender.id)
+        member = item.member if item.member is not None else membership(room, item.sender_id)
         if member is not None:  # one's own message is read
             member.last_read_message_id = max(member.last_read_message_id or 0, message.id)
-    payload = serialize_message(message, {sender.id: sender.full_name}, room)
-    db.session.commit()
-    return message, payload
+
+
+def post_message(room, sender: User, body: str, attachments: list | None = None,
+                 member: ChatMember | None = None) -> tuple[Message, dict]:
+    """Store one message (see `post_messages`); ChatError when it has neither text nor files."""
+    body = message_body(body, attachments)
+    [stored] = post_messages([NewMessage(room, sender.id, sender.full_name, body, list(attachments or []), member)])
+    return stored
 
 
 def mentioned_user_ids(room, body: str, sender_id: int) -> list[int]:

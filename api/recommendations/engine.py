@@ -25,18 +25,19 @@ from flask import current_app
 
 from api.extensions import db
 from api.recommendations import exposures
-from api.search import availability
-from api.search.currency import DEMO_USD_PER_UNIT, factor
+from api.search import availability, free_slots, query
+from api.search.currency import DEMO_USD_PER_UNIT, SUPPORTED_CURRENCIES, factor
 from api.search.filters import END_OF_DAY, AvailabilityWindow, SearchFilters
 from api.tables import (
     Booking,
-    BookingStatus,
     LearnerProfile,
     MentorProfile,
     MentorStatus,
     ModelSetting,
+    Role,
     Topic,
     User,
+    UserRole,
     learner_topics,
     mentor_topics,
     utcnow,
@@ -72,6 +73,8 @@ class ServingState:
     catalogue_building: bool = False
     prices: dict = field(default_factory=dict)  # currency -> converted price array (per catalogue)
     windows: dict = field(default_factory=dict)  # window key -> _Cached(set of free mentor ids)
+    window_locks: dict = field(default_factory=dict)  # window key -> lock held while it is first computed
+    windows_computing: set = field(default_factory=set)  # windows a background thread is computing
     experiment: _Cached | None = None
     weights: _Cached | None = None
     last_ab_check: float = field(default_factory=time.monotonic)
@@ -220,22 +223,31 @@ def install_change_listener() -> None:
     _listener_installed = True
 
 
-def cards(mentor_ids: list[int], currency: str, load) -> dict:
-    """Result cards of these mentors, cached with the catalogue (same lifetime); `load(ids)` fetches the misses."""
+def cards(mentor_ids: list[int], currency: str) -> dict:
+    """Result cards of these mentors in this currency, cached with the catalogue (same lifetime; a rebuilt
+    catalogue comes with the cards of every currency the previous one served); misses are loaded."""
     bundle = catalogue()
-    cache = bundle.setdefault("cards", {})
+    cache = bundle["cards"].setdefault(currency, {})
     out, missing = {}, []
     for mentor_id in mentor_ids:
-        card = cache.get((mentor_id, currency))
+        card = cache.get(mentor_id)
         if card is None:
             missing.append(mentor_id)
         else:
             out[mentor_id] = card
     if missing:
-        for card in load(missing):
-            cache[(card.id, currency)] = card
-            out[card.id] = card
+        for card in query.load_cards(missing, currency, datetime.now(UTC)):
+            cache[card.id] = out[card.id] = card
     return out
+
+
+def _all_cards(cat: Catalogue, currency: str) -> dict:
+    ids = cat.mentor_ids.tolist()
+    found: dict = {}
+    for start in range(0, len(ids), 2000):
+        found.update((card.id, card) for card in query.load_cards(ids[start:start + 2000], currency,
+                                                                   datetime.now(UTC)))
+    return found
 
 
 def _aware(value: datetime) -> datetime:
@@ -261,13 +273,33 @@ def catalogue(now: datetime | None = None) -> dict:
     return cached.value
 
 
-def _bundle(now: datetime | None = None) -> dict:
+def warm_up(app, timeout: float = 120.0) -> bool:
+    """Load the models and build the catalogue now (a server worker's start, before it takes traffic), so
+    the first requests do not pay for it; tells whether a champion model is in memory."""
+    with app.app_context():
+        loaded = state(app).registry.wait_until_loaded(timeout)
+        bundle = catalogue()
+        now = datetime.now(UTC)
+        zones = db.session.execute(sa.select(User.timezone).distinct().join(
+            UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.LEARNER)).scalars().all()
+        for zone in {"UTC", *(z for z in zones if z)}:  # "free this week" in every learner's zone
+            free_in_window(bundle, soon_window(zone, now), now)
+        currencies = db.session.execute(sa.select(User.currency).distinct().join(
+            UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.LEARNER)).scalars().all()
+        for currency in {"USD", *(c for c in currencies if c in SUPPORTED_CURRENCIES)}:  # every learner's cards
+            bundle["cards"][currency] = _all_cards(bundle["catalogue"], currency)
+        db.session.remove()
+    return loaded
+
+
+def _bundle(now: datetime | None = None, card_currencies=()) -> dict:
     started = time.time()
     cat, prices, currencies, zones = build_catalogue(now)
     learners = build_learner_index(cat.booking_history, started)
     del cat.booking_history
     return {"catalogue": cat, "prices": prices, "currencies": currencies, "zones": zones, "converted": {},
-            "built": time.time(), "learners": learners}
+            "built": time.time(), "learners": learners,
+            "cards": {currency: _all_cards(cat, currency) for currency in card_currencies}}
 
 
 def _forget_changes_before(started: float) -> None:
@@ -281,7 +313,7 @@ def _rebuild_in_background(app) -> None:
     st = state(app)
     try:
         with app.app_context():
-            bundle = _bundle()
+            bundle = _bundle(card_currencies=list(st.catalogue.value["cards"]) if st.catalogue else ())
             st.catalogue = _Cached(bundle, time.monotonic() + app.config["MENTORHUB_SETTINGS"].serving_catalogue_seconds)
             _forget_changes_before(bundle["learners"].started)
             db.session.remove()
@@ -306,26 +338,30 @@ def converted_prices(bundle: dict, currency: str) -> np.ndarray:
     return found
 
 
-def free_in_window(bundle: dict, window: AvailabilityWindow, now: datetime) -> np.ndarray:
+def free_in_window(bundle: dict, window: AvailabilityWindow, now: datetime, wait: bool = True) -> np.ndarray:
     """Boolean mask over the catalogue: a free slot inside the window.
 
     The set of free mentors per window is cached for `serving_availability_cache_seconds`; once stale
-    it is still served while one background thread recomputes it (the first computation of a window
-    is synchronous). The mask over the catalogue is cached per catalogue build.
+    it is still served while one background thread recomputes it. A window never seen is computed once:
+    with `wait` (a filter the learner asked for) the request waits for that one computation, however
+    many requests ask at the same time; without (the "free this week" ranking signal) the request goes
+    on with no one marked free and the set is computed in the background for the next requests. The
+    mask over the catalogue is cached per catalogue build.
     """
     st = state()
     hit = st.windows.get(window)
     if hit is None:
-        free = _free_mentors(bundle, window, now)
-        hit = st.windows[window] = _Cached({"free": free, "masks": {}, "refreshing": False},
-                                           time.monotonic() + _settings().serving_availability_cache_seconds)
-        if len(st.windows) > 256:
-            for key in list(st.windows)[:64]:
-                st.windows.pop(key, None)
+        if not wait:
+            _compute_window_in_background(window)
+            return np.zeros(len(bundle["catalogue"]), dtype=bool)
+        with st.window_locks.setdefault(window, threading.Lock()):
+            hit = st.windows.get(window)
+            if hit is None:
+                hit = _store_window(st, window, _free_mentors(bundle, window, now))
+        st.window_locks.pop(window, None)
     elif hit.expires <= time.monotonic() and not hit.value["refreshing"]:
         hit.value["refreshing"] = True
-        app = current_app._get_current_object()
-        threading.Thread(target=_refresh_window, args=(app, window, hit), daemon=True).start()
+        _compute_window_in_background(window, hit)
     value = hit.value
     built = bundle["built"]
     mask = value["masks"].get(built)
@@ -337,26 +373,50 @@ def free_in_window(bundle: dict, window: AvailabilityWindow, now: datetime) -> n
     return mask
 
 
+def _store_window(st: ServingState, window: AvailabilityWindow, free: set[int]) -> _Cached:
+    hit = st.windows[window] = _Cached({"free": free, "masks": {}, "refreshing": False},
+                                       time.monotonic() + _settings().serving_availability_cache_seconds)
+    if len(st.windows) > 256:
+        for key in list(st.windows)[:64]:
+            st.windows.pop(key, None)
+    return hit
+
+
 def _free_mentors(bundle: dict, window: AvailabilityWindow, now: datetime) -> set[int]:
-    cat: Catalogue = bundle["catalogue"]
-    mentors = {int(m): bundle["zones"][i] for i, m in enumerate(cat.mentor_ids.tolist())}
-    return availability.mentors_with_free_slot(mentors, window, now, mentor_ids_sql=_approved_ids_sql()) \
-        if mentors else set()
+    """Approved, active mentors with a free slot in the window: the search's precomputed free-slot index."""
+    days = len(window.utc_intervals())
+    if not days or not len(bundle["catalogue"]):
+        return set()
+    free_slots.ensure_fresh(wait=True)  # the first build must be complete: an empty index would answer "nobody"
+    statement = sa.select(MentorProfile.user_id).where(MentorProfile.user_id.in_(_approved_ids_sql()),
+                                                       availability.free_slot_condition(days))
+    return set(db.session.execute(statement, availability.free_slot_params(window, now)).scalars())
 
 
-def _refresh_window(app, window: AvailabilityWindow, hit: _Cached) -> None:
+def _compute_window_in_background(window: AvailabilityWindow, stale: _Cached | None = None) -> None:
+    """One background computation per window at a time (`stale` is the entry it replaces, if any)."""
+    st = state()
+    with st.lock:
+        if window in st.windows_computing:
+            return
+        st.windows_computing.add(window)
+    threading.Thread(target=_refresh_window, args=(current_app._get_current_object(), window, stale),
+                     daemon=True).start()
+
+
+def _refresh_window(app, window: AvailabilityWindow, stale: _Cached | None) -> None:
+    st = state(app)
     try:
         with app.app_context():
-            st = state(app)
             bundle = catalogue()
-            free = _free_mentors(bundle, window, datetime.now(UTC))
-            st.windows[window] = _Cached({"free": free, "masks": {}, "refreshing": False},
-                                         time.monotonic() + app.config["MENTORHUB_SETTINGS"]
-                                         .serving_availability_cache_seconds)
+            _store_window(st, window, _free_mentors(bundle, window, datetime.now(UTC)))
             db.session.remove()
-    except Exception:  # noqa: BLE001 - keep serving the stale set
-        logger.exception("could not refresh free slots for %s", window)
-        hit.value["refreshing"] = False
+    except Exception:  # noqa: BLE001 - keep serving the stale set (or none)
+        logger.exception("could not compute free slots for %s", window)
+        if stale is not None:
+            stale.value["refreshing"] = False
+    finally:
+        st.windows_computing.discard(window)
 
 
 def _approved_ids_sql():
@@ -513,7 +573,7 @@ def recommend_for(learner_id: int, filters: SearchFilters | None = None, k: int 
         fallback = st.registry.last_error or "no model registered"
     learner = learner_context(learner_id, bundle)
     tz = (filters.tz if filters is not None else None) or "UTC"
-    soon = free_in_window(bundle, soon_window(tz, now), now) if len(index) else np.zeros(0, bool)
+    soon = free_in_window(bundle, soon_window(tz, now), now, wait=False) if len(index) else np.zeros(0, bool)
     ranked: Ranked = recommend(model, learner, cat, index, soon[index] if len(index) else np.zeros(0, bool),
                                weights, k, content_model, exclude_booked)
     exposure_id = None

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 
 from flask import current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -19,7 +18,6 @@ from api.search.filters import FilterError, parse_filters
 from api.tables import Event, EventType, Role
 
 logger = logging.getLogger(__name__)
-UTC = timezone.utc
 
 
 @bp.record_once
@@ -70,8 +68,7 @@ def _k(args) -> int:
 
 
 def _items(result: engine.Recommendations, currency: str) -> list[dict]:
-    cards = engine.cards([p.mentor_id for p in result.picks], currency,
-                         lambda ids: query.load_cards(ids, currency, datetime.now(UTC)))
+    cards = engine.cards([p.mentor_id for p in result.picks], currency)
     items = []
     for pick in result.picks:
         card = cards.get(pick.mentor_id)

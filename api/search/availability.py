@@ -2,34 +2,33 @@
 
 The slot rules are the booking feature's (`api.bookings.slots`): its `windows()` turns weekly rules
 and exceptions into UTC windows, its `BookingPolicy` gives session length, step, buffer, notice and
-horizon. The booking feature answers one mentor at a time (`service.mentor_free_slots`, used for a
-profile's "next free slots"); a search must answer for hundreds of mentors at once, so
-`mentors_with_free_slot` loads rules, exceptions, policies and bookings of all candidates in four
-queries and stops at each mentor's first free slot instead of listing them all. It follows
-`slots.free_slots` exactly (same windows, same step alignment, same notice/horizon/buffer rules);
-it does not see busy times from a mentor's external calendar, which the booking page still checks.
+horizon. The search asks SQL (`free_slot_condition`): the slots are precomputed per mentor in
+`mentor_free_slots` by `api.search.free_slots`, which loads mentors here (`_load`) in bulk; the
+recommendations ask the same index. `mentors_with_free_slot` computes the answer directly from the rules
+(stopping at each mentor's first free slot): the reference the index is tested against. Both follow `slots.free_slots` exactly (same windows, same step alignment,
+same notice/horizon/buffer rules); neither sees busy times from a mentor's external calendar, which the
+booking page still checks.
 """
 from __future__ import annotations
 
 import math
-import time as _time
 from collections import namedtuple
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from typing import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
 
 from api.bookings.slots import BookingPolicy, Interval, windows, zone
 from api.extensions import db
-from api.search.filters import END_OF_DAY, AvailabilityWindow
+from api.search.filters import AvailabilityWindow
 from api.tables import (
     ACTIVE_BOOKING_STATUSES,
     AvailabilityException,
     AvailabilityRule,
     Booking,
     MentorBookingPolicy,
+    MentorFreeSlot,
     MentorProfile,
 )
 
@@ -38,90 +37,30 @@ Rule = namedtuple("Rule", "weekday start_time end_time timezone")
 Exception_ = namedtuple("Exception_", "on_date start_time end_time")
 
 
-# ---------------------------------------------------------------- SQL prefilter
+# ---------------------------------------------------------------- the search's SQL filter
 
 
-def rule_timezones() -> list[str]:
-    """Distinct time zones of all availability rules (cached per app for a minute)."""
-    cache = current_app.extensions.setdefault("search_cache", {})
-    hit = cache.get("rule_timezones")
-    if hit and hit[0] > _time.monotonic():
-        return hit[1]
-    zones = sorted(db.session.scalars(sa.select(AvailabilityRule.timezone).distinct()).all())
-    cache["rule_timezones"] = (_time.monotonic() + 60, zones)
-    return zones
+def free_slot_condition(days: int):
+    """SQL condition on MentorProfile: a precomputed free slot (`api.search.free_slots`) lies wholly inside one of
+    the window's `days` daily spans and may be requested now. Values: `free_slot_params`."""
+    slot = MentorFreeSlot
+    inside = [sa.and_(slot.starts_at >= sa.bindparam(f"w_from{i}", type_=sa.BigInteger),
+                      slot.ends_at <= sa.bindparam(f"w_to{i}", type_=sa.BigInteger)) for i in range(days)]
+    return sa.exists().where(
+        slot.mentor_id == MentorProfile.user_id,
+        slot.starts_at >= sa.bindparam("w_from0", type_=sa.BigInteger),  # the whole window: one index range per mentor
+        slot.starts_at < sa.bindparam(f"w_to{days - 1}", type_=sa.BigInteger),
+        slot.opens_at <= sa.bindparam("w_now_floor", type_=sa.BigInteger),
+        slot.closes_at >= sa.bindparam("w_now_ceil", type_=sa.BigInteger), sa.or_(*inside))
 
 
-def _time_literal(value: time, dialect_name: str) -> str:
-    """A TIME literal as each database stores it (SQLAlchemy keeps SQLite times as 'HH:MM:SS.ffffff' text)."""
-    if value == END_OF_DAY:
-        value = time(23, 59, 59, 999999)
-    text = value.strftime("%H:%M:%S.%f")
-    return f"'{text}'" if dialect_name == "sqlite" else f"TIME '{text}'"
-
-
-def rule_windows(window: AvailabilityWindow, zones: Iterable[str]) -> list[tuple[str, int, time, time]]:
-    """(zone, weekday, from, to): where a weekly rule in `zone` must overlap to possibly hold a slot in `window`."""
-    intervals = window.utc_intervals()
-    wanted = []
-    for zone_name in zones:
-        tz = zone(zone_name)
-        hull: dict[int, list[time]] = {}
-        for start, end in intervals:
-            local_start, local_end = start.astimezone(tz), end.astimezone(tz)
-            day = local_start.date()
-            while day <= local_end.date():
-                piece_start = local_start.time() if day == local_start.date() else time(0)
-                piece_end = local_end.time() if day == local_end.date() else END_OF_DAY
-                if piece_end > piece_start:
-                    current = hull.setdefault(day.weekday(), [piece_start, piece_end])
-                    current[0], current[1] = min(current[0], piece_start), max(current[1], piece_end)
-                day += timedelta(days=1)
-        wanted.extend((zone_name, weekday, low, high) for weekday, (low, high) in sorted(hull.items()))
-    return wanted
-
-
-def _rules_exist(window: AvailabilityWindow, zones: Iterable[str], dialect_name: str, topic_ids: tuple[int, ...] = ()):
-    """The mentor (mentor_profiles.user_id) has a weekly rule overlapping the window somewhere.
-
-    The (zone, weekday, hours) pieces are a VALUES list joined on (timezone, weekday): one hash or index
-    lookup per rule instead of testing a few hundred OR-ed terms on every rule row, and one SQL text
-    instead of a few hundred clause objects to build and compile for every new window.
-    """
-    wanted = rule_windows(window, zones)
-    if not wanted:
-        return sa.false()
-    rows = ", ".join("('" + zone_name.replace("'", "''") + f"', {int(weekday)}, {_time_literal(low, dialect_name)}, "
-                     f"{_time_literal(high, dialect_name)})" for zone_name, weekday, low, high in wanted)
-    return sa.text(  # uncorrelated: the database computes the set once per search (a hash, not a lookup per mentor)
-        "mentor_profiles.user_id IN (SELECT availability_rules.mentor_id FROM availability_rules JOIN (VALUES "
-        + rows + ") AS wanted "
-        "ON availability_rules.timezone = wanted.column1 AND availability_rules.weekday = wanted.column2 "
-        "WHERE availability_rules.start_time < wanted.column4 AND availability_rules.end_time > wanted.column3"
-        + (" AND availability_rules.mentor_id IN (SELECT mentor_topics.mentor_id FROM mentor_topics "
-           "WHERE mentor_topics.topic_id IN (" + ", ".join(str(int(t)) for t in topic_ids) + "))" if topic_ids else "")
-        + ")")
-
-
-def candidate_condition(window: AvailabilityWindow, topic_ids: tuple[int, ...] = ()):
-    """SQL condition on MentorProfile: a weekly window or an exception's hours could hold a slot in `window`.
-
-    `topic_ids` (the search's topic filter, applied anyway) only narrows the rules the database looks at.
-    """
-    return _candidate_condition(window, tuple(rule_timezones()), db.session.get_bind().dialect.name,
-                                tuple(sorted(topic_ids)))
-
-
-@lru_cache(maxsize=512)
-def _candidate_condition(window: AvailabilityWindow, zones: tuple[str, ...], dialect_name: str,
-                         topic_ids: tuple[int, ...] = ()):
-    """Built once per distinct window (immutable and reusable)."""
-    exceptions = sa.select(AvailabilityException.id).where(
-        AvailabilityException.mentor_id == MentorProfile.user_id,
-        AvailabilityException.on_date.between(window.start_date - timedelta(days=1), window.end_date + timedelta(days=1)),
-        AvailabilityException.start_time.is_not(None),
-    )
-    return sa.or_(_rules_exist(window, zones, dialect_name, topic_ids), exceptions.exists())
+def free_slot_params(window: AvailabilityWindow, now: datetime) -> dict:
+    """The bind parameters of `free_slot_condition(len(window.utc_intervals()))` (Unix seconds, as stored)."""
+    instant = now.timestamp()
+    params = {"w_now_floor": math.floor(instant), "w_now_ceil": math.ceil(instant)}
+    for i, (start, end) in enumerate(window.utc_intervals()):
+        params[f"w_from{i}"], params[f"w_to{i}"] = int(start.timestamp()), int(end.timestamp())
+    return params
 
 
 # ---------------------------------------------------------------- bulk load and check

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from api.extensions import db
-from api.search import availability, ranking, ranking_columns
+from api.search import availability, free_slots, ranking, ranking_columns
 from api.search.currency import DEMO_USD_PER_UNIT, convert_minor, factor
 from api.search.filters import EXPERIENCE_LEVELS, SearchFilters
 from api.tables import (
@@ -170,8 +170,7 @@ def experience_level(years: int) -> str:
 # Text relevance (text score x bayes_score) is the one order no index holds: it sorts the text matches only.
 
 COUNT_CAP = 200  # totals are exact up to this many matches, "200+" beyond (SearchResult.total_exact)
-AVAILABILITY_COUNT_CAP = 100  # ... and up to this many with a free slot (each candidate is checked in Python)
-AVAILABILITY_CHUNK = 150  # candidates checked for a free slot per round of bulk loads
+AVAILABILITY_COUNT_CAP = 100  # ... and up to this many with a free slot in an availability window
 
 
 @dataclass
@@ -182,6 +181,7 @@ class _Plan:
     has_text: bool
     params: dict = field(default_factory=dict)  # the values of the statement's named bind parameters
     shape: tuple = ()  # what the statement's structure depends on (the cache key of built statements)
+    cap: int = COUNT_CAP  # totals are counted up to this many matches (at least the page's end)
 
 
 # Statements are built once per shape (dialect, sort, which filters are set, currency, experience levels, number
@@ -217,7 +217,7 @@ def _price_expr(currency: str, engine_dialect: str):
     return sa.cast(converted + 0.5, sa.Integer)
 
 
-def _filter_shape(filters: SearchFilters, skip: str | None) -> tuple[tuple, dict]:
+def _filter_shape(filters: SearchFilters, skip: str | None, now: datetime) -> tuple[tuple, dict]:
     """(the shape of the WHERE clauses of every filter but `skip`, the values of their bind parameters)."""
     params: dict = {}
     topics = bool(filters.topic_ids) and skip != "topic"
@@ -232,10 +232,12 @@ def _filter_shape(filters: SearchFilters, skip: str | None) -> tuple[tuple, dict
         if filters.price_min_minor is not None:
             price_min = True
             params["f_price_min_usd"] = (filters.price_min_minor - 1) / usd_per_unit
+            params["f_price_min_usd_sure"] = (filters.price_min_minor + 1) / usd_per_unit
             params["f_price_min"] = filters.price_min_minor
         if filters.price_max_minor is not None:
             price_max = True
             params["f_price_max_usd"] = (filters.price_max_minor + 1) / usd_per_unit
+            params["f_price_max_usd_sure"] = (filters.price_max_minor - 1) / usd_per_unit
             params["f_price_max"] = filters.price_max_minor
     experience = filters.experience if skip != "experience" else ()
     languages = 0
@@ -243,35 +245,53 @@ def _filter_shape(filters: SearchFilters, skip: str | None) -> tuple[tuple, dict
         languages = len(filters.languages)
         for i, code in enumerate(filters.languages):
             params[f"f_lang{i}"] = f'%"{code}"%'
-    window = None
+    window = 0  # days of the availability window
     if filters.availability and skip != "availability":
-        # the condition is built (and cached) per window, zones and topics: its identity is part of the shape
-        window = availability.candidate_condition(filters.availability, filters.topic_ids if skip != "topic" else ())
+        window = (filters.availability.end_date - filters.availability.start_date).days + 1
+        params.update(availability.free_slot_params(filters.availability, now))
     shape = (topics, rating, price_min, price_max, filters.currency if (price_min or price_max) else None,
              experience, languages, window)
     return shape, params
 
 
-def _apply_filters(statement, shape: tuple, price_expr):
-    """WHERE clauses of a filter shape (see _filter_shape), values as named bind parameters."""
+def _apply_filters(statement, shape: tuple, price_expr, index_terms: bool = True, hashed_topics: bool = False):
+    """WHERE clauses of a filter shape (see _filter_shape), values as named bind parameters.
+
+    `index_terms=False` (SQLite, sorts other than price): the price range and the topic list must not drive the
+    plan (`+column` disqualifies a term from index use). Without histograms SQLite would start from them and
+    then sort a few thousand mentors; walking the sort index instead stops after the page and the count.
+    """
     topics, rating, price_min, price_max, _currency, experience, languages, window = shape
     statement = statement.where(MentorProfile.status == MentorStatus.APPROVED, User.is_active_account.is_(True))
     if topics:
-        statement = statement.where(MentorProfile.user_id.in_(
+        mentor_id = MentorProfile.user_id if index_terms else sa.literal_column("+mentor_profiles.user_id", sa.Integer)
+        in_topics = mentor_id.in_(
             sa.select(mentor_topics.c.mentor_id).where(
-                mentor_topics.c.topic_id.in_(sa.bindparam("f_topic_ids", expanding=True)))))
+                mentor_topics.c.topic_id.in_(sa.bindparam("f_topic_ids", expanding=True))))
+        if hashed_topics and not (price_min or price_max or window):
+            # under an OR the IN stays a subplan that PostgreSQL hashes once, instead of a join probing mentor_topics
+            # for every mentor the sort index walk visits (user_id is never null); not with a price or availability
+            # filter, where the join's lower estimate keeps the planner off long walks that rarely match
+            in_topics = sa.or_(in_topics, MentorProfile.user_id.is_(None))
+        statement = statement.where(in_topics)
     if rating:
         statement = statement.where(
             MentorProfile.rating_count > 0,
             MentorProfile.rating_sum >= sa.bindparam("f_min_rating", type_=sa.Float) * MentorProfile.rating_count)
     # the exact price test is on the price converted and rounded into the learner's currency; the looser range on
-    # the indexed price_usd_minor (one minor unit of slack) lets the database skip most rows first
+    # the indexed price_usd_minor (one minor unit of slack) lets the database skip most rows first, and only prices
+    # within a minor unit of a bound need the exact test (which PostgreSQL cannot estimate: as a plain AND it
+    # thinks few rows match and sorts them all instead of walking the sort index)
+    usd = MentorProfile.price_usd_minor if index_terms else sa.literal_column("+mentor_profiles.price_usd_minor",
+                                                                               sa.Float)
     if price_min:
-        statement = statement.where(MentorProfile.price_usd_minor >= sa.bindparam("f_price_min_usd", type_=sa.Float),
-                                    price_expr >= sa.bindparam("f_price_min", type_=sa.Integer))
+        statement = statement.where(usd >= sa.bindparam("f_price_min_usd", type_=sa.Float), sa.or_(
+            usd >= sa.bindparam("f_price_min_usd_sure", type_=sa.Float),
+            price_expr >= sa.bindparam("f_price_min", type_=sa.Integer)))
     if price_max:
-        statement = statement.where(MentorProfile.price_usd_minor <= sa.bindparam("f_price_max_usd", type_=sa.Float),
-                                    price_expr <= sa.bindparam("f_price_max", type_=sa.Integer))
+        statement = statement.where(usd <= sa.bindparam("f_price_max_usd", type_=sa.Float), sa.or_(
+            usd <= sa.bindparam("f_price_max_usd_sure", type_=sa.Float),
+            price_expr <= sa.bindparam("f_price_max", type_=sa.Integer)))
     if experience:
         ranges = []
         for level in experience:
@@ -283,15 +303,15 @@ def _apply_filters(statement, shape: tuple, price_expr):
         as_text = sa.cast(MentorProfile.languages, sa.Text)
         statement = statement.where(sa.or_(*[as_text.like(sa.bindparam(f"f_lang{i}", type_=sa.Text))
                                              for i in range(languages)]))
-    if window is not None:
-        statement = statement.where(window)
+    if window:
+        statement = statement.where(availability.free_slot_condition(window))
     return statement
 
 
 def _plan(filters: SearchFilters, skip: str | None = None, now: datetime | None = None) -> _Plan:
     engine_dialect = dialect()
     tokens = text_tokens(filters.q) if skip != "q" else []
-    filter_shape, params = _filter_shape(filters, skip)
+    filter_shape, params = _filter_shape(filters, skip, now or datetime.now(UTC))
     if tokens:
         if engine_dialect == "postgresql":
             params["f_tsquery"] = " & ".join(f"{t}:*" for t in tokens)
@@ -300,8 +320,9 @@ def _plan(filters: SearchFilters, skip: str | None = None, now: datetime | None 
     shape = (engine_dialect, bool(tokens), filters.sort, filter_shape)
     plan = _cached(("plan",) + shape, lambda: _build_plan(engine_dialect, bool(tokens), filters.sort,
                                                           filter_shape, filters.currency))
+    cap = AVAILABILITY_COUNT_CAP if filters.availability and skip != "availability" else COUNT_CAP
     return _Plan(statement=plan.statement, ids=plan.ids, keys=plan.keys, has_text=plan.has_text, params=params,
-                 shape=shape)
+                 shape=shape, cap=cap)
 
 
 def _build_plan(engine_dialect: str, has_tokens: bool, sort: str, filter_shape: tuple, currency: str) -> _Plan:
@@ -323,7 +344,9 @@ def _build_plan(engine_dialect: str, has_tokens: bool, sort: str, filter_shape: 
                    .subquery("fts"))
             statement = statement.join(fts, fts.c.mentor_id == MentorProfile.user_id)
             text_score = -fts.c.bm25
-    statement = _apply_filters(statement, filter_shape, price)
+    sqlite = engine_dialect == "sqlite"
+    statement = _apply_filters(statement, filter_shape, price, hashed_topics=not sqlite,
+                               index_terms=not sqlite or sort in ("price_low", "price_high"))
     ids = statement.with_only_columns(MentorProfile.user_id)
 
     bayes = MentorProfile.bayes_score
@@ -391,13 +414,13 @@ def _page_statement_shape(plan: _Plan):
 
 
 def _page_params(plan: _Plan, offset: int, per_page: int) -> dict:
-    cap = max(COUNT_CAP, offset + per_page)
+    cap = max(plan.cap, offset + per_page)
     return {**plan.params, "p_cap": cap + 1, "p_limit": per_page, "p_offset": offset}
 
 
 def _page_statement(plan: _Plan, offset: int, per_page: int):
     """One statement: the page's cards and the bounded total of the matches (a window count over at most
-    max(COUNT_CAP, offset + per_page) + 1 rows, which the index order lets the database stop at); values bound."""
+    max(plan.cap, offset + per_page) + 1 rows, which the index order lets the database stop at); values bound."""
     return _page_statement_shape(plan).params(_page_params(plan, offset, per_page))
 
 
@@ -434,6 +457,7 @@ def search_mentors(filters: SearchFilters, learner_id: int | None = None, now: d
     """One page of mentors matching `filters`, in a stable order, with the total count (exact up to COUNT_CAP)."""
     now = now or datetime.now(UTC)
     ranking_columns.ensure_fresh()
+    free_slots.ensure_fresh()
     offset = (filters.page - 1) * filters.per_page
     cards, total, cap = _matching_page(filters, learner_id, now, offset)
     suggestions = relax_suggestions(filters, now) if suggest and total == 0 and filters.active_filters() else []
@@ -446,20 +470,16 @@ def _matching_page(filters: SearchFilters, learner_id: int | None, now: datetime
     """(cards of the page, matches counted up to cap + 1, cap)."""
     settings = _settings()
     plan = _plan(filters, skip=skip, now=now)
+    cap = max(plan.cap, offset + filters.per_page)
     personal = (filters.sort == "relevance" and learner_id is not None and settings.search_personal_blend_weight > 0
                 and ranking._scorer is not None)
-    by_availability = bool(filters.availability and skip != "availability")
-    if by_availability or personal:
-        cap = max(AVAILABILITY_COUNT_CAP if by_availability else COUNT_CAP, offset + filters.per_page)
-        wanted = max(cap + 1, PERSONAL_CANDIDATES + 1) if personal else cap + 1
-        ordered = (_free_in_order(plan, filters, now, wanted) if by_availability
-                   else list(_execute(plan.statement.limit(wanted).with_only_columns(MentorProfile.user_id),
-                                      plan.params).scalars()))
-        if personal:
-            ordered = _blend_personal(ordered, learner_id, settings.search_personal_blend_weight)
+    if personal:
+        wanted = max(cap + 1, PERSONAL_CANDIDATES + 1)
+        ordered = list(_execute(plan.statement.limit(wanted).with_only_columns(MentorProfile.user_id),
+                                plan.params).scalars())
+        ordered = _blend_personal(ordered, learner_id, settings.search_personal_blend_weight)
         page_ids = ordered[offset:offset + filters.per_page]
         return (load_cards(page_ids, filters.currency, now) if cards else []), len(ordered), cap
-    cap = max(COUNT_CAP, offset + filters.per_page)
     if not cards:
         return [], _bounded_count(plan, cap), cap
     rows = _execute(_page_statement_shape(plan), _page_params(plan, offset, filters.per_page)).all()
@@ -468,34 +488,6 @@ def _matching_page(filters: SearchFilters, learner_id: int | None, now: datetime
     if offset == 0:
         return [], 0, cap
     return [], _bounded_count(plan, cap), cap
-
-
-def _free_in_order(plan: _Plan, filters: SearchFilters, now: datetime, wanted: int) -> list[int]:
-    """Candidates in rank order with a free slot in the window, checked a chunk at a time, up to `wanted`."""
-    def build(part: str):
-        statement = plan.statement.add_columns(MentorProfile.session_minutes, MentorProfile.timezone)
-        limit = sa.bindparam("p_first", type_=sa.Integer)
-        return statement.limit(limit) if part == "head" else statement.offset(limit)
-
-    first = 3 * wanted  # usually enough candidates; the rest are read only when too few of these are free
-    params = {**plan.params, "p_first": first}
-    rows = _execute(_cached(("free_head",) + plan.shape, lambda: build("head")), params).all()
-    more = len(rows) == first
-    free_ids: list[int] = []
-    start = 0
-    while len(free_ids) < wanted:
-        if start >= len(rows):
-            if not more:
-                break
-            rows += _execute(_cached(("free_rest",) + plan.shape, lambda: build("rest")), params).all()
-            more = False
-            continue
-        chunk = rows[start:start + AVAILABILITY_CHUNK]
-        start += AVAILABILITY_CHUNK
-        mentors = {row.user_id: (row.session_minutes, row.timezone) for row in chunk}
-        free = availability.mentors_with_free_slot(mentors, filters.availability, now)
-        free_ids.extend(row.user_id for row in chunk if row.user_id in free)
-    return free_ids[:wanted]
 
 
 def _blend_personal(ordered: list[int], learner_id: int, weight: float) -> list[int]:

@@ -175,10 +175,16 @@ def prior() -> tuple[float, float]:
 @click.command("refresh-ranking")
 @click.option("--force", is_flag=True, help="Recompute every ranking column, not only what drifted.")
 def refresh_ranking_command(force: bool) -> None:
-    """Reconcile the search ranking columns (prior mean, currency rates, the 90-day popularity window)."""
+    """Reconcile the search ranking columns (prior mean, currency rates, the 90-day popularity window) and roll
+    the free-slot index forward."""
     from api import create_app
+    from api.search import free_slots
 
     app = create_app()
     with app.app_context():
         done = refresh(force=force)
-    click.echo(f"search ranking refreshed: {done}")
+        if force:
+            free_slots.build()
+            db.session.commit()
+        slots = "rebuilt" if force else free_slots.refresh()
+    click.echo(f"search ranking refreshed: {done}; free-slot index: {slots}")

@@ -1,11 +1,12 @@
 """Search and profile-preview views (pages and JSON); every search and preview view is logged to `events`."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template, request, url_for
 from flask_login import current_user
+import sqlalchemy as sa
 from werkzeug.datastructures import MultiDict
 from werkzeug.routing import BuildError
 
@@ -50,6 +51,7 @@ def _parse(args: MultiDict):
 
 _EVENTS = Event.__table__
 _INSERT_EVENT = _EVENTS.insert()
+_ASYNC_COMMIT = sa.text("SET LOCAL synchronous_commit TO OFF")
 
 
 def _orm_ids_needed(connection) -> bool:
@@ -68,6 +70,10 @@ def _log_search(result: query.SearchResult, channel: str) -> None:
     if _orm_ids_needed(connection):
         log_event(EventType.SEARCH, user_id=_viewer_id(), **payload)
     else:  # one Core INSERT in the request's transaction: the same row log_event writes, without an ORM object
+        if connection.dialect.name == "postgresql":
+            # a search event is telemetry: commit it without waiting for the WAL flush, as SQLite's synchronous=NORMAL
+            # does for every commit; a crash of the database may lose its last moment of searches, never corrupt them
+            connection.execute(_ASYNC_COMMIT)
         connection.execute(_INSERT_EVENT, {
             "event_type": EventType.SEARCH, "user_id": _viewer_id(), "mentor_id": None, "booking_id": None,
             "exposure_id": None, "model_version": None, "arm": None, "occurred_at": utcnow(), "payload": payload})
@@ -112,14 +118,19 @@ def api_search():
         return error_response(400, f"Invalid {error.param}: {error.message}", {error.param: error.message})
     result = query.search_mentors(filters, learner_id=_viewer_id())
     _log_search(result, "api")
+    preview_url = _preview_url_pattern()
     return {
-        "mentors": [card.as_dict() | {"preview_url": url_for("search_api.api_preview", mentor_id=card.id)}
-                    for card in result.mentors],
+        "mentors": [card.as_dict() | {"preview_url": preview_url.format(card.id)} for card in result.mentors],
         "total": result.total, "total_exact": result.total_exact, "page": filters.page, "per_page": filters.per_page, "pages": result.pages,
         "sort": filters.sort, "currency": filters.currency, "tz": filters.tz,
         "filters": filters.log_payload(), "suggestions": result.suggestions,
         "exchange_rates": "fixed demo rates (not market data)",
     }
+
+
+def _preview_url_pattern() -> str:
+    """The preview URL with `{}` for the mentor id: one url_for per page instead of one per card."""
+    return url_for("search_api.api_preview", mentor_id=0).replace("/0/", "/{}/")
 
 
 def _review_json(review: dict) -> dict:

@@ -13,7 +13,7 @@ from api.tables.bookings import (
     Review,
 )
 from api.tables.chat import Attachment, ChatMember, ChatRoom, Message
-from api.tables.discovery import ReviewReport
+from api.tables.discovery import MentorFreeSlot, ReviewReport
 from api.tables.payments_ledger import LedgerEntry, PaymentCheckout, PaymentOperation
 from api.tables.events import Event, EventType
 from api.tables.profiles import (
@@ -47,6 +47,7 @@ __all__ = [
     "CalendarEventLink",
     "CalendarFeed",
     "MentorBookingPolicy",
+    "MentorFreeSlot",
     "Notification",
     "ACTIVE_BOOKING_STATUSES",
     "AdminAuditEntry",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, PrimaryKeyConstraint, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
@@ -26,3 +26,25 @@ class ReviewReport(db.Model):
     reporter_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MentorFreeSlot(db.Model):
+    """One slot a mentor offers and nobody has taken, precomputed for the search's availability filter.
+
+    Times are Unix seconds (UTC): compact keys that compare fast on both databases. `opens_at` / `closes_at`:
+    from when until when the mentor's policy lets a learner request it (its start minus the horizon, and
+    minus the minimum notice). Rows are written only by `api.search.free_slots`.
+    """
+
+    __tablename__ = "mentor_free_slots"
+    __table_args__ = (  # the primary key holds every column the search reads: each probe is index-only
+        PrimaryKeyConstraint("mentor_id", "starts_at", name="pk_mentor_free_slots",
+                             postgresql_include=["ends_at", "opens_at", "closes_at"]),
+        {"sqlite_with_rowid": False},
+    )
+
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("mentor_profiles.user_id", ondelete="CASCADE"))
+    starts_at: Mapped[int] = mapped_column(BigInteger)
+    ends_at: Mapped[int] = mapped_column(BigInteger)
+    opens_at: Mapped[int] = mapped_column(BigInteger)
+    closes_at: Mapped[int] = mapped_column(BigInteger)

@@ -129,3 +129,17 @@ def test_fit_returns_self_and_rejects_empty_data(interactions):
 def test_set_params_rejects_unknown_names():
     with pytest.raises(ValueError):
         EASERecommender().set_params(nope=1)
+
+
+@pytest.mark.parametrize("factory", [lambda: SVDRecommender(n_factors=4, n_epochs=30, lr_all=0.02),
+                                     lambda: SVDppRecommender(n_factors=4, n_epochs=20, lr_all=0.02)])
+def test_factorisation_scores_every_item_as_it_predicts_each_one(factory, interactions, users, items):
+    """Scoring one user against all items (the serving path, with item factors aligned once per fit) gives
+    exactly the per-pair predictions, before and after a refit on other data."""
+    model = _fit(factory(), interactions, users, items)
+    all_items = list(model.item_ids_)
+    for data in (None, interactions[interactions["user_id"] != 2]):
+        if data is not None:
+            model.fit(data, users=users, items=items)
+        for user in (1, 15):
+            np.testing.assert_allclose(model.score(user, all_items), model.predict([user] * len(all_items), all_items))

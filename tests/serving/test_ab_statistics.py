@@ -75,3 +75,15 @@ def test_confidence_intervals_against_known_values():
     assert ab._norm_ppf(0.975) == pytest.approx(1.959964, abs=1e-6)
     mean, low, high = ab.mean_interval(total=10.0, total_sq=24.0, n=5)  # values 1,1,2,3,3: sd = 1
     assert mean == 2.0 and (low, high) == pytest.approx((2 - 1.959964 / math.sqrt(5), 2 + 1.959964 / math.sqrt(5)))
+
+
+def test_percentile_ranks_ties_equally_and_unknowns_last():
+    import numpy as np
+
+    from serving.recommend import _percentile
+
+    values = np.array([3.0, 1.0, 2.0, np.nan, 2.0, 5.0])
+    np.testing.assert_allclose(_percentile(values), [0.75, 0.0, 0.25, 0.0, 0.25, 1.0])
+    shuffled = np.random.default_rng(0).permutation(1000).astype(float)
+    np.testing.assert_allclose(_percentile(shuffled), shuffled / 999)
+    assert not _percentile(np.array([np.nan, np.nan])).any()

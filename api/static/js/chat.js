@@ -27,6 +27,7 @@
   var badge = document.getElementById("chat-unread");
 
   var seen = {};          // message id -> <li>
+  var deleted = {};       // message id -> true: removed by a moderator
   var lastId = 0;         // the newest message id we have: a reconnect asks for what came after it
   var firstId = null;     // the oldest one shown: scroll-back asks for what came before it
   var online = {};        // user id -> name
@@ -167,6 +168,7 @@
     var anchor = prepend ? list.firstChild : null;
     var before = log.scrollHeight;
     messages.forEach(function (m) {
+      if (deleted[m.id]) { m = { id: m.id, deleted: true, sender: m.sender, created_at: m.created_at }; }
       if (seen[m.id]) { fill(seen[m.id], m); return; }
       var li = render(m);
       seen[m.id] = li;
@@ -252,16 +254,19 @@
   socket.on("connect_error", function () { status("Connecting to the chat…", true); });
   socket.on("disconnect", function () { status("Connection lost; reconnecting…", true); });
 
-  socket.on("new_message", function (m) {
-    if (m.room_id !== roomId) { return; }
-    add([m], false);
-    if (m.sender.id !== me) {
-      delete typers[m.sender.id];
+  // new messages come in batches: {room_id, room, messages: [oldest first]} (one or many)
+  socket.on("messages", function (batch) {
+    if (batch.room_id !== roomId) { return; }
+    add(batch.messages, false);
+    var others = batch.messages.filter(function (m) { return m.sender.id !== me; });
+    if (others.length) {
+      others.forEach(function (m) { delete typers[m.sender.id]; });
       showTyping();
       markRead();
     }
   });
   socket.on("message_deleted", function (d) {
+    deleted[d.id] = true;  // it may still be on its way in a batch
     if (seen[d.id]) { fill(seen[d.id], { id: d.id, deleted: true, sender: { id: 0 } }); }
   });
   socket.on("presence", function (p) {

@@ -9,6 +9,11 @@ def received(client, event: str) -> list:
     return [packet["args"][0] for packet in client.get_received(NAMESPACE) if packet["name"] == event]
 
 
+def received_messages(client) -> list:
+    """The chat messages the test client has received since the last call (from every `messages` batch)."""
+    return [m for batch in received(client, "messages") for m in batch["messages"]]
+
+
 def ack(client, event: str, data: dict):
     return client.emit(event, data, namespace=NAMESPACE, callback=True)
 

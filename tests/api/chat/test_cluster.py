@@ -25,7 +25,7 @@ class Listener:
         self.client = socketio.Client(reconnection=False)
         self.events: dict[str, list] = {}
         self.arrived = threading.Condition()
-        for name in ("new_message", "notice"):
+        for name in ("messages", "notice"):
             self.client.on(name, self._recorder(name), namespace="/chat")
         headers = {"User-Agent": USER_AGENT}
         if cookie:
@@ -52,6 +52,15 @@ class Listener:
             self.arrived.wait_for(lambda: len(self.events.get(name, [])) >= count, timeout=timeout)
             return list(self.events.get(name, []))
 
+    def wait_for_messages(self, count: int = 1, timeout: float = 10) -> list:
+        """The chat messages received so far (from every `messages` batch), once at least `count` arrived."""
+        def messages():
+            return [m for batch in self.events.get("messages", []) for m in batch["messages"]]
+
+        with self.arrived:
+            self.arrived.wait_for(lambda: len(messages()) >= count, timeout=timeout)
+            return messages()
+
     def close(self) -> None:
         self.client.disconnect()
 
@@ -75,10 +84,14 @@ def test_a_message_crosses_between_two_workers_on_redis(tmp_path, sqlite_templat
         listeners += [first, second]
         assert first.join()["ok"] and second.join()["ok"]
         assert first.send("hello from worker one")["ok"]
-        [crossed] = second.wait_for("new_message")
+        [crossed] = second.wait_for_messages()
         assert crossed["html"] == "hello from worker one"
         assert second.send("and back from worker two")["ok"]
-        assert [m["html"] for m in first.wait_for("new_message", 2)][-1] == "and back from worker two"
+        assert [m["html"] for m in first.wait_for_messages(2)][-1] == "and back from worker two"
+        for n in range(6):  # quickly (within flood control): they cross in batches, all of them, in order
+            first.client.emit("send", {"room": "general", "body": f"burst {n}"}, namespace="/chat")
+        crossed = [m["html"] for m in second.wait_for_messages(8)][2:]
+        assert crossed == [f"burst {n}" for n in range(6)]
 
         external_emitter(settings).to_room(room_id, "notice", {"text": "maintenance at 18:00"})
         assert first.wait_for("notice") == second.wait_for("notice") == [{"text": "maintenance at 18:00"}]
@@ -104,7 +117,7 @@ def test_with_redis_down_a_single_worker_keeps_chatting(tmp_path, sqlite_templat
         listeners += [first, second]
         assert first.join()["ok"] and second.join()["ok"]
         assert first.send("still here")["ok"]
-        assert [m["html"] for m in second.wait_for("new_message")] == ["still here"]
+        assert [m["html"] for m in second.wait_for_messages()] == ["still here"]
         with urllib.request.urlopen(workers.urls[0] + "/healthz", timeout=5) as response:
             health = json.load(response)
         assert health["checks"]["chat"] == "degraded" and health["status"] == "degraded"

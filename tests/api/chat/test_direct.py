@@ -5,7 +5,7 @@ import pytest
 
 from api.extensions import db
 from api.tables import MentorProfile
-from tests.api.chat.chat_helpers import NAMESPACE, ack, book, open_direct, received
+from tests.api.chat.chat_helpers import NAMESPACE, ack, book, open_direct, received, received_messages
 
 
 def test_a_learner_cannot_message_a_mentor_before_a_booking_request(app, login_client, people):
@@ -40,7 +40,7 @@ def test_nobody_else_joins_or_reads_a_one_on_one_room(app, sio, login_client, pe
     assert sam_http.get(f"/chat/rooms/{slug}").status_code == 404
     admin = sio(login_client(people["admin"]))
     assert ack(admin, "join", {"room": slug})["ok"] is False  # not even an admin reads private chats
-    assert "private question" not in str(received(sam, "new_message"))
+    assert "private question" not in str(received_messages(sam))
 
 
 def test_read_receipts_and_unread_counts(app, sio, login_client, people):

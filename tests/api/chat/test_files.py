@@ -6,7 +6,7 @@ import struct
 
 import pytest
 
-from tests.api.chat.chat_helpers import ack, book, csrf_headers, open_direct, received
+from tests.api.chat.chat_helpers import ack, book, csrf_headers, open_direct, received_messages
 
 
 def _png() -> bytes:
@@ -55,7 +55,7 @@ def test_an_image_is_shared_and_served_only_to_the_two_participants(app, login_c
     assert response.status_code == 201, response.json
     [attachment] = response.json["message"]["attachments"]
     assert attachment["kind"] == "image" and attachment["content_type"] == "image/png"
-    [broadcast] = received(chat["mara"], "new_message")
+    [broadcast] = received_messages(chat["mara"])
     assert broadcast["attachments"][0]["url"] == attachment["url"]
 
     stored = _stored_files(app)
@@ -79,7 +79,7 @@ def test_html_named_mp3_is_refused_and_leaves_no_file(app, chat):
     assert response.status_code == 415
     assert "does not match" in response.json["error"]["message"]
     assert _stored_files(app) == []
-    assert received(chat["mara"], "new_message") == []
+    assert received_messages(chat["mara"]) == []
 
 
 def test_too_large_file_is_refused_and_leaves_no_file(app, chat):

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from api.extensions import db
 from api.tables import Message
 from api.tables.chat import MessageReport, ModerationAction
-from tests.api.chat.chat_helpers import NAMESPACE, ack, csrf_headers, received
+from tests.api.chat.chat_helpers import NAMESPACE, ack, csrf_headers, received, received_messages
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_banned_user_is_removed_and_cannot_come_back(app, login_client, people, 
     assert response.status_code == 200 and response.json["banned"] is True
     leo, mara = room_with_message["leo"], room_with_message["mara"]
     ack(mara, "send", {"room": "general", "body": "after the ban"})
-    assert received(leo, "new_message") == []  # taken out of the room
+    assert received_messages(leo) == []  # taken out of the room
     refused = ack(leo, "join", {"room": "general"})
     assert refused["ok"] is False and refused["code"] == 403
     assert room_with_message["leo_http"].get("/api/v1/chat/rooms/general/messages").status_code == 403

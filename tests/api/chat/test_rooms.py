@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from api.extensions import db
 from api.tables import Event, EventType, Message
-from tests.api.chat.chat_helpers import NAMESPACE, ack, received
+from tests.api.chat.chat_helpers import NAMESPACE, ack, received, received_messages
 
 
 def test_socket_connection_requires_a_logged_in_session(app, sio, login_client, people):
@@ -38,7 +38,7 @@ def test_message_is_stored_broadcast_and_logged_without_content(app, sio, login_
     reply = ack(leo, "send", {"room": "general", "body": "Hello **everyone**, see https://flask.palletsprojects.com",
                               "client_id": "c1"})
     assert reply["ok"]
-    [message] = received(mara, "new_message")
+    [message] = received_messages(mara)
     assert message["sender"]["name"] == "Leo Learner" and message["client_id"] == "c1"
     assert "<strong>everyone</strong>" in message["html"]
     assert 'href="https://flask.palletsprojects.com"' in message["html"]
@@ -57,7 +57,7 @@ def test_script_and_onerror_image_render_as_text(app, sio, login_client, people)
     ack(leo, "join", {"room": "general"})
     ack(mara, "join", {"room": "general"})
     ack(leo, "send", {"room": "general", "body": '<script>alert(1)</script> <img src=x onerror="alert(2)">'})
-    [message] = received(mara, "new_message")
+    [message] = received_messages(mara)
     assert "<script" not in message["html"] and "<img" not in message["html"]
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in message["html"]
     assert "&lt;img src=x onerror=&quot;alert(2)&quot;&gt;" in message["html"]
@@ -78,7 +78,7 @@ def test_typing_and_leaving_are_shown_to_the_others(app, sio, login_client, peop
     [gone] = received(leo, "presence")
     assert gone == {"room_id": gone["room_id"], "user": {"id": people["mentor"].id}, "online": False}
     ack(leo, "send", {"room": "general", "body": "anyone?"})
-    assert received(mara, "new_message") == []  # left the room
+    assert received_messages(mara) == []  # left the room
 
 
 @pytest.mark.db
