@@ -1,17 +1,18 @@
 """The offline store on disk: incremental event export, record snapshots and feature tables.
 
 Layout under var_dir/feast/offline:
-  events/part-<first id>-<last id>.parquet   append-only partitions, one per export batch
+  events/part-<first id>-<last id>[-late-<stamp>].parquet   append-only partitions, one per export batch
+                                             (and one per batch of events that committed after later ids)
   records/<table>/<UTC stamp>.parquet        a snapshot of a mutable table, written when it changed
   interactions.parquet                       labels for training (bookings and ratings)
-  state.json                                 the watermark (last exported event id and time)
+  state.json                                 the watermark (last exported event id and time, ids still missing)
 Feature tables (one per Feast view) go to var_dir/feast/data, their latest values per entity to
 var_dir/feast/history/<stamp>/ for the drift reports.
 """
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ import pandas as pd
 
 from pipelines.common import offline_dir, read_json, write_json
 
+HOLE_RETENTION = timedelta(days=2)  # an event id missing this long below the watermark was never committed
+MAX_NEW_HOLES = 100_000  # per export batch (a jump of the id sequence is not a hole to watch)
 EVENT_COLUMNS = ["id", "occurred_at", "event_type", "user_id", "mentor_id", "booking_id",
                  "exposure_id", "model_version", "arm", "payload"]
 
@@ -49,7 +52,8 @@ def state_path(var_dir) -> Path:
 
 def read_state(var_dir) -> dict:
     """The export watermark: last event id and time exported, and the hash of each record snapshot."""
-    return read_json(state_path(var_dir), {"last_event_id": 0, "last_occurred_at": None, "records": {}})
+    return read_json(state_path(var_dir), {"last_event_id": 0, "last_occurred_at": None, "records": {}, "holes": {},
+                                           "late_events": 0})
 
 
 def _json_text(value) -> str:
@@ -81,19 +85,39 @@ def _normalise(frame: pd.DataFrame, json_cols: list[str]) -> pd.DataFrame:
 
 
 def export_events(database_url: str, var_dir, batch_size: int = 100_000, progress: bool = True) -> dict:
-    """Append events newer than the watermark as Parquet partitions; advance the watermark after each one."""
+    """Append events newer than the watermark as Parquet partitions; advance the watermark after each one.
+
+    Ids are not committed in order (a transaction that took an id can commit after a later one; the app's
+    exposure writer hands out ids before it inserts), so an id missing below the watermark is kept in
+    `holes` and looked for again on every export until HOLE_RETENTION has passed (then it was rolled back
+    or never used): an event that commits late is exported late, never skipped.
+    """
     import sqlalchemy as sa
     from tqdm.auto import tqdm
 
     from pipelines.common import engine
 
     state = read_state(var_dir)
+    holes: dict[str, str] = state.setdefault("holes", {})  # id -> when it was first seen missing (ISO, UTC)
     events_dir = offline_dir(var_dir) / "events"
     events_dir.mkdir(parents=True, exist_ok=True)
     eng = engine(database_url)
-    exported = 0
+    exported = late = 0
+    now = datetime.now(timezone.utc)
     try:
         with eng.connect() as conn:
+            found = _late_events(conn, sorted(int(i) for i in holes))
+            if not found.empty:
+                _write_partition(events_dir, found, suffix=f"-late-{now:%Y%m%dT%H%M%S%f}")
+                late = len(found)
+                for event_id in found["id"].tolist():
+                    holes.pop(str(event_id), None)
+            cutoff = now - HOLE_RETENTION
+            for event_id, since in list(holes.items()):
+                if datetime.fromisoformat(since) < cutoff:
+                    del holes[event_id]
+            state["late_events"] = state.get("late_events", 0) + late
+            write_json(state_path(var_dir), state)
             pending = conn.execute(sa.text("SELECT COUNT(*) FROM events WHERE id > :w"),
                                    {"w": state["last_event_id"]}).scalar_one()
             bar = tqdm(total=pending, desc="export events", unit="ev", disable=not progress or pending == 0)
@@ -104,14 +128,11 @@ def export_events(database_url: str, var_dir, batch_size: int = 100_000, progres
                 )
                 if frame.empty:
                     break
-                frame = _normalise(frame, ["payload"])
-                for c in ("user_id", "mentor_id", "booking_id", "exposure_id"):
-                    frame[c] = frame[c].astype("Int64")
-                first, last = int(frame["id"].iloc[0]), int(frame["id"].iloc[-1])
-                path = events_dir / f"part-{first:012d}-{last:012d}.parquet"
-                tmp = path.with_suffix(".tmp")
-                frame.to_parquet(tmp, index=False)
-                tmp.replace(path)
+                frame = _event_frame(frame)
+                _write_partition(events_dir, frame)
+                last = int(frame["id"].iloc[-1])
+                missing = np.setdiff1d(np.arange(state["last_event_id"] + 1, last + 1), frame["id"].to_numpy())
+                holes.update((str(i), now.isoformat()) for i in missing[:MAX_NEW_HOLES].tolist())
                 state["last_event_id"] = last
                 state["last_occurred_at"] = str(frame["occurred_at"].max())
                 write_json(state_path(var_dir), state)  # the watermark moves only after the partition is on disk
@@ -120,7 +141,34 @@ def export_events(database_url: str, var_dir, batch_size: int = 100_000, progres
             bar.close()
     finally:
         eng.dispose()
-    return {"exported": exported, "last_event_id": state["last_event_id"]}
+    return {"exported": exported + late, "late": late, "last_event_id": state["last_event_id"]}
+
+
+def _event_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = _normalise(frame, ["payload"])
+    for c in ("user_id", "mentor_id", "booking_id", "exposure_id"):
+        frame[c] = frame[c].astype("Int64")
+    return frame
+
+
+def _write_partition(events_dir: Path, frame: pd.DataFrame, suffix: str = "") -> None:
+    first, last = int(frame["id"].iloc[0]), int(frame["id"].iloc[-1])
+    path = events_dir / f"part-{first:012d}-{last:012d}{suffix}.parquet"
+    tmp = path.with_suffix(".tmp")
+    frame.to_parquet(tmp, index=False)
+    tmp.replace(path)
+
+
+def _late_events(conn, ids: list[int]) -> pd.DataFrame:
+    """The events committed since the watermark passed their ids."""
+    import sqlalchemy as sa
+
+    statement = sa.text(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id IN :ids ORDER BY id").bindparams(
+        sa.bindparam("ids", expanding=True))
+    frames = [pd.read_sql(statement, conn, params={"ids": ids[start:start + 500]})
+              for start in range(0, len(ids), 500)]
+    frames = [f for f in frames if not f.empty]
+    return _event_frame(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame(columns=EVENT_COLUMNS)
 
 
 def _content_hash(frame: pd.DataFrame) -> str:
@@ -190,7 +238,7 @@ def data_version(var_dir) -> str:
     from pipelines.common import fingerprint
 
     state = read_state(var_dir)
-    return fingerprint(state["last_event_id"], state.get("records", {}))
+    return fingerprint(state["last_event_id"], state.get("late_events", 0), state.get("records", {}))
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> Path:
