@@ -43,7 +43,7 @@ def test_outbox_sends_a_quiet_room_at_once_and_a_busy_one_per_window():
 
 
 def test_the_window_grows_with_the_room():
-    assert window_for(2) == 0.02 and window_for(100) == pytest.approx(0.04) and window_for(5000) == 0.1
+    assert window_for(2) == 0.02 and window_for(100) == pytest.approx(0.04) and window_for(5000) == 0.05
 
 
 @pytest.mark.db
