@@ -280,13 +280,11 @@ def warm_up(app, timeout: float = 120.0) -> bool:
         loaded = state(app).registry.wait_until_loaded(timeout)
         bundle = catalogue()
         now = datetime.now(UTC)
-        zones = db.session.execute(sa.select(User.timezone).distinct().join(
-            UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.LEARNER)).scalars().all()
-        for zone in {"UTC", *(z for z in zones if z)}:  # "free this week" in every learner's zone
+        learners = db.session.execute(sa.select(User.timezone, User.currency).distinct().join(
+            UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.LEARNER)).all()
+        for zone in {"UTC", *(z for z, _c in learners if z)}:  # "free this week" in every learner's zone
             free_in_window(bundle, soon_window(zone, now), now)
-        currencies = db.session.execute(sa.select(User.currency).distinct().join(
-            UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.LEARNER)).scalars().all()
-        for currency in {"USD", *(c for c in currencies if c in SUPPORTED_CURRENCIES)}:  # every learner's cards
+        for currency in {"USD", *(c for _z, c in learners if c in SUPPORTED_CURRENCIES)}:  # every learner's cards
             bundle["cards"][currency] = _all_cards(bundle["catalogue"], currency)
         db.session.remove()
     return loaded
