@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time as _time
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -34,7 +33,7 @@ from flask import current_app
 from api.bookings.slots import BookingPolicy, candidate_slots, windows
 from api.extensions import db
 from api.search import availability
-from api.search.ranking_columns import params_table
+from api.search.ranking_columns import at_most_every, params_table
 from api.tables import (
     AvailabilityException,
     AvailabilityRule,
@@ -220,20 +219,7 @@ def ensure_fresh(wait: bool = False) -> None:
 
     It commits; call it before the request writes anything of its own.
     """
-    cache = current_app.extensions.setdefault("search_cache", {})
-    if cache.get("free_slots_checked_until", 0.0) > _time.monotonic() or not _local.acquire(blocking=wait):
-        return
-    try:
-        if cache.get("free_slots_checked_until", 0.0) > _time.monotonic():
-            return
-        try:
-            refresh()
-        except Exception:  # the search still answers from the rows it has
-            db.session.rollback()
-            logger.exception("free-slot index refresh failed")
-        cache["free_slots_checked_until"] = _time.monotonic() + CHECK_SECONDS
-    finally:
-        _local.release()
+    at_most_every("free_slots", CHECK_SECONDS, _local, refresh, "free-slot index refresh", wait=wait)
 
 
 # ---------------------------------------------------------------- keeping rows current with every write

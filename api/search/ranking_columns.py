@@ -139,23 +139,28 @@ def ensure_fresh() -> None:
 
     The refresh commits; call it before the request writes anything of its own.
     """
+    at_most_every("ranking", CHECK_SECONDS, _local, refresh, "search ranking refresh")
+
+
+def at_most_every(name: str, seconds: float, lock: threading.Lock, work, what: str, wait: bool = False) -> None:
+    """Run `work()` if this process has not done so in the last `seconds`, in one thread at a time; other
+    threads go on meanwhile (or, with `wait`, wait for it). A failure is logged, rolled back and not retried
+    before `seconds` have passed: the search answers from what the database holds."""
     cache = current_app.extensions.setdefault("search_cache", {})
-    due = cache.get("ranking_checked_until", 0.0)
-    if due > _time.monotonic():
-        return
-    if not _local.acquire(blocking=False):  # another thread of this process is checking
+    key = f"{name}_checked_until"
+    if cache.get(key, 0.0) > _time.monotonic() or not lock.acquire(blocking=wait):
         return
     try:
-        if cache.get("ranking_checked_until", 0.0) > _time.monotonic():
+        if cache.get(key, 0.0) > _time.monotonic():
             return
         try:
-            refresh()
-        except Exception:  # a failed reconciliation must not fail the search; the triggers still hold
+            work()
+        except Exception:  # noqa: BLE001
             db.session.rollback()
-            logger.exception("search ranking refresh failed")
-        cache["ranking_checked_until"] = _time.monotonic() + CHECK_SECONDS
+            logger.exception("%s failed", what)
+        cache[key] = _time.monotonic() + seconds
     finally:
-        _local.release()
+        lock.release()
 
 
 def prior() -> tuple[float, float]:
