@@ -7,7 +7,7 @@ import yaml
 from api.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("migrate", "web1", "web2", "prefect-worker")
+APP_SERVICES = ("migrate", "web1", "web2", "recommendations", "prefect-worker")
 
 
 def _compose() -> dict:
@@ -25,7 +25,8 @@ def _setting_names() -> set[str]:
 
 def test_compose_parses_and_has_the_scaled_services():
     services = _compose()["services"]
-    assert {"postgres", "redis", "web1", "web2", "nginx", "mlflow", "prefect-server", "prefect-worker"} <= set(services)
+    assert {"postgres", "redis", "web1", "web2", "recommendations", "nginx", "mlflow", "prefect-server",
+            "prefect-worker"} <= set(services)
 
 
 def test_every_app_variable_is_a_setting_and_the_essentials_are_set():
@@ -77,3 +78,17 @@ def test_compose_environment_is_accepted_by_the_settings(monkeypatch):
     assert settings.sqlalchemy_database_uri.startswith("postgresql+psycopg2://mentorhub:mentorhub@postgres")
     assert settings.cors_allowed_origins == ["http://localhost:8080"]
     assert settings.feast_online_store == "redis" and settings.log_json
+
+
+def test_recommendations_run_on_warmed_up_one_thread_workers_behind_nginx():
+    import runpy
+
+    service = _compose()["services"]["recommendations"]
+    assert service["command"][:3] == ["gunicorn", "-c", "deploy/gunicorn-recommendations.conf.py"]
+    assert service["environment"]["SOCKETIO_ASYNC_MODE"] == "threading"  # no eventlet: plain threads, no sockets
+    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn-recommendations.conf.py"))
+    assert conf["worker_class"] == "gthread" and conf["threads"] == 1 and conf["workers"] >= 2
+    assert callable(conf["post_worker_init"]) and callable(conf["worker_exit"])
+    nginx = (ROOT / "deploy" / "nginx.conf").read_text()
+    assert "server recommendations:8000;" in nginx
+    assert "location = /api/v1/recommendations {\n        proxy_pass http://mentorhub_recommendations;" in nginx

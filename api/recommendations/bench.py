@@ -6,10 +6,9 @@
 Seeds (or reuses, under --var-dir) a world with the search benchmark's bulk seeder plus learner accounts,
 trains an SVD champion from the reviews (serving.bootstrap) unless the registry already has one, starts
 a running A/B experiment (two arms, different re-ranking weights), and serves the app with gunicorn in a
-subprocess: `--workers` processes (1 on SQLite, whose exposure ids come from one process; 2 on
-PostgreSQL), each one thread on keep-alive connections (threads in one process only fight over the
-interpreter lock: measured, 4 threads gave 260 requests/s where 1 gave 405), each warmed up before it
-takes traffic (models, catalogue, "free this week" per learner zone, cards). 8 concurrent clients
+subprocess as the recommendation tier is deployed (deploy/gunicorn-recommendations.conf.py: one thread
+per worker on keep-alive connections, each worker warmed up before it takes traffic), with `--workers`
+processes (1 on SQLite, whose exposure ids come from one process; 2 on PostgreSQL). 8 concurrent clients
 (threads of a separate client process, one keep-alive connection each) drive GET /api/v1/recommendations,
 each request as a different learner (forged session cookies), with a mix of topic, price and
 availability filters; every response logs an exposure (and the run checks that every exposure id
@@ -42,37 +41,31 @@ UTC = timezone.utc
 SECRET = "bench-secret-not-for-production"
 USER_AGENT = "mentorhub-bench-serving/1.0"
 POSTGRES_DB = "mentorhub_bench_serving"
+DEPLOY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn-recommendations.conf.py"
 SERVER_CODE = """
-import logging, sys
+import logging, runpy, sys
 from gunicorn.app.base import BaseApplication
 from api import create_app
 from api.extensions import db
-from api.recommendations import exposures
 from api.settings import Settings
-port, var_dir, database_url, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+port, var_dir, database_url, workers, config = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 settings = Settings(_env_file=None, profile="production", var_dir=var_dir, database_url=database_url,
                     log_level="WARNING", secret_key=%r, socketio_async_mode="threading",
                     serving_ab_check_seconds=0, serving_first_load_wait_seconds=120)
 app = create_app(settings=settings)
 logging.getLogger("mentorhub.request").setLevel(logging.WARNING)
+deployed = runpy.run_path(config)  # the recommendation tier's own gunicorn settings and hooks
 
 def post_fork(server, worker):
     with app.app_context():
         db.engine.dispose(close=False)  # no connection crosses a fork
 
-def post_worker_init(worker):
-    from api.recommendations import engine
-    engine.warm_up(app)  # models and catalogue in memory before the worker takes requests
-
-def worker_exit(server, worker):
-    exposures.flush_all(timeout=30)  # queued exposures are written before the worker goes
-
 class Server(BaseApplication):
     def load_config(self):
-        for key, value in dict(bind="127.0.0.1:" + port, workers=workers, worker_class="gthread", threads=1,
-                               keepalive=30, preload_app=True, backlog=2048, loglevel="warning", accesslog=None,
-                               post_fork=post_fork, post_worker_init=post_worker_init,
-                               worker_exit=worker_exit, timeout=120).items():
+        for key in ("worker_class", "threads", "keepalive", "timeout", "post_worker_init", "worker_exit"):
+            self.cfg.set(key, deployed[key])
+        for key, value in dict(bind="127.0.0.1:" + port, workers=workers, preload_app=True, backlog=2048,
+                               loglevel="warning", accesslog=None, post_fork=post_fork).items():
             self.cfg.set(key, value)
 
     def load(self):
@@ -426,8 +419,10 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     items = [{**m, "cookie": cookies[m["learner"]]} for m in mix]
-    server = _start([sys.executable, "-c", SERVER_CODE, str(port), str(var_dir), database_url, str(workers)], env,
-                    base + "/healthz")
+    if not DEPLOY_CONFIG.is_file():
+        raise click.ClickException(f"run the benchmark from a checkout: {DEPLOY_CONFIG} is missing")
+    server = _start([sys.executable, "-c", SERVER_CODE, str(port), str(var_dir), database_url, str(workers),
+                     str(DEPLOY_CONFIG)], env, base + "/healthz")
     try:
         # warm-up: the first request loads the model and builds the catalogue; then availability windows and
         # converted price arrays get cached
