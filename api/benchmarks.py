@@ -1,7 +1,9 @@
-"""Benchmarks of the app itself: start-up time to the first /healthz."""
+"""Benchmarks of the app itself (start-up time to the first /healthz) and what every `bench` command uses:
+a free port, the CPU time of a server's process tree, nearest-rank percentiles."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -14,15 +16,40 @@ from pathlib import Path
 import click
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """user + system CPU seconds of a process and its children (e.g. gunicorn's workers), from /proc; 0 elsewhere."""
+    total, ticks = 0.0, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
 def time_to_first_healthz(timeout: float = 30.0) -> float:
     """Seconds from starting `python -m api.server` to its first 200 on /healthz."""
-    port = _free_port()
+    port = free_port()
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "api.server", "--port", str(port)],

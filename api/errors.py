@@ -11,6 +11,18 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 logger = logging.getLogger("mentorhub.errors")
 
 
+class RefusedError(Exception):
+    """A refused request of a feature's service: HTTP status, a message for people, the request field at fault."""
+
+    def __init__(self, status: int, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+    @property
+    def fields(self) -> dict[str, str]:
+        return {self.field: self.message} if self.field else {}
+
+
 def wants_json() -> bool:
     """API paths and clients that ask for JSON get JSON errors."""
     if request.path.startswith("/api/"):

@@ -15,7 +15,6 @@ import logging
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+
+from api.benchmarks import free_port, tree_cpu_seconds
 
 USER_AGENT = "mentorhub-bench/1.0"
 SERVER_WORKERS = 4  # PostgreSQL: gunicorn gthread worker processes (2 cores; requests also wait on the database)
@@ -139,10 +140,10 @@ def _run(backend: str, database_url: str, workdir: Path, clients: int, total: in
     try:
         load_before = os.getloadavg()[0]
         cpu_before = time.process_time()
-        server_before = _tree_cpu_seconds(server.pid)
+        server_before = tree_cpu_seconds(server.pid)
         throughput = _throughput(app, base, plan)
         client_cpu = time.process_time() - cpu_before  # the 16 client threads of this process
-        server_cpu = _tree_cpu_seconds(server.pid) - server_before  # gunicorn master and workers
+        server_cpu = tree_cpu_seconds(server.pid) - server_before  # gunicorn master and workers
         cpu = client_cpu + server_cpu
         throughput["server_workers"] = f"{workers} x {threads} threads"
         throughput["process_cpu_s"] = round(cpu, 2)
@@ -216,14 +217,10 @@ def _seed(app, clients: int, total: int, conflict_clients: int) -> dict:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _start_server(workdir: Path, database_url: str, secret_key: str, workers: int, threads: int):
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MENTORHUB_PROFILE", "VAR_DIR")}
     process = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), str(workdir), database_url, secret_key,
                                 str(workers), str(threads)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -243,20 +240,6 @@ def _start_server(workdir: Path, database_url: str, secret_key: str, workers: in
     raise click.ClickException("the bench server did not start")
 
 
-def _tree_cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of a process and its children (the gunicorn workers), from /proc; 0 elsewhere."""
-    total, ticks = 0.0, os.sysconf("SC_CLK_TCK")
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(c) for c in (task / "children").read_text().split())
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
 
 
 class _Client:

@@ -33,6 +33,7 @@ from api.bookings.policy import (BookingTransition, CancellationTerms, cancellat
 from api.bookings.slots import BookingPolicy, Interval, SlotRefusal, check_offered, free_slots
 from api.bookings.timefmt import format_when
 from api.bookings.transaction import after_commit, lock_learner, serialised_write
+from api.errors import RefusedError
 from api.extensions import db
 from api.tables import (
     ACTIVE_BOOKING_STATUSES,
@@ -76,18 +77,8 @@ TRANSITIONS: dict[BookingStatus, dict[BookingStatus, frozenset[str]]] = {
 MONEY_ENDINGS = {S.REJECTED, S.EXPIRED, S.CANCELLED_BY_LEARNER, S.CANCELLED_BY_MENTOR, S.NO_SHOW}
 
 
-class BookingError(Exception):
-    """A refused operation: HTTP status, a message for people, and the request field at fault."""
-
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-
-    @property
-    def fields(self) -> dict[str, str]:
-        return {self.field: self.message} if self.field else {}
+class BookingError(RefusedError):
+    """A refused booking operation (status, message, field: `RefusedError`)."""
 
 
 def now_utc() -> datetime:

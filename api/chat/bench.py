@@ -15,7 +15,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,16 +27,14 @@ from pathlib import Path
 
 import click
 
+from api.benchmarks import free_port
+
 from api.chat.bench_clients import ROOM, Share, Tally, client_process
 from api.settings import PROJECT_ROOT, Settings
 
 USER_AGENT = "mentorhub-chat-bench/1"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def session_cookie_for(app, user, user_agent: str = USER_AGENT, remote_addr: str = "127.0.0.1") -> str:

@@ -27,6 +27,7 @@ from api.bookings.policy import BookingTransition, on_transition
 from api.bookings.service import BookingError, now_utc, user_by_id
 from api.bookings.timefmt import format_when
 from api.bookings.transaction import after_commit, serialised_write
+from api.errors import RefusedError
 from api.extensions import db
 from api.payments import config, ledger
 from api.payments.gateways import AUTHORIZED, CAPTURED, RELEASED, GatewayError, gateway, name_for_currency
@@ -42,16 +43,8 @@ RANK = {P.CREATED: 0, P.AUTHORIZED: 1, P.CAPTURED: 2, P.PARTIALLY_REFUNDED: 3, P
 _RUN_AFTER_COMMIT = "mentorhub.payments.run_after_commit"
 
 
-class PaymentError(Exception):
-    """A refused payment request: HTTP status, a message for people, the field at fault."""
-
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status, self.message, self.field = status, message, field
-
-    @property
-    def fields(self) -> dict[str, str]:
-        return {self.field: self.message} if self.field else {}
+class PaymentError(RefusedError):
+    """A refused payment request (status, message, field: `RefusedError`)."""
 
 
 def payments_required() -> bool:

@@ -35,7 +35,8 @@ from urllib.parse import urlencode
 
 import click
 
-from api.search.bench import _chunks, _free_port, build_free_slots, percentile, seed as seed_search_world
+from api.benchmarks import free_port, percentile, tree_cpu_seconds
+from api.search.bench import _chunks, build_free_slots, seed as seed_search_world
 
 UTC = timezone.utc
 SECRET = "bench-secret-not-for-production"
@@ -243,21 +244,6 @@ def _figures(latencies: list[float], wall: float) -> dict:
             "rps": round(len(latencies) / wall, 1), "requests": len(latencies)}
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its children (the server and, for MLflow, its workers)."""
-    import psutil
-
-    try:
-        process = psutil.Process(pid)
-        total = sum(process.cpu_times()[:2])
-        for child in process.children(recursive=True):
-            try:
-                total += sum(child.cpu_times()[:2])
-            except psutil.NoSuchProcess:
-                pass
-        return total
-    except psutil.NoSuchProcess:
-        return 0.0
 
 
 def _drive(kind: str, base: str, items: list[dict], clients: int) -> dict:
@@ -335,10 +321,10 @@ def _run_clients(kind: str, base: str, items: list[dict], clients: int, server_p
     from concurrent.futures import ProcessPoolExecutor
 
     load_before = os.getloadavg()
-    server_cpu = _cpu_seconds(server_pid)
+    server_cpu = tree_cpu_seconds(server_pid)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         run = pool.submit(_drive, kind, base, items, clients).result()
-    server_cpu = _cpu_seconds(server_pid) - server_cpu
+    server_cpu = tree_cpu_seconds(server_pid) - server_cpu
     if run["errors"]:
         raise click.ClickException(f"{len(run['errors'])} calls failed, e.g. {run['errors'][0]}")
     n = len(run["latencies"])
@@ -416,7 +402,7 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
     cookies = _cookies(app, sorted({m["learner"] for m in mix}))
 
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MENTORHUB_PROFILE", "VAR_DIR")}
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     items = [{**m, "cookie": cookies[m["learner"]]} for m in mix]
     if not DEPLOY_CONFIG.is_file():
@@ -436,7 +422,7 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
         _stop(server)
     result.update(_check_exposures(app, run["ids"], len(items)))
 
-    mport = _free_port()
+    mport = free_port()
     menv = {**env, "MLFLOW_TRACKING_URI": _settings(var_dir, database_url).mlflow_uri,  # its server runs `uvicorn` from PATH
             "PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")}
     mserver = _start([sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/mentorhub-recommender/{version}",

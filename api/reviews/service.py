@@ -14,6 +14,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from api.activity import log_event
+from api.errors import RefusedError
 from api.extensions import db
 from api.tables import (
     Booking,
@@ -29,18 +30,8 @@ from api.tables import (
 )
 
 
-class ReviewError(Exception):
-    """A refused review action: HTTP status, a message for people, and the field at fault."""
-
-    def __init__(self, status: int, message: str, field: str | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.field = field
-
-    @property
-    def fields(self) -> dict[str, str]:
-        return {self.field: self.message} if self.field else {}
+class ReviewError(RefusedError):
+    """A refused review action (status, message, field: `RefusedError`)."""
 
 
 def _settings():

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from urllib.parse import urlencode
 
 import click
 
+from api.benchmarks import free_port, percentile, tree_cpu_seconds
+
 UTC = timezone.utc
 BENCH_DB = "mentorhub_bench_search"
 LEARNER_ZONES = ("Europe/London", "America/New_York", "Asia/Kolkata", "Europe/Berlin", "America/Los_Angeles", "UTC")
@@ -39,18 +40,6 @@ LANGUAGE_OF_ZONE = {"America/Sao_Paulo": "pt", "America/Mexico_City": "es", "Eur
                     "Europe/Madrid": "es", "Asia/Kolkata": "hi", "Asia/Singapore": "zh", "Asia/Tokyo": "ja",
                     "Asia/Seoul": "ko"}
 WINDOWS = ((dtime(9), dtime(12)), (dtime(13), dtime(17)), (dtime(18), dtime(21)), (dtime(7), dtime(9)))
-
-
-# ---------------------------------------------------------------- percentiles
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100)."""
-    if not values:
-        raise ValueError("no values")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
 
 
 # ---------------------------------------------------------------- database
@@ -307,10 +296,6 @@ def query_mix(count: int, random_seed: int = 11, today=None) -> list[dict]:
 # ---------------------------------------------------------------- HTTP
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 SERVER_WORKERS = 4  # gunicorn sync worker processes (the machine has 2 cores; workers also wait on the database)
@@ -345,7 +330,7 @@ Server().run()
 
 
 def _start_server(var_dir: Path, database_url: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MENTORHUB_PROFILE", "VAR_DIR")}
     process = subprocess.Popen([sys.executable, "-c", SERVER_CODE, str(port), str(var_dir), database_url,
                                 str(SERVER_WORKERS)],
@@ -365,20 +350,6 @@ def _start_server(var_dir: Path, database_url: str) -> tuple[subprocess.Popen, s
     raise click.ClickException("the bench server did not start")
 
 
-def _tree_cpu_seconds(pid: int) -> float:
-    """user + system CPU seconds of a process and its children (the gunicorn workers), from /proc; 0 elsewhere."""
-    total, ticks = 0.0, os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending.extend(int(c) for c in (task / "children").read_text().split())
-        except (OSError, ValueError, IndexError):
-            continue
-    return total
 
 
 def _run_concurrently(work: list, clients: int, call) -> tuple[list[float], float]:
@@ -485,9 +456,9 @@ def search(mentors: int, reviews: int, kind: str, request_count: int, clients: i
         call = _http_call(base)
         _run_concurrently(query_mix(100, random_seed + 99), clients, call)  # warm-up: caches, plans, pool
         load_before = os.getloadavg()[0]
-        server_cpu = _tree_cpu_seconds(server.pid)
+        server_cpu = tree_cpu_seconds(server.pid)
         latencies, wall = _run_concurrently(mix, clients, call)
-        server_cpu = _tree_cpu_seconds(server.pid) - server_cpu
+        server_cpu = tree_cpu_seconds(server.pid) - server_cpu
 
         statements = _sql_statements(app, mix)
         with app.app_context():

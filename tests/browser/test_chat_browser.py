@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from api.chat.bench import free_port, session_cookie_for
+from api.benchmarks import free_port
+from api.chat.bench import session_cookie_for
 from tests.conftest import ENV_SETTINGS, make_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

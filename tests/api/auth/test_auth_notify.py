@@ -3,19 +3,13 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 
 import pytest
 
+from api.benchmarks import free_port
 from tests.api.auth.accounts_helpers import JsonClient, last_code, last_link, outbox
 
 # Nothing here depends on the database engine: these tests run on SQLite only.
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -31,7 +25,7 @@ def smtp_server():
             return "250 Message accepted"
 
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller, inbox
     controller.stop()
@@ -55,7 +49,7 @@ def test_verification_mail_goes_through_smtp_when_configured(app, smtp_server):
 
 def test_unreachable_smtp_server_does_not_break_sign_up(app):
     settings = app.config["MENTORHUB_SETTINGS"]
-    settings.mail_server, settings.mail_port, settings.mail_timeout_seconds = "127.0.0.1", _free_port(), 2
+    settings.mail_server, settings.mail_port, settings.mail_timeout_seconds = "127.0.0.1", free_port(), 2
     api = JsonClient(app.test_client())
     assert api.signup().status_code == 201
     assert api.post("/api/v1/auth/verify/email/resend").status_code == 503
