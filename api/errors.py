@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from apiflask import HTTPError
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -24,8 +24,8 @@ class RefusedError(Exception):
 
 
 def wants_json() -> bool:
-    """API paths and clients that ask for JSON get JSON errors."""
-    if request.path.startswith("/api/"):
+    """API paths, clients that ask for JSON and apps that serve only the API (API_ONLY) get JSON errors."""
+    if request.path.startswith("/api/") or current_app.config.get("API_ONLY"):
         return True
     best = request.accept_mimetypes.best_match(["application/json", "text/html"])
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]

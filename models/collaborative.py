@@ -149,12 +149,24 @@ class SVDRecommender(SurpriseRecommender):
         est[both] += np.einsum("nf,nf->n", pu[iu[both]], algo.qi[ii[both]])
         return self._clip(est)
 
+    def score_batch(self, users, items=None) -> np.ndarray:
+        """As the base class; for known users and every item (serving: one learner per request) straight from
+        `_score_known`, whose columns are already in our item order (the base class would copy them twice)."""
+        users = list(users)
+        if items is None:
+            self._check_fitted()
+            u = self._map(users, self.user_index_)
+            if u.size and (u >= 0).all():
+                return self._score_known(u)
+        return super().score_batch(users, items)
+
     def _score_known(self, u: np.ndarray) -> np.ndarray:
         iu = self.inner_user_[u]
         item_bias, item_factors_t = self._aligned_items()
         est = (self.trainset_.global_mean + self.algo_.bu[iu][:, None]) + item_bias[None, :]
         est += self._user_factors()[iu] @ item_factors_t
-        return self._clip(est)
+        lo, hi = self.rating_scale
+        return np.clip(est, lo, hi, out=est)  # in place: `est` is ours
 
     def _aligned_items(self) -> tuple[np.ndarray, np.ndarray]:
         """Item biases and transposed item factors in our item order (zeros for items surprise never saw),

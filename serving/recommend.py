@@ -6,6 +6,7 @@ model, or popularity), re-ranks with the admin's weights and explains each pick.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -62,6 +63,12 @@ class Catalogue:
         # the same as a dense 0/1 array (mentors x topics, a few hundred kB): row and column picks per request
         # are plain numpy indexing instead of sparse slicing
         self.topic_dense = self.topic_matrix.toarray().astype(np.float32)
+        # the same transposed (topics x mentors, C-contiguous): a learner's interest topics or a topic filter
+        # are a few contiguous row picks instead of strided column gathers over every mentor
+        self.topic_rows = np.ascontiguousarray(self.topic_dense.T)
+        # each mentor's topics as a bitmask (a Python int, any number of topics): "shares a topic" in the
+        # greedy re-ranking is one bitwise AND
+        self.topic_bits = [sum(1 << t for t in set(ts)) for ts in self.topics]
         self.log_popularity = np.log1p(self.popularity)
 
     def __len__(self) -> int:
@@ -100,19 +107,18 @@ def _percentile(values: np.ndarray) -> np.ndarray:
     model) gets 0. (A quicksort plus a pass over the runs of equal values: a fifth of a stable sort's time.)"""
     out = np.zeros(values.shape)
     finite = np.isfinite(values)
-    n = int(finite.sum())
+    all_finite = bool(finite.all())
+    kept = values if all_finite else values[finite]  # (the sort is much slower with NaNs in it)
+    n = kept.size
     if n == 0:
         return out
-    kept = values[finite]
     order = np.argsort(kept)
     ordered = kept[order]
-    positions = np.arange(n)
-    run_starts = np.empty(n, dtype=bool)
-    run_starts[0] = True
-    np.not_equal(ordered[1:], ordered[:-1], out=run_starts[1:])
-    ranks = np.empty(n)
-    ranks[order] = np.maximum.accumulate(np.where(run_starts, positions, 0))
-    out[finite] = ranks / max(n - 1, 1)
+    # rank in sorted order: the position, or the start of the run of equal values it continues
+    ranks = np.arange(n)
+    ranks[1:][ordered[1:] == ordered[:-1]] = 0
+    np.maximum.accumulate(ranks, out=ranks)
+    out[order if all_finite else np.flatnonzero(finite)[order]] = ranks / max(n - 1, 1)
     return out
 
 
@@ -146,10 +152,13 @@ def interest_overlap(learner: Learner, catalogue: Catalogue, index: np.ndarray) 
     """How many of the learner's interest topics each candidate teaches."""
     if not learner.interest_topics:
         return np.zeros(len(index))
-    cols = [t for t in learner.interest_topics if t < catalogue.topic_dense.shape[1]]
+    rows = catalogue.topic_rows
+    cols = [t for t in learner.interest_topics if t < rows.shape[0]]
     if not cols:
         return np.zeros(len(index))
-    return catalogue.topic_dense[:, cols].sum(axis=1, dtype=np.float64)[index]
+    # whole rows of the topics x mentors array (small exact counts, float32 is exact), then the candidates
+    counts = rows[cols[0]] if len(cols) == 1 else rows[cols].sum(axis=0)
+    return counts[index].astype(np.float64)
 
 
 def rerank(base: np.ndarray, learner: Learner, catalogue: Catalogue, index: np.ndarray, free_soon: np.ndarray,
@@ -165,40 +174,78 @@ def rerank(base: np.ndarray, learner: Learner, catalogue: Catalogue, index: np.n
         return []
     pop = catalogue.log_popularity[index]
     top_pop = pop.max()
-    pop = pop / top_pop if top_pop > 0 else pop
+    if top_pop > 0:
+        pop /= top_pop
     overlap = np.minimum(interest_overlap(learner, catalogue, index) if overlap is None else overlap, 1.0)
-    score = (weights["model"] * base + weights["availability"] * free_soon.astype(float)
-             + weights["popularity"] * pop + weights["new_mentor"] * catalogue.is_new[index].astype(float)
-             + weights["interest"] * overlap)
+    # summed in place, term by term in the formula's order (the same floating-point result as one expression)
+    score = weights["model"] * base
+    score += weights["availability"] * free_soon.astype(float)
+    score += weights["popularity"] * pop
+    score += weights["new_mentor"] * catalogue.is_new[index].astype(float)
+    score += weights["interest"] * overlap
     if exclude_booked and learner.booked:
-        booked = np.isin(catalogue.mentor_ids[index], np.asarray(learner.booked, dtype=np.int64))
-        score = np.where(booked, -np.inf, score)
+        # a mask over the catalogue from the booked positions: no set operation over the candidates' ids
+        booked = [catalogue.position[m] for m in learner.booked if m in catalogue.position]
+        if booked:
+            is_booked = np.zeros(len(catalogue), dtype=bool)
+            is_booked[booked] = True
+            score[is_booked[index]] = -np.inf
     # diversity needs only a short list: take the best few times k, then pick greedily
     short = min(len(index), max(k * 5, 50))
     top = np.argpartition(-score, short - 1)[:short] if short < len(index) else np.arange(len(index))
     top = top[np.argsort(-score[top], kind="stable")]
     top = top[np.isfinite(score[top])]
-    topics = catalogue.topic_dense[index[top]]
-    shared = (topics @ topics.T) > 0 if len(top) else np.zeros((0, 0), dtype=bool)
-    # greedy: each step takes the best score minus w_diversity x (share of the picks so far sharing a topic);
-    # the count of shared picks per candidate is kept up to date instead of recomputed
+    scores = score[top].tolist()
+    positions = index[top].tolist()
+    chosen = _greedy(scores, [catalogue.topic_bits[p] for p in positions], weights["diversity"], k)
+    return [(positions[c], scores[c]) for c in chosen]
+
+
+def _greedy(scores: list[float], bits: list[int], w_div: float, k: int) -> list[int]:
+    """The diversity pass over the short list (`scores` best first, `bits` the topic bitmasks): each step takes
+    the best score minus w_div x (share of the picks so far sharing a topic), the first one on ties, as numpy's
+    argmax over the adjusted scores with the picks at -inf would (NaN first). Plain Python: a few dozen floats.
+
+    With a penalty that can only lower a score (0 <= w_div, finite), a step stops scanning at the first score
+    no higher than the best adjusted one found, and counts shared topics only for the candidates it looks at."""
+    m = len(scores)
+    stop_early = 0.0 <= w_div <= 1e100  # (bounded: a finite score minus the penalty stays finite)
     chosen: list[int] = []
-    w_div = weights["diversity"]
-    scores = score[top]
-    sharing = np.zeros(len(top))
-    for _ in range(min(k, len(top))):
-        adjusted = scores - sharing / len(chosen) * w_div if chosen and w_div else scores.copy()
-        if chosen:
-            adjusted[chosen] = -np.inf
-        best = int(np.argmax(adjusted))
+    chosen_bits: list[int] = []
+    taken = [False] * m
+    sharing = [0] * m  # picks sharing a topic with each candidate, among the first `counted` picks
+    counted = [0] * m
+    for _ in range(min(k, m)):
+        n = len(chosen)
+        best, best_value = 0, None
+        for i in range(m):
+            if stop_early and best_value is not None and scores[i] <= best_value:
+                break
+            if taken[i]:
+                value = -math.inf
+            elif n and w_div:
+                bits_i = bits[i]
+                for b in chosen_bits[counted[i]:]:
+                    if bits_i & b:
+                        sharing[i] += 1
+                counted[i] = n
+                value = scores[i] - sharing[i] / n * w_div
+            else:
+                value = scores[i]
+            if best_value is None or value > best_value or (value != value and best_value == best_value):
+                best, best_value = i, value
+            if best_value != best_value:  # NaN: argmax takes the first
+                break
         chosen.append(best)
-        sharing += shared[:, best]
-    return [(int(index[top[c]]), float(score[top[c]])) for c in chosen]
+        chosen_bits.append(bits[best])
+        taken[best] = True
+    return chosen
 
 
 def explain(position: int, learner: Learner, catalogue: Catalogue, free_soon: bool, source: str,
-            co_booked: tuple[int, int] | None) -> tuple[str, str]:
-    """A short reason a person understands, and its kind."""
+            co_booked: tuple[int, int] | None, booked_topics: set[int] | None = None) -> tuple[str, str]:
+    """A short reason a person understands, and its kind (`booked_topics`: `_booked_topics(...)`, when the
+    caller explains several picks)."""
     if co_booked is not None and co_booked[1] >= 2:
         other = catalogue.position.get(co_booked[0])
         if other is not None:
@@ -208,8 +255,7 @@ def explain(position: int, learner: Learner, catalogue: Catalogue, free_soon: bo
     if shared:
         return f"Matches your interest in {catalogue.topic_names.get(shared[0], 'this topic')}", "interest"
     if learner.booked:
-        booked_topics = {t for m in learner.booked if m in catalogue.position
-                         for t in catalogue.topics[catalogue.position[m]]}
+        booked_topics = _booked_topics(learner, catalogue) if booked_topics is None else booked_topics
         overlap = [t for t in catalogue.topics[position] if t in booked_topics]
         if overlap:
             return f"More {catalogue.topic_names.get(overlap[0], 'of what you book')}, like your past sessions", \
@@ -228,6 +274,11 @@ def explain(position: int, learner: Learner, catalogue: Catalogue, free_soon: bo
     return "Popular with learners", "popularity"
 
 
+def _booked_topics(learner: Learner, catalogue: Catalogue) -> set[int]:
+    """The topics of the mentors the learner booked."""
+    return {t for m in learner.booked if m in catalogue.position for t in catalogue.topics[catalogue.position[m]]}
+
+
 def co_booking(learner: Learner, catalogue: Catalogue, positions: Sequence[int]) -> dict[int, tuple[int, int]]:
     """For each picked position: (a mentor the learner booked, learners who booked both), the strongest one."""
     if catalogue.bookings is None or not learner.booked or not positions:
@@ -235,15 +286,46 @@ def co_booking(learner: Learner, catalogue: Catalogue, positions: Sequence[int])
     booked = [catalogue.position[m] for m in learner.booked if m in catalogue.position]
     if not booked:
         return {}
-    both = (catalogue.bookings[:, booked].T @ catalogue.bookings[:, list(positions)]).toarray()  # booked x picked
+    positions = list(positions)
+    both = _co_counts(catalogue.bookings, booked, positions)  # booked x picked
+    strongest = both.argmax(axis=0).tolist()  # the first booked mentor with the most, as per-column argmax
+    counts = both.max(axis=0).tolist()
+    booked_ids = set(learner.booked)
     out = {}
     for j, pos in enumerate(positions):
-        if catalogue.mentor_ids[pos] in learner.booked:
+        if int(catalogue.mentor_ids[pos]) in booked_ids:
             continue
-        i = int(np.argmax(both[:, j]))
-        if both[i, j] > 0:
-            out[pos] = (int(catalogue.mentor_ids[booked[i]]), int(both[i, j]))
+        if counts[j] > 0:
+            out[pos] = (int(catalogue.mentor_ids[booked[strongest[j]]]), int(counts[j]))
     return out
+
+
+def _co_counts(bookings: sp.spmatrix, booked: list[int], picked: list[int]) -> np.ndarray:
+    """`(bookings[:, booked].T @ bookings[:, picked]).toarray()` without scipy's per-call overhead (most of a
+    request's time otherwise): the stored entries of the few columns involved, paired by learner row."""
+    csc = bookings if bookings.format == "csc" else bookings.tocsc()
+    rows_b, values_b, which_b = _column_entries(csc, booked)
+    rows_p, values_p, which_p = _column_entries(csc, picked)
+    order = np.argsort(rows_b, kind="stable")
+    rows_b = rows_b[order]
+    first = np.searchsorted(rows_b, rows_p, "left")
+    count = np.searchsorted(rows_b, rows_p, "right") - first  # booked entries in each picked entry's row
+    # every (picked entry, booked entry) pair in the same learner row
+    p = np.repeat(np.arange(len(rows_p)), count)
+    b = order[np.arange(len(p)) + np.repeat(first - (np.cumsum(count) - count), count)]
+    both = np.bincount(which_b[b] * len(picked) + which_p[p], weights=values_b[b] * values_p[p],
+                       minlength=len(booked) * len(picked))
+    return both.reshape(len(booked), len(picked))
+
+
+def _column_entries(csc: sp.csc_matrix, cols: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row indices, values and column number (0..len(cols)-1) of the stored entries of these columns."""
+    starts = csc.indptr[cols].tolist()
+    ends = csc.indptr[np.add(cols, 1)].tolist()
+    rows = np.concatenate([csc.indices[a:b] for a, b in zip(starts, ends)])
+    values = np.concatenate([csc.data[a:b] for a, b in zip(starts, ends)])
+    which = np.repeat(np.arange(len(cols)), [b - a for a, b in zip(starts, ends)])
+    return rows, values, which
 
 
 def recommend(model, learner: Learner, catalogue: Catalogue, index: np.ndarray, free_soon: np.ndarray,
@@ -260,12 +342,13 @@ def recommend(model, learner: Learner, catalogue: Catalogue, index: np.ndarray, 
     slot = np.full(len(catalogue), -1, dtype=np.int64)
     slot[index] = np.arange(len(index))
     co = co_booking(learner, catalogue, [p for p, _s in ranked])
+    booked_topics = _booked_topics(learner, catalogue) if learner.booked else None
     picks = []
     for n, (pos, score) in enumerate(ranked, start=1):
         i = int(slot[pos])
         value = None if raw is None or i < 0 or not np.isfinite(raw[i]) else float(raw[i])
         free = bool(free_soon[i]) if 0 <= i < len(free_soon) else False
-        reason, kind = explain(pos, learner, catalogue, free, source, co.get(pos))
+        reason, kind = explain(pos, learner, catalogue, free, source, co.get(pos), booked_topics)
         picks.append(Pick(mentor_id=int(catalogue.mentor_ids[pos]), position=n, score=round(score, 6),
                           model_score=value, reason=reason, reason_kind=kind))
     return Ranked(picks=picks, source=source if model is not None or source != "model" else "popularity",

@@ -56,6 +56,9 @@ class LoadedModel:
         """Model scores of these mentors (NaN for mentors the model never saw); unknown learners get popularity."""
         full = self.recommender.score_batch([learner_id])[0]
         ids = np.asarray(mentor_ids, dtype=np.int64)
+        if ids.size and ids.min() >= 0 and ids.max() < self._lookup.size:
+            # one gather: a mentor the model never saw (-1 in the lookup) reads the NaN appended at the end
+            return np.append(full, np.nan)[self._lookup[ids]]
         inside = (ids >= 0) & (ids < self._lookup.size)
         index = np.full(ids.shape, -1, dtype=np.int64)
         index[inside] = self._lookup[ids[inside]]

@@ -5,10 +5,10 @@
 
 Seeds (or reuses, under --var-dir) a world with the search benchmark's bulk seeder plus learner accounts,
 trains an SVD champion from the reviews (serving.bootstrap) unless the registry already has one, starts
-a running A/B experiment (two arms, different re-ranking weights), and serves the app with gunicorn in a
-subprocess as the recommendation tier is deployed (deploy/gunicorn-recommendations.conf.py: one thread
-per worker on keep-alive connections, each worker warmed up before it takes traffic), with `--workers`
-processes (1 on SQLite, whose exposure ids come from one process; 2 on PostgreSQL). 8 concurrent clients
+a running A/B experiment (two arms, different re-ranking weights), and serves it in a subprocess as the
+recommendation tier is deployed (the slim app of api.recommendations.service under gunicorn with
+deploy/gunicorn-recommendations.conf.py: one thread per worker on keep-alive connections, each worker
+warmed up before it takes traffic), with `--workers` processes (default 2). 8 concurrent clients
 (threads of a separate client process, one keep-alive connection each) drive GET /api/v1/recommendations,
 each request as a different learner (forged session cookies), with a mix of topic, price and
 availability filters; every response logs an exposure (and the run checks that every exposure id
@@ -46,14 +46,14 @@ DEPLOY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn-recom
 SERVER_CODE = """
 import logging, runpy, sys
 from gunicorn.app.base import BaseApplication
-from api import create_app
 from api.extensions import db
+from api.recommendations.service import create_service
 from api.settings import Settings
 port, var_dir, database_url, workers, config = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
 settings = Settings(_env_file=None, profile="production", var_dir=var_dir, database_url=database_url,
                     log_level="WARNING", secret_key=%r, socketio_async_mode="threading",
                     serving_ab_check_seconds=0, serving_first_load_wait_seconds=120)
-app = create_app(settings=settings)
+app = create_service(settings)  # the recommendation tier's app, as deployed
 logging.getLogger("mentorhub.request").setLevel(logging.WARNING)
 deployed = runpy.run_path(config)  # the recommendation tier's own gunicorn settings and hooks
 
@@ -363,22 +363,17 @@ def _check_exposures(app, ids: list[int], mix_size: int) -> dict:
 @click.option("--requests", "request_count", default=2000, show_default=True)
 @click.option("--clients", default=8, show_default=True)
 @click.option("--db", "kind", type=click.Choice(["sqlite", "postgres"]), default="sqlite", show_default=True)
-@click.option("--workers", type=int, default=None,
-              help="gunicorn worker processes (default: 1 on SQLite, which allows one writer process; 2 on PostgreSQL).")
+@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True, help="server worker processes")
 @click.option("--var-dir", type=click.Path(path_type=Path), default=None,
               help="Reuse this world (default: a folder per size and database under the system temp dir).")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), default=None)
-def serving(learners: int, mentors: int, request_count: int, clients: int, kind: str, workers: int | None,
+def serving(learners: int, mentors: int, request_count: int, clients: int, kind: str, workers: int,
             var_dir: Path | None, json_path: Path | None) -> None:
     """Recommendation endpoint (filters, A/B routing, exposure logging) vs `mlflow models serve`."""
     import tempfile
 
     from api import create_app
 
-    workers = workers or (1 if kind == "sqlite" else 2)
-    if kind == "sqlite" and workers != 1:
-        raise click.BadParameter("SQLite serves from one process (exposure ids); use --db postgres for more",
-                                 param_hint="--workers")
     var_dir = (var_dir or Path(tempfile.gettempdir()) / f"mentorhub-bench-serving-{learners}-{mentors}-{kind}"
                ).resolve()
     var_dir.mkdir(parents=True, exist_ok=True)

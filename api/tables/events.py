@@ -31,6 +31,7 @@ class Event(db.Model):
         Index("ix_events_occurred_at_id", "occurred_at", "id"),
         Index("ix_events_user_type", "user_id", "event_type"),
         Index("ix_events_mentor_type", "mentor_id", "event_type"),
+        {"sqlite_autoincrement": True},  # ids are reserved in blocks from its sequence (api.recommendations.exposures)
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

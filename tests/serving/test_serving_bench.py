@@ -20,10 +20,3 @@ def test_bench_serving_runs_both_servers_and_writes_the_figures(tmp_path):
     # every response with recommendations logged its exposure (a filter that leaves no mentor logs none)
     assert figures["exposure_rows_found"] == figures["exposure_ids_returned"] >= 100
     assert "throughput ratio" in result.output
-
-
-def test_sqlite_serves_from_one_process_only(tmp_path):
-    from api.recommendations.bench import serving
-
-    result = CliRunner().invoke(serving, ["--workers", "2", "--var-dir", str(tmp_path)])
-    assert result.exit_code == 2 and "--workers" in result.output

@@ -1,0 +1,53 @@
+"""The recommendation tier: `GET /api/v1/recommendations` (and click tracking) on a slim Flask app.
+
+nginx sends the recommendation endpoint, the busiest request of the product, to its own gunicorn
+processes (deploy/gunicorn-recommendations.conf.py). They run the same blueprint and views as the
+full app, composed without what those views never use: no Socket.IO middleware, no CSRF or rate-limit
+hooks (the full app has no limit on these routes either), no templates. The logged-in learner is the
+same signed session cookie, checked the same way (session version, active account, "strong" session
+protection), but read as a `SessionPrincipal` in one query on an autocommit connection instead of
+an ORM user with its roles: the views only need the id, roles, currency and time zone.
+
+The embedded default (`mentorhub serve`, `make run`) serves the same routes from the full app.
+"""
+from __future__ import annotations
+
+from flask import Flask
+from flask_login import LoginManager
+
+from api.settings import Settings
+
+# pages of the web tier that the API links to (click-through), built here but served there
+WEB_LINKS = {"recommendations.click": "/recommendations/go/<int:exposure_id>/<int:mentor_id>"}
+
+
+def create_service(settings: Settings | None = None) -> Flask:
+    """The recommendation tier's WSGI app for these settings (the environment's by default)."""
+    from api import errors, logs
+    from api.auth.session import load_principal, unauthorized
+    from api.config import flask_config
+    from api.core.routes import healthz
+    from api.extensions import db
+    from api.recommendations import api_bp
+    from api.settings import get_settings
+
+    settings = settings or get_settings()
+    logs.configure(settings)
+    app = Flask("api")
+    app.config.from_mapping(flask_config(settings), API_ONLY=True)  # JSON errors everywhere: no pages here
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    logs.register_request_logging(app)
+    db.init_app(app)
+    login = LoginManager(app)
+    login.session_protection = "strong"
+    login.user_loader(load_principal)
+    login.unauthorized_handler(unauthorized)
+
+    from api import tables  # noqa: F401  (registers every table on the metadata)
+
+    app.register_blueprint(api_bp)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    for endpoint, rule in WEB_LINKS.items():
+        app.add_url_rule(rule, endpoint, build_only=True)
+    errors.register(app)
+    return app
