@@ -81,14 +81,17 @@ def test_compose_environment_is_accepted_by_the_settings(monkeypatch):
 
 
 def test_recommendations_run_on_warmed_up_one_thread_workers_behind_nginx():
-    import runpy
+    from api.recommendations import service as tier
 
     service = _compose()["services"]["recommendations"]
-    assert service["command"][:3] == ["gunicorn", "-c", "deploy/gunicorn-recommendations.conf.py"]
+    assert service["command"] == ["granian", "api.recommendations.service:serve"] and callable(tier.serve)
+    assert service["env_file"] == ["deploy/recommendations.env"]
     assert service["environment"]["SOCKETIO_ASYNC_MODE"] == "threading"  # no eventlet: plain threads, no sockets
-    conf = runpy.run_path(str(ROOT / "deploy" / "gunicorn-recommendations.conf.py"))
-    assert conf["worker_class"] == "gthread" and conf["threads"] == 1 and conf["workers"] >= 2
-    assert callable(conf["post_worker_init"]) and callable(conf["worker_exit"])
+    lines = (ROOT / "deploy" / "recommendations.env").read_text().splitlines()
+    server = dict(line.split("=", 1) for line in lines if line.strip() and not line.startswith("#"))
+    assert server["GRANIAN_INTERFACE"] == "wsgi" and server["GRANIAN_FACTORY"] == "true"
+    assert server["GRANIAN_BLOCKING_THREADS"] == "1" and int(server["GRANIAN_WORKERS"]) >= 2
+    assert server["GRANIAN_PORT"] == "8000"
     nginx = (ROOT / "deploy" / "nginx.conf").read_text()
     assert "server recommendations:8000;" in nginx
     assert "location = /api/v1/recommendations {\n        proxy_pass http://mentorhub_recommendations;" in nginx

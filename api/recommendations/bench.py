@@ -6,9 +6,9 @@
 Seeds (or reuses, under --var-dir) a world with the search benchmark's bulk seeder plus learner accounts,
 trains an SVD champion from the reviews (serving.bootstrap) unless the registry already has one, starts
 a running A/B experiment (two arms, different re-ranking weights), and serves it in a subprocess as the
-recommendation tier is deployed (the slim app of api.recommendations.service under gunicorn with
-deploy/gunicorn-recommendations.conf.py: one thread per worker on keep-alive connections, each worker
-warmed up before it takes traffic), with `--workers` processes (default 2). 8 concurrent clients
+recommendation tier is deployed (the slim app of api.recommendations.service under granian with
+deploy/recommendations.env: one Python thread per worker, keep-alive connections, each worker warmed up
+before it takes traffic), with `--workers` processes (default 2). 8 concurrent clients
 (threads of a separate client process, one keep-alive connection each) drive GET /api/v1/recommendations,
 each request as a different learner (forged session cookies), with a mix of topic, price and
 availability filters; every response logs an exposure (and the run checks that every exposure id
@@ -42,38 +42,19 @@ UTC = timezone.utc
 SECRET = "bench-secret-not-for-production"
 USER_AGENT = "mentorhub-bench-serving/1.0"
 POSTGRES_DB = "mentorhub_bench_serving"
-DEPLOY_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn-recommendations.conf.py"
-SERVER_CODE = """
-import logging, runpy, sys
-from gunicorn.app.base import BaseApplication
-from api.extensions import db
-from api.recommendations.service import create_service
-from api.settings import Settings
-port, var_dir, database_url, workers, config = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
-settings = Settings(_env_file=None, profile="production", var_dir=var_dir, database_url=database_url,
-                    log_level="WARNING", secret_key=%r, socketio_async_mode="threading",
-                    serving_ab_check_seconds=0, serving_first_load_wait_seconds=120)
-app = create_service(settings)  # the recommendation tier's app, as deployed
-logging.getLogger("mentorhub.request").setLevel(logging.WARNING)
-deployed = runpy.run_path(config)  # the recommendation tier's own gunicorn settings and hooks
+DEPLOY_ENV = Path(__file__).resolve().parents[2] / "deploy" / "recommendations.env"
 
-def post_fork(server, worker):
-    with app.app_context():
-        db.engine.dispose(close=False)  # no connection crosses a fork
 
-class Server(BaseApplication):
-    def load_config(self):
-        for key in ("worker_class", "threads", "keepalive", "timeout", "post_worker_init", "worker_exit"):
-            self.cfg.set(key, deployed[key])
-        for key, value in dict(bind="127.0.0.1:" + port, workers=workers, preload_app=True, backlog=2048,
-                               loglevel="warning", accesslog=None, post_fork=post_fork).items():
-            self.cfg.set(key, value)
-
-    def load(self):
-        return app
-
-Server().run()
-""" % SECRET
+def _tier_environment(env: dict, var_dir: Path, database_url: str, port: int, workers: int) -> dict:
+    """The recommendation tier's deployed server settings (deploy/recommendations.env) on a local port with
+    `workers` processes, and the app's settings for this world."""
+    deployed = dict(line.split("=", 1) for line in DEPLOY_ENV.read_text().splitlines()
+                    if line.strip() and not line.startswith("#"))
+    return {**env, **deployed, "GRANIAN_HOST": "127.0.0.1", "GRANIAN_PORT": str(port), "GRANIAN_WORKERS": str(workers),
+            "GRANIAN_LOG_LEVEL": "warning", "MENTORHUB_PROFILE": "production", "VAR_DIR": str(var_dir),
+            "DATABASE_URL": database_url, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING",
+            "SOCKETIO_ASYNC_MODE": "threading", "SERVING_AB_CHECK_SECONDS": "0",
+            "SERVING_FIRST_LOAD_WAIT_SECONDS": "120"}
 
 
 def _settings(var_dir: Path, database_url: str = ""):
@@ -232,7 +213,7 @@ def _start(command: list[str], env: dict, health: str, timeout: float = 240.0) -
 
 
 def _stop(process: subprocess.Popen) -> None:
-    process.terminate()  # gunicorn's workers write what they still queue before they exit
+    process.terminate()  # the tier's workers write what they still queue before they exit
     try:
         process.wait(timeout=45)
     except subprocess.TimeoutExpired:
@@ -400,10 +381,10 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     items = [{**m, "cookie": cookies[m["learner"]]} for m in mix]
-    if not DEPLOY_CONFIG.is_file():
-        raise click.ClickException(f"run the benchmark from a checkout: {DEPLOY_CONFIG} is missing")
-    server = _start([sys.executable, "-c", SERVER_CODE, str(port), str(var_dir), database_url, str(workers),
-                     str(DEPLOY_CONFIG)], env, base + "/healthz")
+    if not DEPLOY_ENV.is_file():
+        raise click.ClickException(f"run the benchmark from a checkout: {DEPLOY_ENV} is missing")
+    server = _start([sys.executable, "-m", "granian", "api.recommendations.service:serve"],
+                    _tier_environment(env, var_dir, database_url, port, workers), base + "/healthz")
     try:
         # warm-up: the first request loads the model and builds the catalogue; then availability windows and
         # converted price arrays get cached
@@ -435,7 +416,7 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
            "mlflow_client_cpu_ms_per_request": mlflow_figures["client_cpu_ms_per_request"],
            "mlflow_loadavg_before": mlflow_figures["loadavg_before"],
            "mlflow_loadavg_after": mlflow_figures["loadavg_after"],
-           "db": kind, "server": f"gunicorn, {workers} gthread worker(s), 1 thread each, keep-alive",
+           "db": kind, "server": f"granian (deploy/recommendations.env), {workers} worker(s), 1 Python thread each, keep-alive",
            "mlflow_server": "mlflow models serve (uvicorn, its default of 1 worker)",
            "client": f"{clients} threads in a separate process, one keep-alive connection each",
            "learners": learners, "mentors": mentors, "clients": clients, "model_version": version,

@@ -12,12 +12,13 @@ serve and no other insert can take a reserved id:
 
 Nothing is lost in normal operation: a failed batch stays queued and is retried, `flush()` waits
 until everything queued so far is committed (the click and booking-attribution paths call it when
-they need an exposure that may still be queued), and the queue is flushed at interpreter exit.
+they need an exposure that may still be queued), and the queue is flushed when the process stops.
 """
 from __future__ import annotations
 
 import atexit
 import logging
+import multiprocessing.util
 import threading
 import time
 import weakref
@@ -52,6 +53,7 @@ class ExposureWriter:
         self._pending_ids: set[int] = set()
         self._submitted = 0
         self._written = 0
+        self._flush_waiters = 0
         self._block: list[int] = []  # reserved ids not handed out yet
         self._sequence: str | None = None
         self._thread: threading.Thread | None = None
@@ -128,14 +130,12 @@ class ExposureWriter:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = None
                 self._ensure_thread()
+            self._flush_waiters += 1  # the writer stops letting batches gather while someone waits
             self._cond.notify_all()
-            deadline = time.monotonic() + timeout
-            while self._written < target:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-            return True
+            try:
+                return self._cond.wait_for(lambda: self._written >= target, timeout)
+            finally:
+                self._flush_waiters -= 1
 
     def _ensure_thread(self) -> None:
         if self._thread is None:
@@ -164,7 +164,8 @@ class ExposureWriter:
                 self.batches += 1
                 self._cond.notify_all()
             if self.interval:
-                time.sleep(self.interval)  # let a batch gather
+                with self._cond:  # let a batch gather, unless someone is waiting for the queue to be written
+                    self._cond.wait_for(lambda: self._flush_waiters > 0, self.interval)
 
     def _insert(self, batch: list[dict]) -> None:
         with self.engine.begin() as conn:
@@ -233,6 +234,12 @@ def flush_all(timeout: float = 10.0) -> None:
 
 
 atexit.register(flush_all)
+
+
+def flush_when_worker_stops() -> None:
+    """In a server worker process started by multiprocessing (granian's), which leaves through its
+    finalizers and skips atexit: write what is queued when the worker stops."""
+    multiprocessing.util.Finalize(None, flush_all, kwargs={"timeout": 30}, exitpriority=10)
 
 
 def exposure_row(*, user_id: int, model_version: str | None, arm: str | None, occurred_at: datetime,

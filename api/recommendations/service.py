@@ -1,8 +1,8 @@
 """The recommendation tier: `GET /api/v1/recommendations` (and click tracking) on a slim Flask app.
 
-nginx sends the recommendation endpoint, the busiest request of the product, to its own gunicorn
-processes (deploy/gunicorn-recommendations.conf.py). They run the same blueprint and views as the
-full app, composed without what those views never use: no Socket.IO middleware, no CSRF or rate-limit
+nginx sends the recommendation endpoint, the busiest request of the product, to its own server processes
+(granian with deploy/recommendations.env, entry point `serve`). They run the same blueprint and views as
+the full app, composed without what those views never use: no Socket.IO middleware, no CSRF or rate-limit
 hooks (the full app has no limit on these routes either), no templates. The logged-in learner is the
 same signed session cookie, checked the same way (session version, active account, "strong" session
 protection), but read as a `SessionPrincipal` in one query on an autocommit connection instead of
@@ -50,4 +50,15 @@ def create_service(settings: Settings | None = None) -> Flask:
     for endpoint, rule in WEB_LINKS.items():
         app.add_url_rule(rule, endpoint, build_only=True)
     errors.register(app)
+    return app
+
+
+def serve(warm_up_seconds: float = 60.0) -> Flask:
+    """The tier's server entry (granian's factory, called in each worker process): the app, warmed up before
+    it takes a request, and writing whatever exposures it still queues when the worker stops."""
+    from api.recommendations import engine, exposures
+
+    app = create_service()
+    engine.warm_up(app, timeout=warm_up_seconds)
+    exposures.flush_when_worker_stops()
     return app

@@ -94,3 +94,27 @@ def test_sqlite_events_sequence_migrates_up_and_down_and_stays_append_only(app):
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
             db.session.execute(sa.text("DELETE FROM events"))
         db.session.rollback()
+
+
+def _worker(url: str, queued: int) -> None:
+    """A server worker: queues exposures its writer has not written yet, then stops."""
+    engine = sa.create_engine(url)
+    writer = exposures.writer_for(engine)
+    writer.interval = 60  # after its first batch the writer waits: the rest is still queued at exit
+    for n in range(queued):
+        writer.submit(_row(n))
+    exposures.flush_when_worker_stops()
+
+
+def test_a_worker_process_writes_its_queue_when_it_stops(app):
+    import multiprocessing
+
+    with app.app_context():
+        url = db.engine.url.render_as_string(hide_password=False)
+    process = multiprocessing.get_context("fork").Process(target=_worker, args=(url, 50))
+    process.start()
+    process.join(60)
+    assert process.exitcode == 0
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)
+                                 .where(Event.event_type == EventType.EXPOSURE)) == 50
