@@ -10,17 +10,6 @@ eventlet.monkey_patch()
 import argparse  # noqa: E402
 
 
-def tune_garbage_collector() -> None:
-    """Keep the collector off the startup heap and run it less often: with hundreds of sockets per worker its
-    default pace (a young collection every 700 allocations, full ones over everything imported) stalled every
-    green thread for up to a second at a time (see the chat benchmark in README.md)."""
-    import gc
-
-    gc.collect()
-    gc.freeze()  # what exists now (modules, the app) lives as long as the process: never scan it again
-    gc.set_threshold(50_000, 20, 20)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="Serve MentorHub with eventlet")
     parser.add_argument("--host", default="127.0.0.1")
@@ -36,6 +25,7 @@ def main() -> None:
 
     from api import create_app
     from api.extensions import socketio
+    from api.process import tune_garbage_collector
 
     app = create_app()
     tune_garbage_collector()

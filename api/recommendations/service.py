@@ -56,9 +56,11 @@ def create_service(settings: Settings | None = None) -> Flask:
 def serve(warm_up_seconds: float = 60.0) -> Flask:
     """The tier's server entry (granian's factory, called in each worker process): the app, warmed up before
     it takes a request, and writing whatever exposures it still queues when the worker stops."""
+    from api.process import tune_garbage_collector
     from api.recommendations import engine, exposures
 
     app = create_service()
     engine.warm_up(app, timeout=warm_up_seconds)
     exposures.flush_when_worker_stops()
+    tune_garbage_collector()
     return app
