@@ -70,6 +70,23 @@ class Catalogue:
         # greedy re-ranking is one bitwise AND
         self.topic_bits = [sum(1 << t for t in set(ts)) for ts in self.topics]
         self.log_popularity = np.log1p(self.popularity)
+        self.co_bookings()  # made now rather than on the first request
+
+    def co_bookings(self) -> tuple[np.ndarray, np.ndarray]:
+        """Learners who booked both, for every pair of mentors that has any: `bookings.T @ bookings` as sorted
+        keys (row x n_mentors + column) and values, made once per bookings matrix (a few tens of ms for
+        200,000 bookings), so a request's co-booking counts are one binary search instead of a sparse product."""
+        cached = self.__dict__.get("_co_bookings")
+        if cached is None or cached[0] is not self.bookings:
+            if self.bookings is None:
+                keys, values = np.zeros(0, dtype=np.int64), np.zeros(0)
+            else:
+                both = (self.bookings.T @ self.bookings).tocoo()
+                keys = both.row.astype(np.int64) * both.shape[1] + both.col
+                order = np.argsort(keys)
+                keys, values = keys[order], both.data[order]
+            cached = self._co_bookings = (self.bookings, keys, values)
+        return cached[1], cached[2]
 
     def __len__(self) -> int:
         return len(self.mentor_ids)
@@ -107,18 +124,17 @@ def _percentile(values: np.ndarray) -> np.ndarray:
     model) gets 0. (A quicksort plus a pass over the runs of equal values: a fifth of a stable sort's time.)"""
     out = np.zeros(values.shape)
     finite = np.isfinite(values)
-    all_finite = bool(finite.all())
-    kept = values if all_finite else values[finite]  # (the sort is much slower with NaNs in it)
-    n = kept.size
+    n = int(np.count_nonzero(finite))
     if n == 0:
         return out
-    order = np.argsort(kept)
-    ordered = kept[order]
+    # the others sort last as +inf and are cut off (the sort is much slower with NaNs in it)
+    order = np.argsort(values if n == values.size else np.where(finite, values, np.inf))[:n]
+    ordered = values[order]
     # rank in sorted order: the position, or the start of the run of equal values it continues
     ranks = np.arange(n)
     ranks[1:][ordered[1:] == ordered[:-1]] = 0
     np.maximum.accumulate(ranks, out=ranks)
-    out[order if all_finite else np.flatnonzero(finite)[order]] = ranks / max(n - 1, 1)
+    out[order] = ranks / max(n - 1, 1)
     return out
 
 
@@ -177,11 +193,12 @@ def rerank(base: np.ndarray, learner: Learner, catalogue: Catalogue, index: np.n
     if top_pop > 0:
         pop /= top_pop
     overlap = np.minimum(interest_overlap(learner, catalogue, index) if overlap is None else overlap, 1.0)
-    # summed in place, term by term in the formula's order (the same floating-point result as one expression)
+    # summed in place, term by term in the formula's order (the same floating-point result as one expression);
+    # the 0/1 flags are multiplied as floats without a float copy of them first
     score = weights["model"] * base
-    score += weights["availability"] * free_soon.astype(float)
+    score += np.multiply(free_soon, weights["availability"], dtype=float)
     score += weights["popularity"] * pop
-    score += weights["new_mentor"] * catalogue.is_new[index].astype(float)
+    score += np.multiply(catalogue.is_new[index], weights["new_mentor"], dtype=float)
     score += weights["interest"] * overlap
     if exclude_booked and learner.booked:
         # a mask over the catalogue from the booked positions: no set operation over the candidates' ids
@@ -197,7 +214,7 @@ def rerank(base: np.ndarray, learner: Learner, catalogue: Catalogue, index: np.n
     top = top[np.isfinite(score[top])]
     scores = score[top].tolist()
     positions = index[top].tolist()
-    chosen = _greedy(scores, [catalogue.topic_bits[p] for p in positions], weights["diversity"], k)
+    chosen = _greedy(scores, [catalogue.topic_bits[p] for p in positions], float(weights["diversity"]), k)
     return [(positions[c], scores[c]) for c in chosen]
 
 
@@ -217,7 +234,7 @@ def _greedy(scores: list[float], bits: list[int], w_div: float, k: int) -> list[
     counted = [0] * m
     for _ in range(min(k, m)):
         n = len(chosen)
-        best, best_value = 0, None
+        best, best_value = -1, None
         for i in range(m):
             if stop_early and best_value is not None and scores[i] <= best_value:
                 break
@@ -263,7 +280,7 @@ def explain(position: int, learner: Learner, catalogue: Catalogue, free_soon: bo
     if bool(catalogue.is_new[position]):
         return "New on MentorHub: be one of their first learners", "new_mentor"
     rating = catalogue.rating_avg[position]
-    if np.isfinite(rating) and rating >= 4.5 and catalogue.rating_count[position] >= 3:
+    if math.isfinite(rating) and rating >= 4.5 and catalogue.rating_count[position] >= 3:
         return (f"Highly rated ({rating:.1f}★), free this week" if free_soon
                 else f"Highly rated ({rating:.1f}★)"), "rating"
     if free_soon:
@@ -283,12 +300,13 @@ def co_booking(learner: Learner, catalogue: Catalogue, positions: Sequence[int])
     """For each picked position: (a mentor the learner booked, learners who booked both), the strongest one."""
     if catalogue.bookings is None or not learner.booked or not positions:
         return {}
-    booked = [catalogue.position[m] for m in learner.booked if m in catalogue.position]
+    # (a mentor booked twice counts once: the first is the one argmax would name)
+    booked = list(dict.fromkeys(catalogue.position[m] for m in learner.booked if m in catalogue.position))
     if not booked:
         return {}
     positions = list(positions)
-    both = _co_counts(catalogue.bookings, booked, positions)  # booked x picked
-    strongest = both.argmax(axis=0).tolist()  # the first booked mentor with the most, as per-column argmax
+    both = _co_counts(catalogue, booked, positions)  # booked x picked
+    strongest = both.argmax(axis=0).tolist()  # per pick, the first booked mentor with the most
     counts = both.max(axis=0).tolist()
     booked_ids = set(learner.booked)
     out = {}
@@ -300,32 +318,15 @@ def co_booking(learner: Learner, catalogue: Catalogue, positions: Sequence[int])
     return out
 
 
-def _co_counts(bookings: sp.spmatrix, booked: list[int], picked: list[int]) -> np.ndarray:
-    """`(bookings[:, booked].T @ bookings[:, picked]).toarray()` without scipy's per-call overhead (most of a
-    request's time otherwise): the stored entries of the few columns involved, paired by learner row."""
-    csc = bookings if bookings.format == "csc" else bookings.tocsc()
-    rows_b, values_b, which_b = _column_entries(csc, booked)
-    rows_p, values_p, which_p = _column_entries(csc, picked)
-    order = np.argsort(rows_b, kind="stable")
-    rows_b = rows_b[order]
-    first = np.searchsorted(rows_b, rows_p, "left")
-    count = np.searchsorted(rows_b, rows_p, "right") - first  # booked entries in each picked entry's row
-    # every (picked entry, booked entry) pair in the same learner row
-    p = np.repeat(np.arange(len(rows_p)), count)
-    b = order[np.arange(len(p)) + np.repeat(first - (np.cumsum(count) - count), count)]
-    both = np.bincount(which_b[b] * len(picked) + which_p[p], weights=values_b[b] * values_p[p],
-                       minlength=len(booked) * len(picked))
-    return both.reshape(len(booked), len(picked))
-
-
-def _column_entries(csc: sp.csc_matrix, cols: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row indices, values and column number (0..len(cols)-1) of the stored entries of these columns."""
-    starts = csc.indptr[cols].tolist()
-    ends = csc.indptr[np.add(cols, 1)].tolist()
-    rows = np.concatenate([csc.indices[a:b] for a, b in zip(starts, ends)])
-    values = np.concatenate([csc.data[a:b] for a, b in zip(starts, ends)])
-    which = np.repeat(np.arange(len(cols)), [b - a for a, b in zip(starts, ends)])
-    return rows, values, which
+def _co_counts(catalogue: Catalogue, booked: list[int], picked: list[int]) -> np.ndarray:
+    """`(bookings[:, booked].T @ bookings[:, picked]).toarray()`, looked up in the catalogue's co-booking table."""
+    keys, values = catalogue.co_bookings()
+    wanted = np.add.outer(np.asarray(booked, dtype=np.int64) * catalogue.bookings.shape[1],
+                          np.asarray(picked, dtype=np.int64))
+    if not keys.size:
+        return np.zeros(wanted.shape, dtype=values.dtype)
+    at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+    return np.where(keys[at] == wanted, values[at], 0)
 
 
 def recommend(model, learner: Learner, catalogue: Catalogue, index: np.ndarray, free_soon: np.ndarray,
@@ -338,15 +339,20 @@ def recommend(model, learner: Learner, catalogue: Catalogue, index: np.ndarray, 
     except Exception:  # noqa: BLE001 - a broken model must never fail the request: popularity instead
         base, raw, source = score_candidates(None, learner, catalogue, index, None, overlap)
     ranked = rerank(base, learner, catalogue, index, free_soon, weights, k, exclude_booked, overlap)
-    # only the picks need their raw score and availability: look them up through the inverse of `index`
-    slot = np.full(len(catalogue), -1, dtype=np.int64)
-    slot[index] = np.arange(len(index))
-    co = co_booking(learner, catalogue, [p for p, _s in ranked])
+    positions = [p for p, _s in ranked]
+    # only the picks need their raw score and availability: their slots in `index` (the last one, should a
+    # position be there twice); a binary search when `index` is sorted (the app's), else through its inverse
+    if len(index) < 2 or bool((index[1:] >= index[:-1]).all()):
+        slots = (np.searchsorted(index, positions, side="right") - 1).tolist()
+    else:
+        slot = np.full(len(catalogue), -1, dtype=np.int64)
+        slot[index] = np.arange(len(index))
+        slots = slot[positions].tolist()
+    co = co_booking(learner, catalogue, positions)
     booked_topics = _booked_topics(learner, catalogue) if learner.booked else None
     picks = []
-    for n, (pos, score) in enumerate(ranked, start=1):
-        i = int(slot[pos])
-        value = None if raw is None or i < 0 or not np.isfinite(raw[i]) else float(raw[i])
+    for n, ((pos, score), i) in enumerate(zip(ranked, slots), start=1):
+        value = None if raw is None or i < 0 or not math.isfinite(raw[i]) else float(raw[i])
         free = bool(free_soon[i]) if 0 <= i < len(free_soon) else False
         reason, kind = explain(pos, learner, catalogue, free, source, co.get(pos), booked_topics)
         picks.append(Pick(mentor_id=int(catalogue.mentor_ids[pos]), position=n, score=round(score, 6),

@@ -531,22 +531,24 @@ class Recommendations:
 
 def candidate_index(bundle: dict, filters: SearchFilters | None, now: datetime) -> np.ndarray:
     cat: Catalogue = bundle["catalogue"]
-    mask = np.ones(len(cat), dtype=bool)
+    mask = None  # every mentor, until a filter narrows it
     if filters is not None:
         if filters.topic_ids:
             # teaches one of the topics: a few rows of the topics x mentors array, not columns of every mentor
             cols = [t for t in filters.topic_ids if t < cat.topic_rows.shape[0]]
-            has = cat.topic_rows[cols].any(axis=0) if cols else np.zeros(len(cat), bool)
-            mask &= has
+            mask = cat.topic_rows[cols].any(axis=0) if cols else np.zeros(len(cat), bool)
         if filters.price_min_minor is not None or filters.price_max_minor is not None:
             prices = converted_prices(bundle, filters.currency)
             if filters.price_min_minor is not None:
-                mask &= prices >= filters.price_min_minor
+                keep = prices >= filters.price_min_minor
+                mask = keep if mask is None else mask & keep
             if filters.price_max_minor is not None:
-                mask &= prices <= filters.price_max_minor
-        if filters.availability is not None and mask.any():
-            mask &= free_in_window(bundle, filters.availability, now)
-    return np.flatnonzero(mask)
+                keep = prices <= filters.price_max_minor
+                mask = keep if mask is None else mask & keep
+        if filters.availability is not None and (mask.any() if mask is not None else len(cat) > 0):
+            free = free_in_window(bundle, filters.availability, now)  # cached: never changed in place
+            mask = free if mask is None else mask & free
+    return np.arange(len(cat)) if mask is None else np.flatnonzero(mask)
 
 
 def recommend_for(learner_id: int, filters: SearchFilters | None = None, k: int = 10, source: str = "api",
