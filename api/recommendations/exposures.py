@@ -54,6 +54,7 @@ class ExposureWriter:
         self._submitted = 0
         self._written = 0
         self._flush_waiters = 0
+        self._writer_idle = False  # the writer thread waits for rows (rather than writing or pausing)
         self._block: list[int] = []  # reserved ids not handed out yet
         self._sequence: str | None = None
         self._thread: threading.Thread | None = None
@@ -96,7 +97,8 @@ class ExposureWriter:
             self._pending_ids.add(row["id"])
             self._submitted += 1
             self._ensure_thread()
-            self._cond.notify()
+            if self._writer_idle:  # wake the writer only when it waits for rows, never during a batching pause:
+                self._cond.notify()  # a woken thread costs the request a switch of the interpreter lock
         return row["id"]
 
     def is_pending(self, event_id: int) -> bool:
@@ -145,10 +147,12 @@ class ExposureWriter:
     def _run(self) -> None:
         while True:
             with self._cond:
+                self._writer_idle = True
                 while not self._queue:
                     self._cond.wait(1.0)
                     if self._stopping and not self._queue:
                         return
+                self._writer_idle = False
                 batch = self._queue[:MAX_BATCH]
             try:
                 self._insert(batch)
