@@ -21,8 +21,10 @@ def cli_env(tmp_path, monkeypatch):
 
 
 def _tables(path) -> set[str]:
+    """The database's tables, without SQLite's own (sqlite_sequence outlives the AUTOINCREMENT table that made it)."""
     with sqlite3.connect(path) as connection:
-        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return {row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite%'")}
 
 
 def test_db_upgrade_and_downgrade(cli_env):
