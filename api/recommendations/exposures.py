@@ -17,6 +17,7 @@ they need an exposure that may still be queued), and the queue is flushed when t
 from __future__ import annotations
 
 import atexit
+import collections
 import logging
 import multiprocessing.util
 import threading
@@ -30,7 +31,7 @@ import sqlalchemy as sa
 
 logger = logging.getLogger(__name__)
 BATCH_INTERVAL_SECONDS = 0.02  # a batch per 20 ms: a commit costs more than a row
-SEQUENCE_BLOCK = 64
+SEQUENCE_BLOCK = 128
 MAX_BATCH = 2000
 
 _writers: "weakref.WeakKeyDictionary[sa.engine.Engine, ExposureWriter]" = weakref.WeakKeyDictionary()
@@ -55,7 +56,7 @@ class ExposureWriter:
         self._written = 0
         self._flush_waiters = 0
         self._writer_idle = False  # the writer thread waits for rows (rather than writing or pausing)
-        self._block: list[int] = []  # reserved ids not handed out yet
+        self._block: collections.deque[int] = collections.deque()  # reserved ids not handed out yet
         self._sequence: str | None = None
         self._thread: threading.Thread | None = None
         self._stopping = False
@@ -66,9 +67,17 @@ class ExposureWriter:
     def allocate(self) -> int:
         """A new events id that no other insert will take."""
         with self._lock:
-            if not self._block:
-                self._block = self._reserve_block()
-            return self._block.pop(0)
+            if not self._block:  # the first one, or a burst the writer thread's top-ups did not keep up with
+                self._block.extend(self._reserve_block())
+            return self._block.popleft()
+
+    def _top_up(self) -> None:
+        """Writer thread: reserve the next block while half of this one is left, so that a request never waits
+        for the database (on SQLite, for the write lock another process's writer may hold)."""
+        if len(self._block) < SEQUENCE_BLOCK // 2:
+            more = self._reserve_block()
+            with self._lock:
+                self._block.extend(more)
 
     def _reserve_block(self) -> list[int]:
         with self.engine.begin() as conn:
@@ -167,6 +176,10 @@ class ExposureWriter:
                 self._written += len(batch)
                 self.batches += 1
                 self._cond.notify_all()
+            try:
+                self._top_up()
+            except Exception:  # noqa: BLE001 - a request reserves the block itself when it has to
+                logger.exception("exposure writer: could not reserve the next block of ids")
             if self.interval:
                 with self._cond:  # let a batch gather, unless someone is waiting for the queue to be written
                     self._cond.wait_for(lambda: self._flush_waiters > 0, self.interval)

@@ -72,6 +72,16 @@ def test_an_insert_lands_above_every_reserved_block(app):
         assert db.session.get(Event, reserved + 1).event_type == EventType.EXPOSURE
 
 
+def test_the_writer_reserves_the_next_block_before_requests_need_it(app):
+    with app.app_context():
+        writer = exposures.ExposureWriter(db.engine, interval=0)
+        for n in range(3 * exposures.SEQUENCE_BLOCK):
+            writer.submit(_row(n))
+            assert writer.flush(timeout=10)
+            # what a request finds: ids in hand (the writer topped them up after writing the last batch)
+            assert len(writer._block) >= exposures.SEQUENCE_BLOCK // 2 - 1
+
+
 @pytest.mark.parametrize("db_backend", ["sqlite"])
 def test_sqlite_events_sequence_migrates_up_and_down_and_stays_append_only(app):
     with app.app_context():
