@@ -42,8 +42,9 @@ class SurpriseRecommender(Recommender):
         return self
 
     def _clip(self, est: np.ndarray) -> np.ndarray:
+        """Clipped in place: every caller passes an estimate array it has just built."""
         lo, hi = self.rating_scale
-        return np.clip(est, lo, hi)
+        return np.clip(est, lo, hi, out=est)
 
     def _predict_known(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
         algo = self.algo_
@@ -165,8 +166,7 @@ class SVDRecommender(SurpriseRecommender):
         item_bias, item_factors_t = self._aligned_items()
         est = (self.trainset_.global_mean + self.algo_.bu[iu][:, None]) + item_bias[None, :]
         est += self._user_factors()[iu] @ item_factors_t
-        lo, hi = self.rating_scale
-        return np.clip(est, lo, hi, out=est)  # in place: `est` is ours
+        return self._clip(est)
 
     def _aligned_items(self) -> tuple[np.ndarray, np.ndarray]:
         """Item biases and transposed item factors in our item order (zeros for items surprise never saw),

@@ -56,16 +56,11 @@ class LoadedModel:
         """Model scores of these mentors (NaN for mentors the model never saw); unknown learners get popularity."""
         full = self.recommender.score_batch([learner_id])[0]
         ids = np.asarray(mentor_ids, dtype=np.int64)
-        if ids.size and ids.min() >= 0 and ids.max() < self._lookup.size:
-            # one gather: a mentor the model never saw (-1 in the lookup) reads the NaN appended at the end
-            return np.append(full, np.nan)[self._lookup[ids]]
-        inside = (ids >= 0) & (ids < self._lookup.size)
+        # one gather: a mentor the model never saw (-1, in the lookup or outside it) reads the NaN appended last
         index = np.full(ids.shape, -1, dtype=np.int64)
+        inside = (ids >= 0) & (ids < self._lookup.size)
         index[inside] = self._lookup[ids[inside]]
-        out = np.full(ids.shape, np.nan)
-        known = index >= 0
-        out[known] = full[index[known]]
-        return out
+        return np.append(full, np.nan)[index]
 
     def text_scores(self, text: str, mentor_ids: np.ndarray) -> np.ndarray | None:
         """Content similarity of free text to these mentors (content models only)."""

@@ -532,22 +532,21 @@ class Recommendations:
 def candidate_index(bundle: dict, filters: SearchFilters | None, now: datetime) -> np.ndarray:
     cat: Catalogue = bundle["catalogue"]
     mask = None  # every mentor, until a filter narrows it
+
+    def narrow(keep: np.ndarray) -> np.ndarray:
+        return keep if mask is None else mask & keep
+
     if filters is not None:
         if filters.topic_ids:
             # teaches one of the topics: a few rows of the topics x mentors array, not columns of every mentor
             cols = [t for t in filters.topic_ids if t < cat.topic_rows.shape[0]]
             mask = cat.topic_rows[cols].any(axis=0) if cols else np.zeros(len(cat), bool)
-        if filters.price_min_minor is not None or filters.price_max_minor is not None:
-            prices = converted_prices(bundle, filters.currency)
-            if filters.price_min_minor is not None:
-                keep = prices >= filters.price_min_minor
-                mask = keep if mask is None else mask & keep
-            if filters.price_max_minor is not None:
-                keep = prices <= filters.price_max_minor
-                mask = keep if mask is None else mask & keep
-        if filters.availability is not None and (mask.any() if mask is not None else len(cat) > 0):
-            free = free_in_window(bundle, filters.availability, now)  # cached: never changed in place
-            mask = free if mask is None else mask & free
+        if filters.price_min_minor is not None:
+            mask = narrow(converted_prices(bundle, filters.currency) >= filters.price_min_minor)
+        if filters.price_max_minor is not None:
+            mask = narrow(converted_prices(bundle, filters.currency) <= filters.price_max_minor)
+        if filters.availability is not None and (len(cat) > 0 if mask is None else mask.any()):
+            mask = narrow(free_in_window(bundle, filters.availability, now))  # cached: never changed in place
     return np.arange(len(cat)) if mask is None else np.flatnonzero(mask)
 
 
