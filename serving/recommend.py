@@ -70,6 +70,11 @@ class Catalogue:
         # greedy re-ranking is one bitwise AND
         self.topic_bits = [sum(1 << t for t in set(ts)) for ts in self.topics]
         self.log_popularity = np.log1p(self.popularity)
+        # dense ranks (0 = lowest) of the cold-start orderings, so a request ranks its candidates by counting
+        _, self.popularity_rank = np.unique(self.log_popularity, return_inverse=True)
+        self.popularity_levels = int(self.popularity_rank.max(initial=0)) + 1
+        _, self.fallback_rank = np.unique(self.log_popularity + 1e-3 * np.nan_to_num(self.rating_avg),
+                                          return_inverse=True)
         self.co_bookings()  # made now rather than on the first request
 
     def co_bookings(self) -> tuple[np.ndarray, np.ndarray]:
@@ -138,6 +143,13 @@ def _percentile(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _percentile_of_keys(keys: np.ndarray) -> np.ndarray:
+    """`_percentile` of small whole-number keys (>= 0): by counting instead of sorting."""
+    counts = np.bincount(keys)
+    below = np.cumsum(counts) - counts  # keys lower than each key: its rank
+    return below[keys] / max(keys.size - 1, 1)
+
+
 def score_candidates(model, learner: Learner, catalogue: Catalogue, index: np.ndarray,
                      content_model=None, overlap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
     """(base score 0..1, raw model score or None, source) for the candidates `index` (positions in the catalogue);
@@ -154,14 +166,14 @@ def score_candidates(model, learner: Learner, catalogue: Catalogue, index: np.nd
             return _percentile(np.where(raw > 0, raw, np.nan)), raw, "cold_start_content"
     if learner.interest_topics:
         overlap = interest_overlap(learner, catalogue, index) if overlap is None else overlap
-        if overlap.any():
-            pop = catalogue.log_popularity[index]
-            return _percentile(overlap * 10 + pop / (pop.max() + 1)), None, "cold_start_interests"
+        if overlap.any():  # more shared interests first, the more popular among equals
+            keys = overlap.astype(np.int64) * catalogue.popularity_levels + catalogue.popularity_rank[index]
+            return _percentile_of_keys(keys), None, "cold_start_interests"
     if model is not None:  # an unknown learner: the model's own fallback (popularity in its training data)
         raw = model.scores(learner.id, ids)
         return _percentile(raw), raw, "model"
-    return _percentile(catalogue.log_popularity[index] + 1e-3 * np.nan_to_num(catalogue.rating_avg[index])), \
-        None, "popularity"
+    # popularity, then the rating
+    return _percentile_of_keys(catalogue.fallback_rank[index]), None, "popularity"
 
 
 def interest_overlap(learner: Learner, catalogue: Catalogue, index: np.ndarray) -> np.ndarray:

@@ -137,8 +137,10 @@ def app(settings):
     app = create_app(settings=settings)
     yield app
     from api.extensions import db
+    from api.recommendations import exposures
 
     with app.app_context():
+        exposures.flush_engine(db.engine)  # nothing left queued for a database the next test truncates
         db.session.remove()
         db.engine.dispose()
 

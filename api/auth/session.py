@@ -6,6 +6,8 @@ only read who is asking, loads a `SessionPrincipal` with the same checks in one 
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -62,32 +64,69 @@ _PRINCIPAL = (sa.select(_users.c.session_version, _users.c.is_active_account, _u
 
 
 def load_principal(session_id: str) -> SessionPrincipal | None:
-    """`load_user` for the recommendation tier: the same checks, one query on an autocommit connection."""
+    """`load_user` for the recommendation tier: the same checks, one plain query on an autocommit connection."""
     user_id, version = _parse(session_id)
     if user_id is None:
         return None
-    with _autocommit_engine(db.engine).connect() as connection:
-        rows = connection.execute(_PRINCIPAL, {"user_id": user_id}).all()
+    rows = _reader(db.engine).rows(user_id)
     if not rows:
         return None
-    first = rows[0]
+    session_version, is_active, currency, timezone, _role = rows[0]
     principal = SessionPrincipal(
-        id=user_id, session_version=first.session_version, is_active_account=bool(first.is_active_account),
-        roles=frozenset(getattr(r.role, "value", r.role) for r in rows if r.role is not None),
-        currency=first.currency, timezone=first.timezone)
+        id=user_id, session_version=session_version, is_active_account=bool(is_active),
+        roles=frozenset(role for *_facts, role in rows if role is not None), currency=currency, timezone=timezone)
     return principal if _session_alive(principal, version) else None
 
 
-_autocommit_engines: "weakref.WeakKeyDictionary[sa.engine.Engine, sa.engine.Engine]" = weakref.WeakKeyDictionary()
+class _PrincipalReader:
+    """`_PRINCIPAL` as plain SQL on one autocommit DBAPI connection per thread: no pool checkout, no BEGIN or
+    ROLLBACK, no statement or result objects per request (they were most of the query's cost in the tier)."""
+
+    def __init__(self, engine: sa.engine.Engine) -> None:
+        self.engine = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+        compiled = _PRINCIPAL.compile(dialect=self.engine.dialect)
+        self.sql, self.prepare = str(compiled), None
+        self.order = compiled.positiontup if compiled.positional else None
+        if self.engine.dialect.name == "postgresql":  # planned once per connection: half the server's work
+            self.prepare = f"PREPARE mentorhub_principal (bigint) AS {self.sql.replace('%(user_id)s', '$1')}"
+            self.sql = "EXECUTE mentorhub_principal (%(user_id)s)"
+        self.local = threading.local()
+
+    def rows(self, user_id: int) -> list[tuple]:
+        params = {"user_id": user_id}
+        if self.order is not None:
+            params = tuple(params[name] for name in self.order)
+        for attempt in (1, 2):
+            connection = getattr(self.local, "connection", None)
+            if connection is None:  # this thread's own, outside any pool (closed when the thread ends)
+                pooled = self.engine.raw_connection()
+                pooled.detach()
+                connection = self.local.connection = pooled.dbapi_connection
+                if self.prepare:
+                    with connection.cursor() as cursor:
+                        cursor.execute(self.prepare)
+            try:
+                cursor = connection.cursor()
+                cursor.execute(self.sql, params)
+                rows = cursor.fetchall()
+                cursor.close()
+                return rows
+            except self.engine.dialect.loaded_dbapi.Error:
+                self.local.connection = None  # a dropped connection: a new one, once
+                with contextlib.suppress(self.engine.dialect.loaded_dbapi.Error):
+                    connection.close()
+                if attempt == 2:
+                    raise
+        return []
 
 
-def _autocommit_engine(engine: sa.engine.Engine) -> sa.engine.Engine:
-    """A small pool of autocommit connections beside the app's engine: a read with no BEGIN and no
-    ROLLBACK round trip (switching a pooled connection's isolation level costs two)."""
-    found = _autocommit_engines.get(engine)
+_readers: "weakref.WeakKeyDictionary[sa.engine.Engine, _PrincipalReader]" = weakref.WeakKeyDictionary()
+
+
+def _reader(engine: sa.engine.Engine) -> _PrincipalReader:
+    found = _readers.get(engine)
     if found is None:
-        found = _autocommit_engines[engine] = sa.create_engine(
-            engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8)
+        found = _readers[engine] = _PrincipalReader(engine)
     return found
 
 

@@ -125,21 +125,27 @@ class SearchFilters:
         return data
 
 
-def _values(args: Mapping, name: str) -> list[str]:
+def _as_lists(args: Mapping) -> dict[str, list]:
+    """Every parameter with its values, as a plain dict: a missing one is a dict miss (a MultiDict lookup of a
+    missing key builds and catches an HTTP exception, and most parameters are missing from most requests)."""
     getlist = getattr(args, "getlist", None)
-    raw = getlist(name) if getlist else ([args[name]] if name in args else [])
+    return {key: (getlist(key) if getlist else [args[key]]) for key in args.keys()}
+
+
+def _values(lists: dict[str, list], name: str) -> list[str]:
     values = []
-    for value in raw:
+    for value in lists.get(name, ()):
         values.extend(part.strip() for part in str(value).split(",") if part.strip())
     return values
 
 
-def _one(args: Mapping, name: str) -> str:
-    value = args.get(name)
+def _one(lists: dict[str, list], name: str) -> str:
+    found = lists.get(name)
+    value = found[0] if found else None
     return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def _parse_date(args: Mapping, name: str) -> date | None:
+def _parse_date(args: dict[str, list], name: str) -> date | None:
     text = _one(args, name)
     if not text:
         return None
@@ -153,7 +159,7 @@ def _raise():
     raise ValueError
 
 
-def _parse_time(args: Mapping, name: str) -> time | None:
+def _parse_time(args: dict[str, list], name: str) -> time | None:
     text = _one(args, name)
     if not text:
         return None
@@ -167,7 +173,7 @@ def _parse_time(args: Mapping, name: str) -> time | None:
         raise FilterError(name, "must be a time of day as HH:MM") from None
 
 
-def _parse_int(args: Mapping, name: str, default: int, low: int, high: int) -> int:
+def _parse_int(args: dict[str, list], name: str, default: int, low: int, high: int) -> int:
     text = _one(args, name)
     if not text:
         return default
@@ -192,8 +198,8 @@ def parse_filters(
     max_availability_days: int = 31,
 ) -> SearchFilters:
     """The search parameters of a request (query string or form), checked; FilterError on the first problem."""
-    raw = {key: (args.getlist(key) if hasattr(args, "getlist") and len(args.getlist(key)) > 1 else args.get(key))
-           for key in args.keys()}
+    args = _as_lists(args)
+    raw = {key: (values if len(values) > 1 else values[0]) for key, values in args.items()}
 
     q = _one(args, "q")
     if len(q) > MAX_QUERY_CHARS:
@@ -266,7 +272,7 @@ def parse_filters(
     )
 
 
-def _parse_availability(args: Mapping, tz: str, today: date | None, max_days: int) -> AvailabilityWindow | None:
+def _parse_availability(args: dict[str, list], tz: str, today: date | None, max_days: int) -> AvailabilityWindow | None:
     start_date = _parse_date(args, "available_from")
     end_date = _parse_date(args, "available_to")
     day_start = _parse_time(args, "time_from")

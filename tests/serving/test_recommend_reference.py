@@ -17,6 +17,7 @@ from serving.recommend import (
     interest_overlap,
     recommend,
     rerank,
+    score_candidates,
 )
 
 # ---------------------------------------------------------------- references (the plain numpy/scipy versions)
@@ -205,6 +206,30 @@ def test_co_booking_matches_the_sparse_product():
         assert co_booking(learner, cat, positions) == ref_co_booking(learner, cat, positions)
     cat.bookings = sp.csc_matrix(cat.bookings.shape)
     assert co_booking(Learner(id=1, booked=(int(cat.mentor_ids[0]),)), cat, [1, 2]) == {}
+
+
+def test_cold_start_scores_match_the_reference_orderings():
+    """Interests then popularity, and popularity then rating (no model, or a learner it does not know): the
+    counted ranks are the percentiles of the plain float keys, ties and unrated mentors included."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(8)
+    narrow = random_catalogue(rng)  # a few popularity levels: many ties
+    wide = replace(narrow, popularity=rng.integers(0, 5000, len(narrow)).astype(float))
+    seen = set()
+    for cat in (narrow, wide):
+        for _ in range(150):
+            learner, index = random_learner(rng, cat), random_index(rng, cat)
+            base, raw, source = score_candidates(None, learner, cat, index)
+            pop = cat.log_popularity[index]
+            if source == "cold_start_interests":
+                expected = ref_percentile(ref_overlap(learner, cat, index) * 10 + pop / (pop.max() + 1))
+            else:
+                assert source == "popularity" and raw is None
+                expected = ref_percentile(pop + 1e-3 * np.nan_to_num(cat.rating_avg[index]))
+            np.testing.assert_array_equal(base, expected)
+            seen.add(source)
+    assert seen == {"cold_start_interests", "popularity"}
 
 
 class _Model:

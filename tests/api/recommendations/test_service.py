@@ -25,7 +25,10 @@ def service(settings, app):
 
     service = create_service(settings)
     yield service
+    from api.recommendations import exposures
+
     with service.app_context():
+        exposures.flush_engine(db.engine)
         db.session.remove()
         db.engine.dispose()
 
@@ -88,3 +91,22 @@ def test_the_tier_records_clicks_and_reports_health(service, world):
     assert click.status_code == 201
     assert service.test_client().get("/healthz").get_json()["checks"]["database"] == "ok"
     assert service.test_client().get("/recommendations").status_code == 404  # pages stay on the web tier
+
+
+def test_the_principal_query_survives_a_dropped_connection(service, world):
+    """The tier reads the principal on its own connection per thread; a connection the database dropped
+    (a restart, a killed backend) is replaced on the next request, which answers as usual."""
+    from api.auth.session import _reader
+
+    client = _client(service, world.learner)
+    assert client.get("/api/v1/recommendations?k=2").status_code == 200
+    with service.app_context():
+        reader = _reader(db.engine)
+    connection = reader.local.connection
+    if service.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        with service.app_context(), db.engine.connect() as admin:
+            admin.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": connection.get_backend_pid()})
+    else:
+        connection.close()
+    assert client.get("/api/v1/recommendations?k=2").status_code == 200
+    assert reader.local.connection is not connection
