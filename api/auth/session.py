@@ -1,8 +1,8 @@
 """Flask-Login: a session names the user and their session version, so old sessions die on logout.
 
 The full app loads the ORM user with their roles (`load_user`); the recommendation tier, whose views
-only read who is asking, loads a `SessionPrincipal` with the same checks in one plain query
-(`load_principal`).
+only read who is asking, builds a `SessionPrincipal` with the same checks (`load_principal`) from the
+principal directory on PostgreSQL, or from one plain query.
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask_login import UserMixin
 from sqlalchemy.orm import joinedload
 
+from api.auth.principals import directory_for
 from api.extensions import db, login_manager
 from api.tables import Role, User, UserRole
 
@@ -64,11 +65,15 @@ _PRINCIPAL = (sa.select(_users.c.session_version, _users.c.is_active_account, _u
 
 
 def load_principal(session_id: str) -> SessionPrincipal | None:
-    """`load_user` for the recommendation tier: the same checks, one plain query on an autocommit connection."""
+    """`load_user` for the recommendation tier: the same checks, on the account's facts from the principal
+    directory (api.auth.principals) or, where it cannot answer, one plain query on an autocommit connection."""
     user_id, version = _parse(session_id)
     if user_id is None:
         return None
-    rows = _reader(db.engine).rows(user_id)
+    directory = directory_for(db.engine)  # PostgreSQL: every account in memory, kept current by NOTIFY
+    rows = directory.rows(user_id) if directory is not None else None
+    if rows is None:
+        rows = _reader(db.engine).rows(user_id)
     if not rows:
         return None
     session_version, is_active, currency, timezone, _role = rows[0]

@@ -5,8 +5,8 @@ nginx sends the recommendation endpoint, the busiest request of the product, to 
 the full app, composed without what those views never use: no Socket.IO middleware, no CSRF or rate-limit
 hooks (the full app has no limit on these routes either), no templates. The logged-in learner is the
 same signed session cookie, checked the same way (session version, active account, "strong" session
-protection), but read as a `SessionPrincipal` in one query on an autocommit connection instead of
-an ORM user with its roles: the views only need the id, roles, currency and time zone.
+protection), but read as a `SessionPrincipal` (from the in-memory principal directory on PostgreSQL, else
+one query) instead of an ORM user with its roles: the views only need the id, roles, currency and time zone.
 
 The embedded default (`mentorhub serve`, `make run`) serves the same routes from the full app.
 """
@@ -56,10 +56,14 @@ def create_service(settings: Settings | None = None) -> Flask:
 def serve(warm_up_seconds: float = 60.0) -> Flask:
     """The tier's server entry (granian's factory, called in each worker process): the app, warmed up before
     it takes a request, and writing whatever exposures it still queues when the worker stops."""
+    from api.auth.principals import directory_for
+    from api.extensions import db
     from api.process import tune_garbage_collector
     from api.recommendations import engine, exposures
 
     app = create_service()
+    with app.app_context():  # loads every account's session facts while the catalogue is built (PostgreSQL)
+        directory_for(db.engine)
     engine.warm_up(app, timeout=warm_up_seconds)
     exposures.flush_when_worker_stops()
     tune_garbage_collector()
