@@ -30,6 +30,7 @@ from api.search.currency import DEMO_USD_PER_UNIT, SUPPORTED_CURRENCIES, factor
 from api.search.filters import END_OF_DAY, AvailabilityWindow, SearchFilters
 from api.tables import (
     Booking,
+    BookingStatus,
     LearnerProfile,
     MentorProfile,
     MentorStatus,
@@ -115,27 +116,29 @@ def build_catalogue(now: datetime | None = None) -> tuple[Catalogue, np.ndarray,
             topics[position[mentor_id]].append(int(topic_id))
     names = {t.id: t.name for t in db.session.execute(sa.select(Topic.id, Topic.name))}
     since = now - timedelta(days=settings.search_popularity_days)
-    popularity = np.zeros(len(rows))
+    popularity = np.zeros(len(rows))  # completed sessions in the popularity window
     completed_total = np.zeros(len(rows))
+    in_window = sa.func.sum(sa.case((Booking.ends_at >= since, 1), else_=0))
+    completed = (sa.select(Booking.mentor_id, sa.func.count(), in_window)
+                 .where(Booking.status == BookingStatus.COMPLETED).group_by(Booking.mentor_id))
+    for mentor_id, total, recent in db.session.execute(completed):
+        pos = position.get(mentor_id)
+        if pos is not None:
+            completed_total[pos], popularity[pos] = total, recent or 0
     learner_rows: dict[int, int] = {}
     pair_rows, pair_cols = [], []
     history: dict[int, dict[int, None]] = {}  # learner -> booked mentors, newest session first
-    for mentor_id, learner_id, status, ends_at in db.session.execute(
-            sa.select(Booking.mentor_id, Booking.learner_id, Booking.status, Booking.ends_at)
-            .where(Booking.status.in_(BOOKED_STATUSES)).order_by(Booking.starts_at.desc())):
+    # (two whole-number columns through Core: no ORM rows, no timestamps to convert, for every booking)
+    for mentor_id, learner_id in db.session.connection().execute(
+            sa.select(Booking.mentor_id, Booking.learner_id).where(Booking.status.in_(BOOKED_STATUSES))
+            .order_by(Booking.starts_at.desc(), Booking.id.desc())):
         booked = history.setdefault(learner_id, {})
         if len(booked) < 200:
-            booked.setdefault(int(mentor_id))
+            booked.setdefault(mentor_id)
         pos = position.get(mentor_id)
-        if pos is None:
-            continue
-        status = getattr(status, "value", status)
-        if status == "completed":
-            completed_total[pos] += 1
-            if ends_at is not None and _aware(ends_at) >= since:
-                popularity[pos] += 1
-        pair_rows.append(learner_rows.setdefault(learner_id, len(learner_rows)))
-        pair_cols.append(pos)
+        if pos is not None:
+            pair_rows.append(learner_rows.setdefault(learner_id, len(learner_rows)))
+            pair_cols.append(pos)
     import scipy.sparse as sp
 
     bookings = sp.csc_matrix((np.ones(len(pair_rows)), (pair_rows, pair_cols)),
@@ -175,11 +178,12 @@ _listener_installed = False
 
 def build_learner_index(history: dict[int, dict[int, None]], started: float) -> LearnerIndex:
     """Profiles, interest topics and booking histories of every learner (three bulk queries)."""
+    connection = db.session.connection()  # (Core rows: no ORM loading for every learner)
     topics: dict[int, list[int]] = {}
-    for learner_id, topic_id in db.session.execute(sa.select(learner_topics.c.learner_id, learner_topics.c.topic_id)):
-        topics.setdefault(learner_id, []).append(int(topic_id))
+    for learner_id, topic_id in connection.execute(sa.select(learner_topics.c.learner_id, learner_topics.c.topic_id)):
+        topics.setdefault(learner_id, []).append(topic_id)
     learners: dict[int, Learner] = {}
-    for user_id, interests in db.session.execute(sa.select(LearnerProfile.user_id, LearnerProfile.interests)):
+    for user_id, interests in connection.execute(sa.select(LearnerProfile.user_id, LearnerProfile.interests)):
         learners[user_id] = Learner(id=user_id, interest_topics=tuple(topics.pop(user_id, ())),
                                     interests_text=interests or "", booked=tuple(history.get(user_id, ())))
     for learner_id, booked in history.items():
