@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
-import uuid
 
 from flask import Flask, g, request
 
@@ -68,7 +68,7 @@ def register_request_logging(app: Flask) -> None:
 
     @app.before_request
     def _start_timer() -> None:
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:16]
+        g.request_id = request.headers.get("X-Request-ID") or os.urandom(8).hex()
         g.started = time.perf_counter()
 
     @app.after_request
@@ -76,14 +76,8 @@ def register_request_logging(app: Flask) -> None:
         duration_ms = round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 2)
         response.headers["X-Request-ID"] = g.get("request_id", "")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        logger.info(
-            "request",
-            extra={
-                "request_id": g.get("request_id"),
-                "method": request.method,
-                "path": request.path,
-                "status": response.status_code,
-                "duration_ms": duration_ms,
-            },
-        )
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("request", extra={"request_id": g.get("request_id"), "method": request.method,
+                                          "path": request.path, "status": response.status_code,
+                                          "duration_ms": duration_ms})
         return response

@@ -34,6 +34,8 @@ APPLICATION_NAME = "mentorhub principal directory"  # its connection in pg_stat_
 LOAD_CHUNK = 50_000  # user ids per query of a full load
 IDLE_CHECK_SECONDS = 5.0  # with no notification for this long, a round trip checks the connection
 RETRY_SECONDS = 2.0  # between reconnection attempts
+# a database host that vanished (no reset, no answer) is noticed within about 10 s, not TCP's quarter hour
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 4, "keepalives_interval": 2, "keepalives_count": 3}
 ROLES = [role.value for role in Role]  # bit i of an account's role mask is ROLES[i]
 # a mask's roles as the principal query's role column gives them: one row per role, or one row with no role
 ROLE_COLUMN = [[role for bit, role in enumerate(ROLES) if mask >> bit & 1] or [None] for mask in range(1 << len(ROLES))]
@@ -49,7 +51,7 @@ class PrincipalDirectory:
 
     def __init__(self, engine: sa.engine.Engine) -> None:
         self.engine = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-                                       connect_args={"application_name": APPLICATION_NAME})
+                                       connect_args={"application_name": APPLICATION_NAME, **KEEPALIVES})
         self.ready = False  # loaded, and listening since before the load
         self._records: np.ndarray = np.zeros(0, RECORD)  # version -1: no such account
         self._texts: list[str | None] = []  # currencies and time zones, by the number a record holds
@@ -91,10 +93,9 @@ class PrincipalDirectory:
                 self._load(connection)
                 self.ready = True
                 self._listen(connection)
-            except Exception:  # noqa: BLE001 - the database went away: the tier queries until we are back
+            except Exception as error:  # noqa: BLE001 - the database went away: the tier queries until we are back
                 if not self._stopping.is_set():
-                    logger.warning("principal directory: connection lost; the tier queries until it is back",
-                                   exc_info=True)
+                    logger.warning("principal directory: %s; the tier queries the database until it is back", error)
             finally:
                 self.ready = False
                 if connection is not None:
@@ -124,7 +125,7 @@ class PrincipalDirectory:
                     everything = True
                 elif payload.isdigit():
                     changed.add(int(payload))
-            if everything:
+            if everything or len(changed) > LOAD_CHUNK // 10:  # (a bulk change: cheaper to read everything)
                 self._load(connection)
             elif changed:
                 self._load(connection, sorted(changed))
@@ -135,8 +136,8 @@ class PrincipalDirectory:
             top = connection.execute(sa.select(sa.func.coalesce(sa.func.max(_users.c.id), 0))).scalar_one()
             records = _empty(top)
             for low in range(0, top + 1, LOAD_CHUNK):
-                self._fill(records, connection.execute(
-                    _FACTS.where(_users.c.id >= low, _users.c.id < low + LOAD_CHUNK)).all())
+                self._fill(records, connection.execute(  # (a newer account is in a notification)
+                    _FACTS.where(_users.c.id >= low, _users.c.id < low + LOAD_CHUNK, _users.c.id <= top)).all())
             self._records = records
             return
         rows = connection.execute(_FACTS.where(_users.c.id.in_(user_ids))).all()

@@ -103,26 +103,33 @@ class _PrincipalReader:
             params = tuple(params[name] for name in self.order)
         for attempt in (1, 2):
             connection = getattr(self.local, "connection", None)
-            if connection is None:  # this thread's own, outside any pool (closed when the thread ends)
-                pooled = self.engine.raw_connection()
-                pooled.detach()
-                connection = self.local.connection = pooled.dbapi_connection
-                if self.prepare:
-                    with connection.cursor() as cursor:
-                        cursor.execute(self.prepare)
             try:
+                if connection is None:
+                    connection = self.local.connection = self._connect()
                 cursor = connection.cursor()
                 cursor.execute(self.sql, params)
                 rows = cursor.fetchall()
                 cursor.close()
                 return rows
-            except self.engine.dialect.loaded_dbapi.Error:
+            except (self.engine.dialect.loaded_dbapi.Error, sa.exc.DBAPIError):
                 self.local.connection = None  # a dropped connection: a new one, once
-                with contextlib.suppress(self.engine.dialect.loaded_dbapi.Error):
-                    connection.close()
+                if connection is not None:
+                    with contextlib.suppress(self.engine.dialect.loaded_dbapi.Error):
+                        connection.close()
                 if attempt == 2:
                     raise
         return []
+
+    def _connect(self):
+        """This thread's own connection, outside any pool (closed when the thread ends)."""
+        pooled = self.engine.raw_connection()
+        pooled.detach()
+        connection = pooled.dbapi_connection
+        if self.prepare:
+            cursor = connection.cursor()
+            cursor.execute(self.prepare)
+            cursor.close()
+        return connection
 
 
 _readers: "weakref.WeakKeyDictionary[sa.engine.Engine, _PrincipalReader]" = weakref.WeakKeyDictionary()

@@ -66,6 +66,13 @@ class MentorCard:
     picture_path: str | None
 
     def as_dict(self) -> dict:
+        """The card as JSON, made once (a card is never changed; callers copy it before adding keys)."""
+        made = self.__dict__.get("_as_dict")
+        if made is None:
+            made = self.__dict__["_as_dict"] = self._make_dict()
+        return made
+
+    def _make_dict(self) -> dict:
         return {
             "id": self.id, "name": self.name, "headline": self.headline, "topics": self.topics,
             "price": {"amount_minor": self.price_minor, "currency": self.currency},
