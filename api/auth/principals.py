@@ -146,15 +146,20 @@ class PrincipalDirectory:
             records = _empty(user_ids[-1])
             records[:len(self._records)] = self._records
             self._records = records
-        records["version"][user_ids] = -1  # (a request meanwhile asks the database)
-        records["roles"][user_ids] = 0
+        records["version"][user_ids] = -1  # gone, unless read again (a request meanwhile asks the database)
         self._fill(records, rows)
 
     def _fill(self, records: np.ndarray, rows: list[tuple]) -> None:
-        for user_id, version, active, currency, timezone, role in rows:  # (an account with n roles: n rows)
-            record = records[user_id]
+        """Write these accounts' records (an account with n roles is n rows), each in one go."""
+        facts: dict[int, tuple] = {}
+        roles: dict[int, int] = {}
+        for user_id, version, active, currency, timezone, role in rows:
+            facts[user_id] = (version, active, currency, timezone)
             if role is not None:
-                record["roles"] |= 1 << ROLES.index(getattr(role, "value", role))
+                roles[user_id] = roles.get(user_id, 0) | 1 << ROLES.index(getattr(role, "value", role))
+        for user_id, (version, active, currency, timezone) in facts.items():
+            record = records[user_id]
+            record["roles"] = roles.get(user_id, 0)
             record["active"] = bool(active)
             record["currency"] = self._number(currency)
             record["timezone"] = self._number(timezone)
@@ -166,7 +171,6 @@ class PrincipalDirectory:
             self._texts.append(text)
             number = self._text_numbers[text] = len(self._texts) - 1
         return number
-
 
 
 def _empty(top_user_id: int) -> np.ndarray:
