@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, jsonify, render_template
+from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 
@@ -15,8 +16,12 @@ logger = logging.getLogger(__name__)
 
 @bp.get("/")
 def landing():
-    """The two choices every visitor meets: learn or teach."""
-    return render_template("core/landing.html")
+    """The two choices every visitor meets, learn or teach; someone logged in gets their own start (a learner
+    with "Recommended for you")."""
+    from api.auth.routes import home_for
+
+    return render_template("core/landing.html",
+                           home_url=home_for(current_user) if current_user.is_authenticated else None)
 
 
 @bp.get("/healthz")

@@ -125,11 +125,13 @@ def test_home_page_and_search_show_the_section(app, client, login, world):
     _as(app, login, world.learner)
     home = client.get("/profile")
     assert home.status_code == 200 and b"Recommended for you" in home.data and b"Why:" in home.data
+    start = client.get("/")  # the site's front page, for someone logged in: their start, not the sign-up choices
+    assert start.status_code == 200 and b"Recommended for you" in start.data and b"/signup" not in start.data
     page = client.get("/recommendations")
     assert page.status_code == 200 and b"Why:" in page.data
     search = client.get("/mentors?q=python")
     assert search.status_code == 200 and b"Recommended for you" in search.data
-    assert len(_events(app, EventType.EXPOSURE)) == 3
+    assert len(_events(app, EventType.EXPOSURE)) == 4
     # search itself is unaffected without a model (no personal scores to blend)
     assert client.get("/api/v1/mentors?q=python").status_code == 200
 
