@@ -44,7 +44,7 @@ from api.search.bench import _chunks, build_free_slots, seed as seed_search_worl
 UTC = timezone.utc
 SECRET = "bench-secret-not-for-production"
 USER_AGENT = "mentorhub-bench-serving/1.0"
-POSTGRES_DB = "mentorhub_bench_serving"
+POSTGRES_DB = "mentorhub_bench_serving"  # the prefix of each world's database
 DEPLOY_ENV = Path(__file__).resolve().parents[2] / "deploy" / "recommendations.env"
 
 
@@ -67,21 +67,26 @@ def _settings(var_dir: Path, database_url: str = ""):
                     log_level="WARNING", secret_key=SECRET, socketio_async_mode="threading", serving_ab_check_seconds=0)
 
 
-def _postgres_database(fresh: bool) -> str:
-    """The DATABASE_URL of the PostgreSQL bench world (dropped and created again when `fresh`)."""
+def _postgres_database(var_dir: Path, marker: Path) -> str:
+    """The DATABASE_URL of this world's PostgreSQL database, one per world folder; made afresh (and the world's
+    marker removed, so that it is seeded) when the world is new or its database is gone."""
+    import hashlib
+
     import sqlalchemy as sa
 
     from api.settings import get_settings
 
     base = get_settings().test_postgres_url
-    if fresh:
-        engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg2://", 1),
-                                  isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{POSTGRES_DB}" WITH (FORCE)'))
-            connection.execute(sa.text(f'CREATE DATABASE "{POSTGRES_DB}"'))
-        engine.dispose()
-    return base.rsplit("/", 1)[0] + "/" + POSTGRES_DB
+    name = f"{POSTGRES_DB}_{hashlib.sha1(str(var_dir).encode()).hexdigest()[:10]}"
+    engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}).scalar()
+        if not exists or not marker.is_file():
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            marker.unlink(missing_ok=True)
+    engine.dispose()
+    return base.rsplit("/", 1)[0] + "/" + name
 
 
 def _seed(app, learners: int, mentors: int) -> dict:
@@ -423,7 +428,7 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
                ).resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     marker = var_dir / "seeded.json"
-    database_url = _postgres_database(fresh=not marker.is_file()) if kind == "postgres" else ""
+    database_url = _postgres_database(var_dir, marker) if kind == "postgres" else ""
     app = create_app(settings=_settings(var_dir, database_url))
     started = time.perf_counter()
     if not marker.is_file():
