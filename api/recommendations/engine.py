@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time as dtime, timedelta, timezone
 
 import numpy as np
@@ -26,7 +26,7 @@ from flask import current_app
 from api.extensions import db
 from api.recommendations import exposures
 from api.search import availability, free_slots, query
-from api.search.currency import DEMO_USD_PER_UNIT, SUPPORTED_CURRENCIES, factor
+from api.search.currency import DEMO_USD_PER_UNIT, SUPPORTED_CURRENCIES, convert_minor, factor
 from api.search.filters import END_OF_DAY, AvailabilityWindow, SearchFilters
 from api.tables import (
     Booking,
@@ -245,13 +245,24 @@ def cards(mentor_ids: list[int], currency: str) -> dict:
     return out
 
 
-def _all_cards(cat: Catalogue, currency: str) -> dict:
+def _all_cards(cat: Catalogue, currencies) -> dict[str, dict]:
+    """Every catalogue mentor's card in each of these currencies: loaded once, the others converted from it
+    (only the display price differs)."""
+    currencies = list(dict.fromkeys(currencies))
+    if not currencies:
+        return {}
     ids = cat.mentor_ids.tolist()
-    found: dict = {}
+    first: dict = {}
     for start in range(0, len(ids), 2000):
-        found.update((card.id, card) for card in query.load_cards(ids[start:start + 2000], currency,
+        first.update((card.id, card) for card in query.load_cards(ids[start:start + 2000], currencies[0],
                                                                    datetime.now(UTC)))
-    return found
+    out = {currencies[0]: first}
+    for currency in currencies[1:]:
+        out[currency] = {mentor_id: replace(card, display_currency=currency,
+                                            display_price_minor=convert_minor(card.price_minor, card.currency,
+                                                                              currency))
+                         for mentor_id, card in first.items()}
+    return out
 
 
 def _aware(value: datetime) -> datetime:
@@ -288,8 +299,8 @@ def warm_up(app, timeout: float = 120.0) -> bool:
             UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.LEARNER)).all()
         for zone in {"UTC", *(z for z, _c in learners if z)}:  # "free this week" in every learner's zone
             free_in_window(bundle, soon_window(zone, now), now)
-        for currency in {"USD", *(c for _z, c in learners if c in SUPPORTED_CURRENCIES)}:  # every learner's cards
-            bundle["cards"][currency] = _all_cards(bundle["catalogue"], currency)
+        bundle["cards"].update(_all_cards(bundle["catalogue"],  # every learner's currency
+                                          ["USD", *sorted({c for _z, c in learners if c in SUPPORTED_CURRENCIES})]))
         db.session.remove()
     return loaded
 
@@ -301,7 +312,7 @@ def _bundle(now: datetime | None = None, card_currencies=()) -> dict:
     del cat.booking_history
     return {"catalogue": cat, "prices": prices, "currencies": currencies, "zones": zones, "converted": {},
             "built": time.time(), "learners": learners,
-            "cards": {currency: _all_cards(cat, currency) for currency in card_currencies}}
+            "cards": _all_cards(cat, card_currencies)}
 
 
 def _forget_changes_before(started: float) -> None:

@@ -93,6 +93,15 @@ def test_warm_up_prepares_catalogue_windows_and_cards_for_every_learner(app):
         assert set(bundle["cards"]) >= {"USD", "INR"}
         assert {world.ada, world.ben, world.carla, world.dan} <= set(bundle["cards"]["INR"])
         assert bundle["cards"]["INR"][world.ada].display_currency == "INR"
+        # loaded once and converted: the same cards as loading each currency on its own
+        from api.search import query
+        from api.search.currency import SUPPORTED_CURRENCIES
+
+        ids = bundle["catalogue"].mentor_ids.tolist()
+        every = engine._all_cards(bundle["catalogue"], SUPPORTED_CURRENCIES)
+        assert list(every) == list(SUPPORTED_CURRENCIES)
+        for currency in SUPPORTED_CURRENCIES:
+            assert every[currency] == {card.id: card for card in query.load_cards(ids, currency, now)}
 
 
 def test_cards_follow_the_catalogue_and_load_what_is_missing(app):
