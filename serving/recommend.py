@@ -56,16 +56,12 @@ class Catalogue:
         if not self.position:
             self.position = {int(m): i for i, m in enumerate(self.mentor_ids.tolist())}
         n_topics = (max(self.topic_names) + 1) if self.topic_names else 1
-        rows = [i for i, ts in enumerate(self.topics) for _t in ts]
-        cols = [t for ts in self.topics for t in ts]
-        self.topic_matrix = sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
-                                          shape=(len(self.mentor_ids), max(n_topics, max(cols, default=0) + 1)))
-        # the same as a dense 0/1 array (mentors x topics, a few hundred kB): row and column picks per request
-        # are plain numpy indexing instead of sparse slicing
-        self.topic_dense = self.topic_matrix.toarray().astype(np.float32)
-        # the same transposed (topics x mentors, C-contiguous): a learner's interest topics or a topic filter
-        # are a few contiguous row picks instead of strided column gathers over every mentor
-        self.topic_rows = np.ascontiguousarray(self.topic_dense.T)
+        mentors = [i for i, ts in enumerate(self.topics) for _t in ts]
+        topics = [t for ts in self.topics for t in ts]
+        # how often each mentor lists each topic, as a dense topics x mentors array (a few hundred kB): a learner's
+        # interest topics or a topic filter are a few contiguous row picks per request
+        self.topic_rows = np.zeros((max(n_topics, max(topics, default=0) + 1), len(self.mentor_ids)), np.float32)
+        np.add.at(self.topic_rows, (topics, mentors), 1)
         # each mentor's topics as a bitmask (a Python int, any number of topics): "shares a topic" in the
         # greedy re-ranking is one bitwise AND
         self.topic_bits = [sum(1 << t for t in set(ts)) for ts in self.topics]

@@ -90,46 +90,35 @@ class _PrincipalReader:
     def __init__(self, engine: sa.engine.Engine) -> None:
         self.engine = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
         compiled = _PRINCIPAL.compile(dialect=self.engine.dialect)
-        self.sql, self.prepare = str(compiled), None
+        self.sql = str(compiled)
         self.order = compiled.positiontup if compiled.positional else None
-        if self.engine.dialect.name == "postgresql":  # planned once per connection: half the server's work
-            self.prepare = f"PREPARE mentorhub_principal (bigint) AS {self.sql.replace('%(user_id)s', '$1')}"
-            self.sql = "EXECUTE mentorhub_principal (%(user_id)s)"
+        self.errors = (self.engine.dialect.loaded_dbapi.Error, sa.exc.DBAPIError)
         self.local = threading.local()
 
     def rows(self, user_id: int) -> list[tuple]:
         params = {"user_id": user_id}
         if self.order is not None:
             params = tuple(params[name] for name in self.order)
-        for attempt in (1, 2):
-            connection = getattr(self.local, "connection", None)
-            try:
-                if connection is None:
-                    connection = self.local.connection = self._connect()
-                cursor = connection.cursor()
-                cursor.execute(self.sql, params)
-                rows = cursor.fetchall()
-                cursor.close()
-                return rows
-            except (self.engine.dialect.loaded_dbapi.Error, sa.exc.DBAPIError):
-                self.local.connection = None  # a dropped connection: a new one, once
-                if connection is not None:
-                    with contextlib.suppress(self.engine.dialect.loaded_dbapi.Error):
-                        connection.close()
-                if attempt == 2:
-                    raise
-        return []
+        try:
+            return self._execute(params)
+        except self.errors:  # a dropped connection (a restart, a killed backend): a new one, once
+            connection, self.local.connection = getattr(self.local, "connection", None), None
+            if connection is not None:
+                with contextlib.suppress(*self.errors):
+                    connection.close()
+            return self._execute(params)
 
-    def _connect(self):
-        """This thread's own connection, outside any pool (closed when the thread ends)."""
-        pooled = self.engine.raw_connection()
-        pooled.detach()
-        connection = pooled.dbapi_connection
-        if self.prepare:
-            cursor = connection.cursor()
-            cursor.execute(self.prepare)
-            cursor.close()
-        return connection
+    def _execute(self, params) -> list[tuple]:
+        connection = getattr(self.local, "connection", None)
+        if connection is None:  # this thread's own, outside any pool (closed when the thread ends)
+            pooled = self.engine.raw_connection()
+            pooled.detach()
+            connection = self.local.connection = pooled.dbapi_connection
+        cursor = connection.cursor()
+        cursor.execute(self.sql, params)
+        rows = cursor.fetchall()
+        cursor.close()
+        return rows
 
 
 _readers: "weakref.WeakKeyDictionary[sa.engine.Engine, _PrincipalReader]" = weakref.WeakKeyDictionary()

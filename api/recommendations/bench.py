@@ -234,7 +234,6 @@ def _figures(latencies: list[float], wall: float) -> dict:
 
 
 
-
 class _KeepAliveClient:
     """The load generator's HTTP/1.1 keep-alive connection: a request is bytes made before the clock starts, a
     response is read as its status and its body of Content-Length bytes (both servers send one). On this

@@ -40,10 +40,10 @@ def ref_percentile(values):
 
 
 def ref_overlap(learner, cat, index):
-    cols = [t for t in learner.interest_topics if t < cat.topic_dense.shape[1]]
+    cols = [t for t in learner.interest_topics if t < cat.topic_rows.shape[0]]
     if not cols:
         return np.zeros(len(index))
-    return cat.topic_dense[:, cols].sum(axis=1, dtype=np.float64)[index]
+    return cat.topic_rows.T[:, cols].sum(axis=1, dtype=np.float64)[index]
 
 
 def ref_rerank(base, learner, cat, index, free_soon, weights, k, exclude_booked=False):
@@ -61,7 +61,7 @@ def ref_rerank(base, learner, cat, index, free_soon, weights, k, exclude_booked=
     top = np.argpartition(-score, short - 1)[:short] if short < len(index) else np.arange(len(index))
     top = top[np.argsort(-score[top], kind="stable")]
     top = top[np.isfinite(score[top])]
-    topics = cat.topic_dense[index[top]]
+    topics = cat.topic_rows.T[index[top]]
     shared = (topics @ topics.T) > 0
     chosen, sharing, w_div, scores = [], np.zeros(len(top)), weights["diversity"], score[top]
     with np.errstate(invalid="ignore"):
@@ -289,8 +289,8 @@ def test_candidate_index_topic_and_price_filters_match_the_reference():
         got = candidate_index(bundle, SearchFilters(topic_ids=topics, price_min_minor=low, price_max_minor=high), now)
         mask = np.ones(len(cat), bool)
         if topics:
-            cols = [t for t in topics if t < cat.topic_dense.shape[1]]
-            mask &= cat.topic_dense[:, cols].sum(axis=1) > 0 if cols else False
+            cols = [t for t in topics if t < cat.topic_rows.shape[0]]
+            mask &= cat.topic_rows.T[:, cols].sum(axis=1) > 0 if cols else False
         if low is not None:
             mask &= bundle["prices"] >= low
         if high is not None:
