@@ -30,6 +30,8 @@ from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 
+from api.tables.types import UTCDateTime
+
 UTC = timezone.utc
 CONTROL_HINT = "control"
 DEFAULT_RULE = {
@@ -45,18 +47,22 @@ LOG_KEY = "ab_log"
 REVENUE_STATUSES = ("accepted", "completed")
 
 # ---------------------------------------------------------------- tables (Core, plain names)
+# Timestamps are typed so that they are stored exactly as the ORM stores them: an untyped datetime would go
+# to the driver's own adapter, which on SQLite writes another text format (or, once Feast's SQLite online
+# store is imported, a Unix epoch integer) that no longer compares with the rest of the column.
 _experiments = sa.table("ab_experiments", sa.column("id"), sa.column("name"), sa.column("description"),
-                        sa.column("status"), sa.column("started_at"), sa.column("ended_at"), sa.column("created_at"))
+                        sa.column("status"), sa.column("started_at", UTCDateTime), sa.column("ended_at", UTCDateTime),
+                        sa.column("created_at", UTCDateTime))
 _arms = sa.table("ab_arms", sa.column("id"), sa.column("experiment_id"), sa.column("name"), sa.column("model_alias"),
                  sa.column("model_version"), sa.column("rerank_weights", sa.JSON), sa.column("traffic_share"),
                  sa.column("active"))
-_events = sa.table("events", sa.column("id"), sa.column("occurred_at"), sa.column("event_type"),
+_events = sa.table("events", sa.column("id"), sa.column("occurred_at", UTCDateTime), sa.column("event_type"),
                    sa.column("user_id"), sa.column("mentor_id"), sa.column("booking_id"), sa.column("exposure_id"),
                    sa.column("model_version"), sa.column("arm"))
 _bookings = sa.table("bookings", sa.column("id"), sa.column("price_minor"), sa.column("currency"),
                      sa.column("status"))
-_settings = sa.table("model_settings", sa.column("key"), sa.column("value", sa.JSON), sa.column("updated_at"),
-                     sa.column("updated_by"))
+_settings = sa.table("model_settings", sa.column("key"), sa.column("value", sa.JSON),
+                     sa.column("updated_at", UTCDateTime), sa.column("updated_by"))
 
 
 # ---------------------------------------------------------------- pure: assignment

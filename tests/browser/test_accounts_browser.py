@@ -6,6 +6,7 @@ import os
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from api.notify import read_outbox
 from tests.api.profiles.profile_helpers import png_bytes
@@ -66,7 +67,7 @@ def test_learner_and_mentor_journeys(app, live_server, page, browser, settings, 
     page.goto(_link(settings, "verify_email", "ana@example.com"))
     page.get_by_role("button", name="Confirm my e-mail address").click()
     page.wait_for_url(base + "/profile")
-    assert page.get_by_text("your e-mail address is verified").is_visible()
+    expect(page.get_by_text("your e-mail address is verified")).to_be_visible()
 
     # ... and completes the profile, with a picture
     page.get_by_label("Time zone").select_option("Europe/London")
@@ -77,12 +78,12 @@ def test_learner_and_mentor_journeys(app, live_server, page, browser, settings, 
     page.get_by_label("From, row 1").fill("10:00")
     page.get_by_label("To, row 1").fill("12:00")
     page.get_by_role("button", name="Save profile").click()
-    assert page.get_by_text("Your profile is saved.").is_visible()
+    expect(page.get_by_text("Your profile is saved.")).to_be_visible()
     picture = tmp_path / "ana.png"
     picture.write_bytes(png_bytes(900, 900, (30, 110, 190)))
     page.get_by_label("Profile picture").set_input_files(str(picture))
     page.get_by_role("button", name="Upload picture").click()
-    assert page.get_by_text("Your picture is updated.").is_visible()
+    expect(page.get_by_text("Your picture is updated.")).to_be_visible()
     avatar = page.get_by_role("img", name="Picture of Ana Lovelace").first
     assert avatar.evaluate("img => img.complete && img.naturalWidth") == 512
     assert page.get_by_label("Python").is_checked()
@@ -101,7 +102,7 @@ def test_learner_and_mentor_journeys(app, live_server, page, browser, settings, 
     mentor.get_by_label("From, row 1").fill("18:00")
     mentor.get_by_label("To, row 1").fill("20:00")
     mentor.get_by_role("button", name="Submit for review").click()
-    assert mentor.get_by_text("Waiting for review").is_visible()
+    expect(mentor.get_by_text("Waiting for review")).to_be_visible()
     _shot(mentor, "mentor-profile-pending")
     mentor_id = int(mentor.evaluate("fetch('/api/v1/auth/me').then(r => r.json()).then(u => u.id)"))
     assert page.goto(f"{base}/mentors/{mentor_id}").status == 404  # invisible to learners
@@ -121,15 +122,15 @@ def test_learner_and_mentor_journeys(app, live_server, page, browser, settings, 
     admin.get_by_label("6-digit code from your authenticator app").fill(code())
     admin.get_by_role("button", name="Verify and sign in").click()
     admin.wait_for_url(base + "/admin/mentors")
-    assert admin.get_by_role("heading", name="Mara Mentor").is_visible()
+    expect(admin.get_by_role("heading", name="Mara Mentor")).to_be_visible()
     _shot(admin, "admin-queue")
     admin.get_by_role("button", name="Approve Mara Mentor").click()
-    assert admin.get_by_text("Mara Mentor is approved").is_visible()
+    expect(admin.get_by_text("Mara Mentor is approved")).to_be_visible()
 
     mentor.reload()
     assert mentor.locator("#mentor-status").inner_text() == "Approved"
     assert page.goto(f"{base}/mentors/{mentor_id}").status == 200
-    assert page.get_by_role("heading", name="Mara Mentor").is_visible()
+    expect(page.get_by_role("heading", name="Mara Mentor")).to_be_visible()
     assert any(m["kind"] == "mentor_review" and m["to"] == "mara@example.com"
                for m in read_outbox(settings.outbox_path))
     if SHOTS:

@@ -9,6 +9,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.api.admin.admin_helpers import code, enrol
 
@@ -129,16 +130,16 @@ def test_admin_approves_a_mentor_changes_a_split_and_reads_the_analytics(app, li
     page.wait_for_url(base + "/admin/mentors")
 
     # approve the pending mentor
-    assert page.get_by_role("heading", name="Pia Pending").is_visible()
+    expect(page.get_by_role("heading", name="Pia Pending")).to_be_visible()
     page.get_by_role("button", name="Approve Pia Pending").click()
-    assert page.get_by_text("Pia Pending is approved").is_visible()
+    expect(page.get_by_text("Pia Pending is approved")).to_be_visible()
 
     # change the A/B split
     page.get_by_role("navigation", name="Admin panel").get_by_role("link", name="A/B tests").click()
     page.get_by_label("Share of control (%)").fill("70")
     page.get_by_label("Share of challenger (%)").fill("30")
     page.get_by_role("button", name="Save split").click()
-    assert page.get_by_text("Split saved: control 70%, challenger 30%.").is_visible()
+    expect(page.get_by_text("Split saved: control 70%, challenger 30%.")).to_be_visible()
     assert page.get_by_label("Share of control (%)").input_value() == "70"
     _shot(page, "experiments")
 
@@ -156,7 +157,8 @@ def test_admin_approves_a_mentor_changes_a_split_and_reads_the_analytics(app, li
     page.get_by_role("navigation", name="Admin panel").get_by_role("link", name="Mentors").click()
     _shot(page, "mentors")
     page.get_by_role("navigation", name="Admin panel").get_by_role("link", name="Audit log").click()
-    assert page.get_by_text("ab.split").is_visible() and page.get_by_text("mentor.approve").is_visible()
+    expect(page.get_by_text("ab.split")).to_be_visible()
+    expect(page.get_by_text("mentor.approve")).to_be_visible()
     _shot(page, "audit")
 
     from api.extensions import db

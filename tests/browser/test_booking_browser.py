@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from api.auth.passwords import hash_password
 from api.extensions import db
@@ -44,7 +45,7 @@ def test_learner_books_mentor_accepts_both_see_it_in_their_zone(app, live_server
     # the learner picks Tuesday 09:00 Berlin, which she sees as 13:30 in Kolkata
     log_in(page, live_server, "lina@example.com")
     page.goto(f"{live_server}/bookings/mentors/{mentor.id}/book?start=2026-03-03")
-    assert page.get_by_text("your time zone, Asia/Kolkata").is_visible()
+    expect(page.get_by_text("your time zone, Asia/Kolkata")).to_be_visible()
     page.get_by_label("13:30–14:30 IST").first.check()
     page.get_by_label("A note for Mara Mentor").fill("I would like to review my SQL portfolio.")
     page.screenshot(path=str(SHOTS / "booking-1-learner-picks-slot.png"), full_page=True)

@@ -3,6 +3,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from api.extensions import db
 from api.tables import Review, utcnow
@@ -64,7 +65,7 @@ def test_search_filter_sort_profile_reviews(world, live_server, page):
 
     page.get_by_role("link", name="Ada Lovelace", exact=True).click()
     page.wait_for_load_state()
-    assert page.get_by_role("heading", name="Ada Lovelace", level=1).is_visible()
+    expect(page.get_by_role("heading", name="Ada Lovelace", level=1)).to_be_visible()
     assert page.locator(".slot-list li").count() == 6
     reviews = page.locator(".review-text").all_inner_texts()
     assert reviews[0] == "Ada explained decorators so clearly." and len(reviews) == 5

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from api.extensions import db
 from api.tables import User
@@ -30,14 +31,14 @@ def test_learner_pays_with_the_sandbox_and_mentor_accepts(app, live_server, brow
     page.get_by_label("13:30–14:30 IST").first.check()
     page.get_by_role("button", name="Request this session").click()
     page.wait_for_url(f"{live_server}/payments/bookings/*/pay")
-    assert page.get_by_test_id("sandbox-banner").is_visible()
+    expect(page.get_by_test_id("sandbox-banner")).to_be_visible()
     assert page.get_by_test_id("pay-amount").inner_text() == "₹4,510.87"  # 50 EUR in the learner's currency
     assert "€50.00" in page.content()
     page.screenshot(path=str(SHOTS / "payments-1-sandbox-checkout.png"), full_page=True)
 
     page.get_by_label("Test card number").fill("4000 0000 0000 0002")
     page.get_by_test_id("pay-button").click()
-    assert page.get_by_text("The sandbox declined this test card").is_visible()
+    expect(page.get_by_text("The sandbox declined this test card")).to_be_visible()
     page.get_by_label("Test card number").fill("4242 4242 4242 4242")
     page.get_by_test_id("pay-button").click()
     page.wait_for_url(f"{live_server}/payments/receipts/*")

@@ -40,7 +40,8 @@ def test_registry_holds_a_champion_that_beats_popularity(pipeline_world):
     assert champion.version == challenger.version  # the first ever model is both
     popularity = [v for v in client.search_model_versions(f"name='{MODEL_NAME}'") if v.tags["family"] == "popularity"]
     assert champion.tags["family"] != "popularity"
-    assert float(champion.tags["precision_at_10"]) > float(popularity[0].tags["precision_at_10"])
+    # chosen by hold-out NDCG@10; with 50 mentors P@10 is near its ceiling for every family and not the criterion
+    assert float(champion.tags["ndcg_at_10"]) > float(popularity[0].tags["ndcg_at_10"])
     run = client.get_run(champion.run_id)
     assert run.data.params["family"] == champion.tags["family"]
     assert {"precision_at_10", "recall_at_10", "ndcg_at_10", "coverage_at_10"} <= set(run.data.metrics)
