@@ -30,8 +30,6 @@ from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 
-from api.tables.types import UTCDateTime
-
 UTC = timezone.utc
 CONTROL_HINT = "control"
 DEFAULT_RULE = {
@@ -47,22 +45,24 @@ LOG_KEY = "ab_log"
 REVENUE_STATUSES = ("accepted", "completed")
 
 # ---------------------------------------------------------------- tables (Core, plain names)
-# Timestamps are typed so that they are stored exactly as the ORM stores them: an untyped datetime would go
-# to the driver's own adapter, which on SQLite writes another text format (or, once Feast's SQLite online
-# store is imported, a Unix epoch integer) that no longer compares with the rest of the column.
+# Timestamps are typed (UTC in, stored as the app's tables store them): an untyped datetime would go to the
+# driver's own adapter, which on SQLite writes another text format (or, once Feast's SQLite online store is
+# imported, a Unix epoch integer) that no longer compares with the rest of the column. SQLite gives them
+# back without a zone: `_utc` adds it.
+_TIMESTAMP = sa.DateTime(timezone=True)
 _experiments = sa.table("ab_experiments", sa.column("id"), sa.column("name"), sa.column("description"),
-                        sa.column("status"), sa.column("started_at", UTCDateTime), sa.column("ended_at", UTCDateTime),
-                        sa.column("created_at", UTCDateTime))
+                        sa.column("status"), sa.column("started_at", _TIMESTAMP), sa.column("ended_at", _TIMESTAMP),
+                        sa.column("created_at", _TIMESTAMP))
 _arms = sa.table("ab_arms", sa.column("id"), sa.column("experiment_id"), sa.column("name"), sa.column("model_alias"),
                  sa.column("model_version"), sa.column("rerank_weights", sa.JSON), sa.column("traffic_share"),
                  sa.column("active"))
-_events = sa.table("events", sa.column("id"), sa.column("occurred_at", UTCDateTime), sa.column("event_type"),
+_events = sa.table("events", sa.column("id"), sa.column("occurred_at", _TIMESTAMP), sa.column("event_type"),
                    sa.column("user_id"), sa.column("mentor_id"), sa.column("booking_id"), sa.column("exposure_id"),
                    sa.column("model_version"), sa.column("arm"))
 _bookings = sa.table("bookings", sa.column("id"), sa.column("price_minor"), sa.column("currency"),
                      sa.column("status"))
 _settings = sa.table("model_settings", sa.column("key"), sa.column("value", sa.JSON),
-                     sa.column("updated_at", UTCDateTime), sa.column("updated_by"))
+                     sa.column("updated_at", _TIMESTAMP), sa.column("updated_by"))
 
 
 # ---------------------------------------------------------------- pure: assignment
@@ -239,6 +239,10 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
 def _arm_spec(row) -> ArmSpec:
     weights = row.rerank_weights
     if isinstance(weights, str):
@@ -255,7 +259,8 @@ def get_experiment(conn, experiment_id: int) -> dict | None:
         return None
     arms = [_arm_spec(a) for a in conn.execute(
         sa.select(_arms).where(_arms.c.experiment_id == experiment_id).order_by(_arms.c.id))]
-    return {**dict(row._mapping), "arms": arms}
+    times = {key: _utc(row._mapping[key]) for key in ("started_at", "ended_at", "created_at")}
+    return {**dict(row._mapping), **times, "arms": arms}
 
 
 def list_experiments(conn) -> list[dict]:
