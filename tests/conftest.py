@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +33,15 @@ def pytest_generate_tests(metafunc):
     if "db_backend" in metafunc.fixturenames and not explicit:
         backends = ["sqlite", "postgresql"] if metafunc.definition.get_closest_marker("db") else ["sqlite"]
         metafunc.parametrize("db_backend", backends)
+
+
+def eventually(check, timeout: float = 10.0) -> None:
+    """Wait until `check()` is true (something another thread or process does, such as a notification)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout}s: {check.__doc__ or check}")
+        time.sleep(0.02)
 
 
 def make_settings(var_dir: Path, database_url: str = "", **overrides) -> Settings:

@@ -39,7 +39,7 @@ from urllib.parse import urlencode
 import click
 
 from api.benchmarks import free_port, percentile, tree_cpu_seconds
-from api.search.bench import _chunks, build_free_slots, seed as seed_search_world
+from api.search.bench import _chunks, _postgres_url, build_free_slots, seed as seed_search_world
 
 UTC = timezone.utc
 SECRET = "bench-secret-not-for-production"
@@ -86,7 +86,7 @@ def _postgres_database(var_dir: Path, marker: Path) -> str:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
             marker.unlink(missing_ok=True)
     engine.dispose()
-    return base.rsplit("/", 1)[0] + "/" + name
+    return _postgres_url(base, name)
 
 
 def _seed(app, learners: int, mentors: int) -> dict:

@@ -560,7 +560,7 @@ def candidate_index(bundle: dict, filters: SearchFilters | None, now: datetime) 
             mask = narrow(converted_prices(bundle, filters.currency) >= filters.price_min_minor)
         if filters.price_max_minor is not None:
             mask = narrow(converted_prices(bundle, filters.currency) <= filters.price_max_minor)
-        if filters.availability is not None and (len(cat) > 0 if mask is None else mask.any()):
+        if filters.availability is not None and len(cat) and (mask is None or mask.any()):
             mask = narrow(free_in_window(bundle, filters.availability, now))  # cached: never changed in place
     return np.arange(len(cat)) if mask is None else np.flatnonzero(mask)
 

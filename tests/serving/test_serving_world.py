@@ -1,12 +1,13 @@
 """Serving on a trained world: alias moves, fallbacks, A/B routing, promotion and rollback, the feedback loop."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 import sqlalchemy as sa
+
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow
 UTC = timezone.utc
@@ -43,15 +44,6 @@ def _recommend(app, learner_id, k=10, **kw):
         return engine.recommend_for(learner_id, None, k, **kw)
 
 
-def _wait_for(predicate, timeout=60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 def test_alias_move_is_picked_up_without_restart_and_outage_keeps_the_last_model(world_app, serving_world):
     from api.recommendations import engine
 
@@ -63,7 +55,7 @@ def test_alias_move_is_picked_up_without_restart_and_outage_keeps_the_last_model
     assert first.model_version == champion and first.source == "model" and first.picks
     client.set_registered_model_alias("mentorhub-recommender", "champion", other)  # another process moves it
     try:
-        assert _wait_for(lambda: _recommend(world_app, learner, log=False).model_version == other)
+        eventually(lambda: _recommend(world_app, learner, log=False).model_version == other, timeout=60)
         # the registry goes away: serving keeps the last loaded model and says why
         registry = engine.state(world_app).registry
 
@@ -71,7 +63,7 @@ def test_alias_move_is_picked_up_without_restart_and_outage_keeps_the_last_model
             raise ConnectionError("registry unreachable")
 
         registry.client_factory = unreachable
-        assert _wait_for(lambda: _recommend(world_app, learner, log=False) and registry.last_error is not None)
+        eventually(lambda: _recommend(world_app, learner, log=False) and registry.last_error is not None, timeout=60)
         during = _recommend(world_app, learner, log=False)
         assert during.model_version == other and during.picks
     finally:
@@ -121,7 +113,7 @@ def test_ab_routing_outcomes_guardrail_promotion_and_rollback(world_app, serving
     engine.state(world_app).experiment = None
     registry = engine.state(world_app).registry
     registry.model(version=other)  # the first request for a pinned version starts loading it; until then: champion
-    assert _wait_for(lambda: registry.model(version=other).version == other)
+    eventually(lambda: registry.model(version=other).version == other, timeout=60)
     learners = _learners(world_app, 12)
     for learner in learners:
         result = _recommend(world_app, learner, k=5)

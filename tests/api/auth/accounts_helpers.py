@@ -63,13 +63,3 @@ def form_token(client, url: str) -> str:
     page = client.get(url).get_data(as_text=True)
     return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
 
-
-def eventually(check, timeout: float = 10.0) -> None:
-    """Wait until `check()` is true (something another thread or process does, such as a notification)."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout}s: {check.__doc__ or check}")
-        time.sleep(0.02)

@@ -10,7 +10,7 @@ from api.auth.principals import PrincipalDirectory, directory_for
 from api.auth.session import _reader
 from api.extensions import db
 from api.tables import Role, User, UserRole
-from tests.api.auth.accounts_helpers import eventually
+from tests.conftest import eventually
 
 pytestmark = [pytest.mark.db, pytest.mark.parametrize("db_backend", ["postgresql"])]
 

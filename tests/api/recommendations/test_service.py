@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from api.auth.principals import directory_for
 from api.extensions import db
 from api.tables import User
-from tests.api.auth.accounts_helpers import eventually
+from tests.conftest import eventually
 from tests.api.search.discovery_helpers import build_world
 
 pytestmark = pytest.mark.db
