@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from flask import Response, abort, flash, redirect, render_template, request, session, url_for
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 
 from api.bookings import bp, calendar_sync, ical, service
@@ -21,6 +22,22 @@ from api.tables import Booking, Notification, Role, User
 @bp.app_template_filter("booking_when")
 def _booking_when(start: datetime, end: datetime | None = None, tz_name: str | None = None) -> str:
     return format_when(start, end, tz_name)
+
+
+@bp.app_context_processor
+def _pending_requests():
+    def pending_requests() -> int:
+        """For the navigation: how many requests wait for the signed-in mentor's answer."""
+        user = signed_in_user()
+        if user is None or not user.has_role(Role.MENTOR):
+            return 0
+        try:
+            return service.answerable_requests(user.id, service.now_utc())
+        except SQLAlchemyError:  # the navigation must render, even on an error page after a failed query
+            db.session.rollback()
+            return 0
+
+    return {"pending_requests": pending_requests}
 
 
 def _login_redirect():
@@ -116,11 +133,12 @@ def dashboard():
     }
     people = {u.id: u for u in db.session.query(User).filter(User.id.in_(
         {b.mentor_id for s in sections.values() for b in s} | {b.learner_id for s in sections.values() for b in s}))}
+    reviewed = service.reviewed_booking_ids(b.id for b in sections["past"] if b.status.value == "completed")
     notices = db.session.query(Notification).filter(Notification.user_id == user.id).order_by(
         Notification.id.desc()).limit(8).all()
     return render_template(
         "bookings/dashboard.html", viewer=user, sections=sections, people=people, notices=notices,
-        is_mentor=is_mentor, actions=available_actions, connection=calendar_sync.connection_of(user.id, False),
+        is_mentor=is_mentor, actions=available_actions, reviewed=reviewed, connection=calendar_sync.connection_of(user.id, False),
         feed=feed_url(ical.feed_token(user.id)), google_configured=bool(service.settings().google_client_id),
     )
 
@@ -137,7 +155,7 @@ def detail(booking_id: int):
     role = "mentor" if booking.mentor_id == user.id else "learner"
     other = db.session.get(User, booking.learner_id if role == "mentor" else booking.mentor_id)
     return render_template("bookings/detail.html", booking=booking, viewer=user, role=role, other=other,
-                           actions=available_actions(booking, role))
+                           actions=available_actions, reviewed=service.reviewed_booking_ids([booking.id]))
 
 
 @bp.post("/bookings/<int:booking_id>/<any(accept, reject, cancel, complete, 'no-show'):action>")

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import joinedload, lazyload, load_only
 from sqlalchemy.exc import IntegrityError
 
@@ -46,6 +46,9 @@ from api.tables import (
     MentorBookingPolicy,
     MentorProfile,
     MentorStatus,
+    Payment,
+    PaymentStatus,
+    Review,
     Role,
     User,
     utcnow,
@@ -433,6 +436,8 @@ def _notify_transition(booking: Booking, to: BookingStatus, actor: _Actor, reaso
             body += f"\nVideo link: {booking.video_link}"
         if terms is not None and person.id == learner.id and to != S.COMPLETED:
             body += f"\n{terms.explanation}"
+        if to == S.COMPLETED and person.id == learner.id:
+            body += f"\nHow was it? Rate this session: {_link(booking.id)}/review"
         notices.notify(person, kind, title, body, booking.id, _link(booking.id))
 
 
@@ -572,6 +577,26 @@ def bookings_of(user: User, as_role: str, when: str, now: datetime, limit: int =
         query = query.where(or_(Booking.ends_at <= now, ~Booking.status.in_(open_statuses))).order_by(
             Booking.starts_at.desc())
     return list(db.session.scalars(query.limit(limit)))
+
+
+def answerable_requests(mentor_id: int, now: datetime) -> int:
+    """How many requests wait for the mentor's answer (paid ones only, when payment comes first)."""
+    query = select(func.count(Booking.id)).where(
+        Booking.mentor_id == mentor_id, Booking.status == S.REQUESTED, Booking.starts_at > now,
+        or_(Booking.respond_by.is_(None), Booking.respond_by > now))
+    if payment_first():
+        query = query.where(select(Payment.id).where(
+            Payment.booking_id == Booking.id,
+            Payment.status.in_((PaymentStatus.AUTHORIZED, PaymentStatus.CAPTURED))).exists())
+    return db.session.scalar(query) or 0
+
+
+def reviewed_booking_ids(booking_ids) -> set[int]:
+    """Which of these bookings already have the learner's review."""
+    ids = list(booking_ids)
+    if not ids:
+        return set()
+    return set(db.session.scalars(select(Review.booking_id).where(Review.booking_id.in_(ids))))
 
 
 def due_for_expiry(now: datetime) -> list[int]:

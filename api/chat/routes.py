@@ -1,7 +1,7 @@
 """Chat pages (/chat/...) and the chat JSON API (/api/v1/chat/...): history, files, reports, moderation."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from api.auth import admin_required, auth_required, verified_required
@@ -13,9 +13,11 @@ from api.chat.rooms import (
     check_can_read,
     check_can_send,
     direct_rooms,
+    direct_slug,
     ensure_public_rooms,
     history,
     is_verified,
+    may_start_direct,
     membership,
     open_direct_room,
     post_message,
@@ -70,10 +72,10 @@ def room(slug: str):
     )
 
 
-@bp.get("/chat/with/<int:user_id>")
+@bp.route("/chat/with/<int:user_id>", methods=["GET", "POST"])
 @verified_required
 def with_user(user_id: int):
-    """Open (or start) the one-on-one conversation with a mentor or learner."""
+    """Open (or start) the one-on-one conversation with a mentor or learner (the Message buttons POST here)."""
     other = db.session.get(User, user_id)
     if other is None or not other.is_active:
         return error_response(404, "No such person.")
@@ -82,6 +84,27 @@ def with_user(user_id: int):
     except ChatError as error:
         return _error(error)
     return redirect(url_for("chat.room", slug=room.slug))
+
+
+@bp.app_template_global()
+def chat_contact(user_id: int) -> str | None:
+    """What a Message button to this person does for the viewer: "open" the conversation, "login" first, or
+    "locked" (no booking yet and the mentor takes no questions before one); None for oneself or nobody."""
+    if not current_user.is_authenticated:
+        return "login"
+    if user_id == current_user.id:
+        return None
+    known = g.setdefault("chat_contact", {})  # a dashboard asks once per row, often about the same person
+    if user_id not in known:
+        other = db.session.get(User, user_id)
+        room = room_by_slug(direct_slug(current_user.id, user_id)) if other is not None else None
+        if other is None or not other.is_active:
+            known[user_id] = None
+        elif room is not None and membership(room, current_user.id) is not None:
+            known[user_id] = "open"
+        else:
+            known[user_id] = "open" if may_start_direct(current_user, other) else "locked"
+    return known[user_id]
 
 
 @bp.get("/chat/files/<int:attachment_id>")
