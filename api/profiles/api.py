@@ -53,6 +53,7 @@ class MentorIn(ContactIn):
     session_minutes = Integer(strict=True, validate=OneOf(service.SESSION_LENGTHS))
     years_experience = Integer(strict=True, validate=Range(0, 70))
     past_roles = List(String(validate=Length(max=200)), validate=Length(max=20))
+    languages = List(String(validate=Length(min=2, max=3)), validate=Length(max=service.MAX_LANGUAGES))
     video_url = String(allow_none=True, validate=Length(max=500))
     accepts_questions = Boolean()
     availability = List(Nested(WindowIn), validate=Length(max=service.MAX_WINDOWS))

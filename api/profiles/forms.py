@@ -24,7 +24,7 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from api.auth.validation import time_zone_choices
-from api.profiles.service import CURRENCIES, SESSION_LENGTHS, WEEKDAYS
+from api.profiles.service import CURRENCIES, LANGUAGES, SESSION_LENGTHS, WEEKDAYS
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -81,6 +81,8 @@ class MentorProfileForm(ContactFields):
     bio = TextAreaField("About you", render_kw={"rows": 6, "maxlength": 5000},
                         description="Your experience and how you run a session.")
     topic_ids = MultiCheckboxField("Topics you teach", coerce=int, choices=[])
+    languages = MultiCheckboxField("Languages you speak", choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()],
+                                   description="Learners can filter mentors by the language of the session.")
     price = StringField("Price per session", render_kw={"inputmode": "decimal"}, description="e.g. 45 or 45.50")
     currency = SelectField("Currency", choices=[SelectChoice(c, c) for c in sorted(CURRENCIES)], default="USD")
     session_minutes = SelectField("Session length", coerce=int, default=60,

@@ -136,6 +136,7 @@ def mentor():
         if profile:
             form.headline.data, form.bio.data = profile.headline, profile.bio
             form.topic_ids.data = [t.id for t in profile.topics]
+            form.languages.data = list(profile.languages or [])
             form.currency.data = profile.currency
             digits = service.CURRENCIES.get(profile.currency, 2)
             form.price.data = f"{profile.price_minor / 10 ** digits:.{digits}f}"
@@ -153,7 +154,7 @@ def mentor():
             data = {
                 "full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
                 "timezone": form.timezone.data, "headline": form.headline.data, "bio": form.bio.data,
-                "topic_ids": form.topic_ids.data or [], "currency": currency,
+                "topic_ids": form.topic_ids.data or [], "languages": form.languages.data or [], "currency": currency,
                 "price_minor": service.parse_price(form.price.data, currency) if (form.price.data or "").strip()
                 else None,
                 "session_minutes": form.session_minutes.data, "years_experience": form.years_experience.data or 0,
@@ -310,12 +311,17 @@ def upgrade():
 
 @bp.get("/mentors/<int:user_id>")
 def public_mentor(user_id: int):
-    """A mentor's public page: approved mentors only (owners and admins also see pending ones)."""
+    """A mentor's public page: approved mentors only (owners and admins also see pending ones).
+
+    An approved mentor's page is the complete profile (Book and Message buttons, free slots, reviews), so this
+    address, which approval e-mails sent before carried, leads there."""
     profile = service.mentor_profile(user_id)
     if not service.can_see_mentor(profile, current_user):
         abort(404)
+    if profile.status == MentorStatus.APPROVED:
+        return redirect(url_for("search.preview_page", mentor_id=user_id))
     return render_template("profiles/mentor_public.html", profile=profile,
-                           mentor=service.mentor_json(profile, private=False))
+                           mentor=service.mentor_json(profile, private=False), language_names=service.LANGUAGES)
 
 
 # --- media --------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from api.activity import log_event
 from api.auth.accounts import FieldError, email_taken, send_phone_code, send_verification_email
 from api.auth.validation import check_full_name, check_time_zone, normalise_email, normalise_phone
 from api.extensions import db
+from api.search.filters import LANGUAGE_NAMES
 from api.tables import (
     AvailabilityException,
     AvailabilityRule,
@@ -32,6 +33,8 @@ MAX_PRICE_MAJOR = 10_000
 SESSION_LENGTHS = (30, 45, 60, 90, 120)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_WINDOWS = 28
+LANGUAGES = LANGUAGE_NAMES  # ISO 639-1 code -> name: the languages the search filter offers
+MAX_LANGUAGES = 10
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -238,6 +241,19 @@ def grant_role(user: User, role: Role) -> None:
 REQUIRED_MENTOR_FIELDS = ("headline", "topic_ids", "price_minor", "currency", "availability")
 
 
+def check_languages(codes) -> list[str]:
+    """The languages a mentor speaks: known ISO 639-1 codes, in the order given, each once."""
+    if not isinstance(codes, (list, tuple)) or not all(isinstance(c, str) for c in codes):
+        raise FieldError("languages", "Choose the languages you speak from the list.")
+    chosen = list(dict.fromkeys(c.strip().lower() for c in codes if c.strip()))
+    unknown = [c for c in chosen if c not in LANGUAGES]
+    if unknown:
+        raise FieldError("languages", f"Choose the languages you speak from the list ({', '.join(unknown)} is not on it).")
+    if len(chosen) > MAX_LANGUAGES:
+        raise FieldError("languages", f"Choose at most {MAX_LANGUAGES} languages.")
+    return chosen
+
+
 def save_mentor_profile(user: User, data: dict) -> MentorProfile:
     """Create or update the mentor profile. A new or rejected profile (re)enters the approval queue."""
     changed: list[str] = []
@@ -286,6 +302,8 @@ def save_mentor_profile(user: User, data: dict) -> MentorProfile:
         if len(roles) > 20 or any(len(r) > 200 for r in roles):
             raise FieldError("past_roles", "List at most 20 past roles of up to 200 characters each.")
         _set(profile, "past_roles", roles, changed)
+    if "languages" in data and data["languages"] is not None:
+        _set(profile, "languages", check_languages(data["languages"]), changed)
     if "video_url" in data:
         url = (data["video_url"] or "").strip() or None
         if url and (not re.match(r"^https://[^\s/$.?#].[^\s]*$", url) or len(url) > 500):
@@ -410,6 +428,7 @@ def mentor_json(profile: MentorProfile, *, private: bool) -> dict:
         "currency": profile.currency, "price": format_price(profile.price_minor, profile.currency),
         "session_minutes": profile.session_minutes, "timezone": profile.timezone,
         "years_experience": profile.years_experience, "past_roles": profile.past_roles or [],
+        "languages": list(profile.languages or []),
         "availability": windows_json((r.weekday, r.start_time, r.end_time) for r in profile.availability),
         "certifications": [{"id": c.id, "name": c.name, "issuer": c.issuer, "year": c.year,
                             **({"document_url": media_url(c.document_path)} if private else {})}
