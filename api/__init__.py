@@ -23,6 +23,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from api.config import flask_config
     from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
     from api.chat.queue import client_manager as chat_client_manager
+    from api.addresses import socket_origins
 
     settings = settings or get_settings()
     logs.configure(settings)
@@ -50,10 +51,15 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         app,
         async_mode=app.config.get("SOCKETIO_ASYNC_MODE", settings.socketio_async_mode),
         message_queue=settings.redis_url or None,
-        cors_allowed_origins=settings.cors_allowed_origins,
+        cors_allowed_origins=socket_origins(settings),  # unset: the same-origin rule (api/addresses.py)
         # always given: otherwise a queue made for an earlier app in this process would be reused
         client_manager=chat_client_manager(settings),
     )
+    if settings.forwarded_proxies:  # around the Socket.IO middleware too, so the socket origin check sees the proxy's view
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.forwarded_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     from api import tables  # noqa: F401  (registers every table on the metadata)
 

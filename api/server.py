@@ -24,10 +24,12 @@ def main() -> None:
         patch_psycopg()  # a slow query yields to the other green threads
 
     from api import create_app
+    from api.addresses import served_url
     from api.extensions import socketio
     from api.process import tune_garbage_collector
 
-    app = create_app()
+    # links made outside a request (jobs, e-mails) point here unless PUBLIC_BASE_URL is set
+    app = create_app(config={"SERVED_URL": served_url(args.host, args.port)})
     tune_garbage_collector()
     print(f"MentorHub is serving on http://{args.host}:{args.port}", flush=True)
     socketio.run(app, host=args.host, port=args.port)

@@ -30,8 +30,10 @@ class Settings(BaseSettings):
     prefect_api_url: str = ""
     feast_online_store: Literal["sqlite", "redis"] = "sqlite"
     socketio_async_mode: Literal["eventlet", "threading"] = "eventlet"
-    cors_allowed_origins: list[str] = ["http://127.0.0.1:5000", "http://localhost:5000"]
-    public_base_url: str = "http://127.0.0.1:5000"
+    # where the app is reached (api/addresses.py); unset, both follow the address the app is served on
+    cors_allowed_origins: list[str] = []  # origins that may open a chat socket; empty: the page's own origin only
+    public_base_url: str = ""  # base of links in e-mails and feeds; empty: the request's own, else `serve --host/--port`
+    forwarded_proxies: int = Field(0, ge=0)  # reverse proxies in front whose X-Forwarded-For/Proto/Host/Port are trusted
     log_level: str = "INFO"
     log_json: bool = False
     max_upload_bytes: int = 25 * 1024 * 1024

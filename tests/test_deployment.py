@@ -77,6 +77,7 @@ def test_compose_environment_is_accepted_by_the_settings(monkeypatch):
     assert settings.profile == "production"
     assert settings.sqlalchemy_database_uri.startswith("postgresql+psycopg2://mentorhub:mentorhub@postgres")
     assert settings.cors_allowed_origins == ["http://localhost:8080"]
+    assert settings.public_base_url == "http://localhost:8080" and settings.forwarded_proxies == 1
     assert settings.feast_online_store == "redis" and settings.log_json
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import url_for
 from sqlalchemy import select
 
+from api.addresses import external_url
 from api.admin import audit
 from api.auth.accounts import FieldError
 from api.extensions import db
@@ -43,7 +43,7 @@ def approve(user_id: int, admin_id: int) -> MentorProfile:
     user = db.session.get(User, user_id)
     _notify(user, "Your MentorHub mentor profile is approved",
             f"Hello {user.full_name},\n\nGood news: your mentor profile is approved and learners can now find "
-            f"and book you.\n\nSee your public page: {url_for('profiles.public_mentor', user_id=user_id, _external=True)}\n")
+            f"and book you.\n\nSee your public page: {external_url('profiles.public_mentor', user_id=user_id)}\n")
     return profile
 
 
@@ -59,7 +59,7 @@ def reject(user_id: int, admin_id: int, reason: str) -> MentorProfile:
     user = db.session.get(User, user_id)
     _notify(user, "Your MentorHub mentor profile needs changes",
             f"Hello {user.full_name},\n\nWe could not approve your mentor profile yet. The reviewer wrote:\n\n"
-            f"{reason}\n\nYou can edit and resubmit it here: {url_for('profiles.mentor', _external=True)}\n")
+            f"{reason}\n\nYou can edit and resubmit it here: {external_url('profiles.mentor')}\n")
     return profile
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, session, url_for
+from flask import current_app, session
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 
+from api.addresses import external_url
 from api.auth import otp, tokens
 from api.auth.passwords import hash_password, needs_rehash, verify_password
 from api.auth.validation import (
@@ -148,7 +149,7 @@ def is_verified(user: User) -> bool:
 
 def send_verification_email(user: User) -> bool:
     """E-mail the verification link; False when the mail server failed (the user may resend)."""
-    link = url_for("auth.verify_email", token=tokens.make_email_token(user), _external=True)
+    link = external_url("auth.verify_email", token=tokens.make_email_token(user))
     hours = _settings().email_token_max_age_seconds // 3600
     text = (f"Hello {user.full_name},\n\nPlease confirm your e-mail address for MentorHub by opening this link:\n\n"
             f"{link}\n\nThe link works for {hours} hours. If you did not sign up, ignore this message.\n")
@@ -156,7 +157,7 @@ def send_verification_email(user: User) -> bool:
 
 
 def send_reset_email(user: User) -> bool:
-    link = url_for("auth.reset_password", token=tokens.make_reset_token(user), _external=True)
+    link = external_url("auth.reset_password", token=tokens.make_reset_token(user))
     minutes = _settings().password_reset_max_age_seconds // 60
     text = (f"Hello {user.full_name},\n\nSomeone (hopefully you) asked to reset your MentorHub password. "
             f"Choose a new one here:\n\n{link}\n\nThe link works once, for {minutes} minutes. "

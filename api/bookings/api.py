@@ -9,9 +9,10 @@ from apiflask.validators import Length, OneOf, Range
 from flask import request
 from sqlalchemy import select
 
+from api.addresses import public_base_url
 from api.bookings import bp, calendar_sync, ical, service
 from api.bookings.access import require_user, require_verified, signed_in_user
-from api.bookings.policy import policy_for, settings
+from api.bookings.policy import policy_for
 from api.bookings.service import BookingError
 from api.bookings.slots import zone
 from api.bookings.timefmt import format_when, iso_utc, local
@@ -240,7 +241,7 @@ def rotate_feed():
 
 
 def feed_url(token: str) -> str:
-    return f"{settings().public_base_url.rstrip('/')}/bookings/feed/{token}.ics"
+    return f"{public_base_url()}/bookings/feed/{token}.ics"
 
 
 @bp.get("/api/v1/bookings/policy")

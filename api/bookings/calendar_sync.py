@@ -22,6 +22,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from sqlalchemy import select
 
+from api.addresses import public_base_url
 from api.bookings import notices
 from api.bookings.slots import Interval
 from api.bookings.timefmt import iso_utc
@@ -171,7 +172,7 @@ def mark_broken(connection_id: int, reason: str) -> None:
         connection.status_reason = reason
         owner = db.session.get(User, connection.user_id)
         notices.notify(owner, "calendar.broken", "Reconnect your Google Calendar", BROKEN_MESSAGE,
-                       link=f"{_settings().public_base_url.rstrip('/')}/bookings/")
+                       link=f"{public_base_url()}/bookings/")
     logger.warning("calendar connection %s broken: %s", connection_id, reason)
 
 
@@ -212,7 +213,7 @@ def _parse(value: str) -> datetime:
 
 def event_body(booking: Booking, viewer: User, other: User) -> dict:
     """The calendar event of a confirmed session, as the viewer's calendar shows it."""
-    base = _settings().public_base_url.rstrip("/")
+    base = public_base_url()
     link = f"{base}/bookings/{booking.id}"
     description = f"MentorHub session with {other.full_name}.\n"
     if booking.video_link:

@@ -12,6 +12,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from api.addresses import public_base_url
 from api.bookings import notices, service
 from api.bookings.policy import settings
 from api.bookings.service import BookingError
@@ -89,7 +90,7 @@ def _remind(booking: Booking, now: datetime) -> None:
         if booking.video_link:
             body += f"\nVideo link: {booking.video_link}"
         notices.notify(person, "booking.reminder", f"Reminder: session with {other.full_name} {soon}", body,
-                       booking.id, f"{settings().public_base_url.rstrip('/')}/bookings/{booking.id}")
+                       booking.id, f"{public_base_url()}/bookings/{booking.id}")
 
 
 def run_jobs(now: datetime | None = None) -> dict[str, int]:

@@ -9,6 +9,7 @@ from flask import Response, abort, flash, redirect, render_template, request, se
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.routing import BuildError
 
+from api.addresses import public_base_url
 from api.bookings import bp, calendar_sync, ical, service
 from api.bookings.access import require_user, require_verified, signed_in_user
 from api.bookings.api import available_actions, feed_url, slot_range
@@ -227,7 +228,7 @@ def google_connect():
 
 
 def _callback_url() -> str:
-    return service.settings().public_base_url.rstrip("/") + url_for("bookings.google_callback")
+    return public_base_url() + url_for("bookings.google_callback")
 
 
 @bp.get("/bookings/calendar/google/callback")
@@ -279,6 +280,6 @@ def feed(token: str):
     user = ical.user_for_token(token)
     if user is None:
         abort(404)
-    body = ical.build_feed(user, service.now_utc(), service.settings().public_base_url)
+    body = ical.build_feed(user, service.now_utc(), public_base_url())
     return Response(body, mimetype="text/calendar", headers={
         "Content-Disposition": 'inline; filename="mentorhub.ics"', "Cache-Control": "private, max-age=300"})

@@ -27,6 +27,7 @@ from sqlalchemy.orm import joinedload, lazyload, load_only
 from sqlalchemy.exc import IntegrityError
 
 from api.activity import log_event
+from api.addresses import public_base_url
 from api.bookings import notices
 from api.bookings.policy import (BookingTransition, CancellationTerms, cancellation_terms, emit, payment_first,
                                  policy_for, settings)
@@ -270,7 +271,7 @@ def user_by_id(user_id: int) -> User:
 
 
 def _link(booking_id: int) -> str:
-    return f"{settings().public_base_url.rstrip('/')}/bookings/{booking_id}"
+    return f"{public_base_url()}/bookings/{booking_id}"
 
 
 # ---------------------------------------------------------------- requesting

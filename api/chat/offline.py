@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import func, select
 
+from api.addresses import external_url
 from api.chat.rooms import membership, other_member_id
 from api.extensions import db
 from api.tables import Message, User, utcnow
@@ -36,7 +37,7 @@ def notify_if_offline(room, message_id: int, sender: User, is_online) -> bool:
     recipient = db.session.get(User, recipient_id)
     if recipient is None or not recipient.is_active:
         return False
-    link = url_for("chat.room", slug=room.slug, _external=True)
+    link = external_url("chat.room", slug=room.slug)
     text = (f"Hello {recipient.full_name},\n\n{sender.full_name} sent you a message on MentorHub.\n"
             f"Read and answer it here:\n\n{link}\n")
     try:

@@ -1,18 +1,22 @@
 """Rooms, membership rules and messages: the chat's service layer used by routes and socket events."""
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app, url_for
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from api.activity import log_event
 from api.chat.formatting import handle_of, mention_handles, render_body
 from api.extensions import db
 from api.tables import Booking, ChatMember, ChatRoom, EventType, Message, MentorProfile, MentorStatus, Topic, User
 from api.tables import utcnow
+from api.tables.chat import ModerationAction, topic_room_slug
+
+logger = logging.getLogger("mentorhub.chat")
 
 GENERAL_SLUG = "general"
 DIRECT_SLUG = re.compile(r"^dm-(\d+)-(\d+)$")
@@ -32,16 +36,25 @@ def _settings():
 
 
 def ensure_public_rooms() -> list[ChatRoom]:
-    """The general room and one room per topic, created on first use; general first, then by name."""
-    rooms = {room.slug: room for room in db.session.scalars(select(ChatRoom).where(ChatRoom.kind == "public"))}
+    """The general room and one room per topic (found by its topic), created on first use; general first, then by name.
+
+    Duplicate rooms of a topic (older versions of the seeder named them differently) are merged first.
+    """
+    public = list(db.session.scalars(select(ChatRoom).where(ChatRoom.kind == "public")))
+    topic_ids = [room.topic_id for room in public if room.topic_id is not None]
+    if len(topic_ids) != len(set(topic_ids)):
+        merge_duplicate_topic_rooms()
+        public = list(db.session.scalars(select(ChatRoom).where(ChatRoom.kind == "public")))
+    rooms = {room.slug: room for room in public}
+    by_topic = {room.topic_id for room in public if room.topic_id is not None}
     created = False
     if GENERAL_SLUG not in rooms:
         rooms[GENERAL_SLUG] = ChatRoom(kind="public", slug=GENERAL_SLUG, name="General")
         db.session.add(rooms[GENERAL_SLUG])
         created = True
     for topic in db.session.scalars(select(Topic)):
-        slug = f"topic-{topic.slug}"
-        if slug not in rooms:
+        slug = topic_room_slug(topic.slug)
+        if topic.id not in by_topic and slug not in rooms:
             rooms[slug] = ChatRoom(kind="public", slug=slug, name=topic.name, topic_id=topic.id)
             db.session.add(rooms[slug])
             created = True
@@ -53,6 +66,75 @@ def ensure_public_rooms() -> list[ChatRoom]:
             return ensure_public_rooms()
     general = rooms.pop(GENERAL_SLUG)
     return [general, *sorted(rooms.values(), key=lambda r: r.name.lower())]
+
+
+def merge_duplicate_topic_rooms() -> int:
+    """One public room per topic: move the messages, moderation history, mutes and bans of a topic's other rooms
+    into the one named topic_room_slug() (else its oldest, renamed so), then delete them. Idempotent; the number of
+    rooms merged away."""
+    public = db.session.scalars(select(ChatRoom).where(ChatRoom.kind == "public", ChatRoom.topic_id.is_not(None))
+                                .order_by(ChatRoom.id)).all()
+    groups: dict[int, list[ChatRoom]] = {}
+    for room in public:
+        groups.setdefault(room.topic_id, []).append(room)
+    groups = {topic_id: rooms for topic_id, rooms in groups.items() if len(rooms) > 1}
+    if not groups:
+        return 0
+    topic_slugs = dict(db.session.execute(select(Topic.id, Topic.slug).where(Topic.id.in_(groups))).all())
+    gone_slugs: list[str] = []
+    try:
+        for topic_id, rooms in groups.items():
+            canonical = topic_room_slug(topic_slugs[topic_id])
+            keeper = next((room for room in rooms if room.slug == canonical), rooms[0])
+            others = [room for room in rooms if room is not keeper]
+            other_ids = [room.id for room in others]
+            db.session.execute(update(Message).where(Message.room_id.in_(other_ids)).values(room_id=keeper.id))
+            db.session.execute(update(ModerationAction).where(ModerationAction.room_id.in_(other_ids))
+                               .values(room_id=keeper.id))
+            _merge_members(keeper.id, other_ids)
+            gone_slugs += [room.slug for room in others]
+            for room in others:
+                db.session.expunge(room)
+            db.session.execute(delete(ChatMember).where(ChatMember.room_id.in_(other_ids)))
+            db.session.execute(delete(ChatRoom).where(ChatRoom.id.in_(other_ids)))
+            if keeper.slug != canonical:
+                keeper.slug = canonical
+        db.session.commit()
+    except Exception:  # another worker merged them at the same moment
+        db.session.rollback()
+        logger.warning("merging duplicate topic rooms failed (merged elsewhere meanwhile?)", exc_info=True)
+        return 0
+    cache = current_app.extensions.get("chat_room_refs", {})
+    for slug in gone_slugs:
+        cache.pop(slug, None)
+    logger.info("merged %d duplicate topic rooms", len(gone_slugs))
+    return len(gone_slugs)
+
+
+def _merge_members(keeper_id: int, other_ids: list[int]) -> None:
+    """Mutes, bans and read markers of the other rooms onto the keeper (the stricter or later of two)."""
+    kept = {m.user_id: m for m in db.session.scalars(select(ChatMember).where(ChatMember.room_id == keeper_id))}
+    for member in db.session.scalars(select(ChatMember).where(ChatMember.room_id.in_(other_ids))
+                                     .order_by(ChatMember.id)).all():
+        mine = kept.get(member.user_id)
+        if mine is None:
+            kept[member.user_id] = mine = ChatMember(room_id=keeper_id, user_id=member.user_id)
+            db.session.add(mine)
+        mine.banned = bool(mine.banned or member.banned)
+        mine.muted_until = max(filter(None, (mine.muted_until, member.muted_until)), default=None)
+        mine.last_read_message_id = max(filter(None, (mine.last_read_message_id, member.last_read_message_id)),
+                                        default=None)
+    db.session.flush()
+
+
+def legacy_topic_room(slug: str) -> ChatRoom | None:
+    """The room of a topic addressed by an older name (the bare topic slug of earlier demo worlds)."""
+    if not isinstance(slug, str) or len(slug) > 120:
+        return None
+    topic_id = db.session.scalar(select(Topic.id).where(Topic.slug == slug))
+    if topic_id is None:
+        return None
+    return db.session.scalar(select(ChatRoom).where(ChatRoom.kind == "public", ChatRoom.topic_id == topic_id))
 
 
 def room_by_slug(slug: str) -> ChatRoom | None:

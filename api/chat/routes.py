@@ -17,6 +17,7 @@ from api.chat.rooms import (
     ensure_public_rooms,
     history,
     is_verified,
+    legacy_topic_room,
     may_start_direct,
     membership,
     open_direct_room,
@@ -53,7 +54,10 @@ def index():
 @bp.get("/chat/rooms/<slug>")
 @auth_required
 def room(slug: str):
+    public_rooms = ensure_public_rooms()  # first: it may merge a topic's duplicate rooms
     room = room_by_slug(slug)
+    if room is None and (legacy := legacy_topic_room(slug)) is not None:
+        return redirect(url_for("chat.room", slug=legacy.slug), 301)
     try:
         check_can_read(room, current_user)
     except ChatError as error:
@@ -63,7 +67,7 @@ def room(slug: str):
         "chat/room.html",
         room=room,
         title=room_title(room, current_user),
-        public_rooms=ensure_public_rooms(),
+        public_rooms=public_rooms,
         conversations=direct_rooms(current_user),
         can_send=is_verified(current_user),
         is_admin=current_user.has_role(Role.ADMIN),

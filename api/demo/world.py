@@ -898,8 +898,10 @@ class _Simulator:
             rating["id"] = i + 1
 
     def _chat(self) -> None:
+        from api.tables.chat import topic_room_slug  # the app's own name for a topic's room: one room per topic
+
         rng = self.rng
-        rooms = [("general", "General", None)] + [(s, n, i) for i, (s, n) in
+        rooms = [("general", "General", None)] + [(topic_room_slug(s), n, i) for i, (s, n) in
                                                    enumerate(zip(self.topic_slugs, self.topic_names))]
         declared: dict[int, list[int]] = {}
         for row in self.rows["learner_topics"]:

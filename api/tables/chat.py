@@ -10,6 +10,11 @@ from api.extensions import db
 from api.tables.types import UTCDateTime, utcnow
 
 
+def topic_room_slug(topic_slug: str) -> str:
+    """The slug of a topic's public room: the one name the app and the demo seeder give it."""
+    return f"topic-{topic_slug}"
+
+
 class ChatRoom(db.Model):
     __tablename__ = "chat_rooms"
 

@@ -3,6 +3,10 @@
    with textContent only. */
 (function () {
   "use strict";
+  var switcher = document.getElementById("chat-switch");  // the room select of narrow screens
+  if (switcher) {
+    switcher.addEventListener("change", function () { window.location.assign(switcher.value); });
+  }
   var root = document.getElementById("chat");
   if (!root || typeof io === "undefined") { return; }
 
@@ -34,9 +38,15 @@
   var readBy = {};        // user id -> last message id they read (one-on-one rooms)
   var typers = {};        // user id -> {name, timer}
 
+  var unsentShown = false;  // "Not sent: not connected" stays over the retry notices until the next send or reconnect
+
   function status(text, isError) {
     statusEl.textContent = text || "";
     statusEl.classList.toggle("chat-error", !!isError);
+  }
+
+  function connectionStatus(text) {
+    if (!unsentShown) { status(text, true); }
   }
 
   function formatSize(bytes) {
@@ -238,7 +248,8 @@
   var socket = io("/chat");
 
   socket.on("connect", function () {
-    status("");
+    status(unsentShown && input && input.value.trim() ? "Reconnected: you can send your message again." : "");
+    unsentShown = false;
     socket.emit("join", { room: slug, after_id: lastId || undefined }, function (reply) {
       if (!reply || !reply.ok) { status((reply && reply.error) || "Could not join the room.", true); return; }
       online = {};
@@ -251,8 +262,12 @@
       markRead();
     });
   });
-  socket.on("connect_error", function () { status("Connecting to the chat…", true); });
-  socket.on("disconnect", function () { status("Connection lost; reconnecting…", true); });
+  socket.on("connect_error", function (error) {
+    // the server refused the connection (e.g. a logged-out session) or cannot be reached: say so, keep retrying
+    var reason = error && error.message && !/^(xhr poll error|websocket error|timeout)$/.test(error.message) ? error.message : "";
+    connectionStatus("Cannot connect to the chat" + (reason ? ": " + reason : ".") + " Retrying…");
+  });
+  socket.on("disconnect", function () { connectionStatus("Connection lost; reconnecting… Messages cannot be sent until it is back."); });
 
   // new messages come in batches: {room_id, room, messages: [oldest first]} (one or many)
   socket.on("messages", function (batch) {
@@ -323,20 +338,30 @@
   input.addEventListener("keydown", function (event) {
     if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); form.requestSubmit(); }
   });
+  // a refused or unanswered message is never dropped silently: its text goes back into the box with the reason
+  function notSent(body, reason) {
+    if (body !== null) { input.value = input.value ? body + "\n" + input.value : body; }
+    status("Not sent: " + reason, true);
+    unsentShown = !socket.connected;
+    input.focus();
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var body = input.value.trim();
     if (!body) { return; }
+    if (!socket.connected) {  // an emit now would wait in the client's buffer, maybe for ever
+      notSent(null, "the chat is not connected. Your message is still in the box; send it again once it reconnects.");
+      return;
+    }
     var clientId = "c" + Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
     input.value = "";
     typingSentAt = 0;
-    socket.emit("send", { room: slug, body: body, client_id: clientId }, function (reply) {
-      if (!reply || !reply.ok) {
-        input.value = body;
-        status((reply && reply.error) || "The message was not sent.", true);
-        return;
-      }
+    socket.timeout(15000).emit("send", { room: slug, body: body, client_id: clientId }, function (error, reply) {
+      if (error) { notSent(body, "the chat server did not answer; try again."); return; }
+      if (!reply || !reply.ok) { notSent(body, (reply && reply.error) || "the server refused the message."); return; }
       status("");
+      unsentShown = false;
       add([reply.message], false);
     });
   });

@@ -16,13 +16,20 @@ def test_socket_connection_requires_a_logged_in_session(app, sio, login_client, 
     assert member.is_connected(NAMESPACE)
 
 
-def test_cors_origins_are_the_configured_list_never_any(app, settings, tmp_path):
+def test_cors_origins_are_the_same_origin_rule_or_the_configured_list_never_any(app, settings, tmp_path):
     from api import create_app
     from api.extensions import socketio
     from tests.conftest import make_settings
 
-    assert socketio.server.eio.cors_allowed_origins == settings.cors_allowed_origins
-    assert "*" not in socketio.server.eio.cors_allowed_origins
+    assert settings.cors_allowed_origins == []  # unset: the page's own origin, whatever address it is served on
+    rule = socketio.server.eio.cors_allowed_origins
+    assert callable(rule)
+    environ = {"wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1:5104"}
+    assert rule("http://127.0.0.1:5104", environ)
+    assert not rule("http://127.0.0.1:5000", environ) and not rule("https://evil.example", environ)
+    listed = make_settings(tmp_path / "listed", cors_allowed_origins=["https://mentorhub.example"])
+    create_app(settings=listed)
+    assert socketio.server.eio.cors_allowed_origins == ["https://mentorhub.example"]  # an explicit list wins
     with pytest.raises(RuntimeError, match="CORS_ALLOWED_ORIGINS"):
         create_app(settings=make_settings(tmp_path / "star", cors_allowed_origins=["*"]))
 
