@@ -54,7 +54,7 @@ PAGES = {
 def _settings(var_dir: Path, seeded_here: bool):
     from api.settings import get_settings
 
-    overrides = dict(var_dir=var_dir, socketio_async_mode="threading", log_level="WARNING")
+    overrides = {"var_dir": var_dir, "socketio_async_mode": "threading", "log_level": "WARNING"}
     if seeded_here:  # nothing of the machine's own databases, queues or tracking
         overrides.update(database_url="", redis_url="", mlflow_tracking_uri=f"sqlite:///{var_dir / 'mlflow.db'}")
     return get_settings().model_copy(update=overrides)
