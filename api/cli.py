@@ -147,6 +147,8 @@ def _attach_lazy_commands() -> None:
          "Re-sync the search ranking columns (rating prior, 90-day popularity, prices)."),
         (payments, "reconcile", "api.payments.reconcile:reconcile_command",
          "Settle payments stuck between states; cancel unpaid requests."),
+        (cli, "screenshots", "api.screenshots:screenshots",
+         "Full-page screenshots of every main page for each role, at 1280 and 390 px wide."),
     ]
     for group, name, import_path, help_text in lazy_commands:
         group.add_command(LazyCommand(name, import_path, help_text))

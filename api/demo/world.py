@@ -38,14 +38,14 @@ EMAIL_VERIFY_DELAY = 600
 
 # Order of insertion (foreign keys first); also the keys of the counts returned.
 TABLE_ORDER = (
-    "topics", "users", "user_roles", "learner_profiles", "learner_topics", "mentor_profiles",
+    "topics", "users", "user_roles", "uploads", "learner_profiles", "learner_topics", "mentor_profiles",
     "mentor_topics", "certifications", "availability_rules", "availability_exceptions", "chat_rooms",
     "messages", "bookings", "payments", "payment_checkouts", "refunds", "reviews", "learner_ratings", "events",
 )
 
 LANGUAGE_TOPIC_CODES = {"english": "en", "spanish": "es", "french": "fr", "german": "de", "japanese": "ja",
                         "mandarin": "zh"}
-CERTIFICATE_PLACEHOLDER = "demo/certificate-sample.pdf"
+CERTIFICATE_NAME = "demo-certificate-{id:05d}.pdf"  # an upload of its mentor's, as the media route serves
 
 
 class WorldExistsError(click.ClickException):
@@ -470,11 +470,18 @@ class _Simulator:
                 self.rows["mentor_topics"].append({"mentor_id": uid, "topic_id": t + 1})
             n_certs = 1 + self._weighted(np.array([0.5, 0.35, 0.15]))
             for name, issuer in self.py.sample(cat.CERTIFICATIONS[category], min(n_certs, 3)):
+                cert_id = len(self.rows["certifications"]) + 1
+                document = None if status == "pending" else CERTIFICATE_NAME.format(id=cert_id)
                 self.rows["certifications"].append({
-                    "id": len(self.rows["certifications"]) + 1, "mentor_id": uid, "name": name, "issuer": issuer,
+                    "id": cert_id, "mentor_id": uid, "name": name, "issuer": issuer,
                     "year": int(_dt(self.now).year - self.py.randrange(0, min(years, 15) + 1)),
-                    "document_path": None if status == "pending" else CERTIFICATE_PLACEHOLDER,
+                    "document_path": document,
                 })
+                if document:
+                    self.rows["uploads"].append({
+                        "id": len(self.rows["uploads"]) + 1, "owner_id": uid, "kind": "document",
+                        "stored_name": document, "content_type": "application/pdf", "size_bytes": len(_SAMPLE_PDF),
+                        "created_at": _dt(created)})
             for weekday in sorted(rules):
                 for start, end in rules[weekday]:
                     self.rows["availability_rules"].append({
@@ -1025,22 +1032,22 @@ def _write(world: World, *, progress: bool, chunk: int = 5_000) -> None:
         raise
     finally:
         bar.close()
-    _write_certificate_placeholder()
+    _write_certificate_documents(world)
 
 
-def _write_certificate_placeholder() -> None:
-    """The one sample file every seeded certification points to, under the upload folder."""
+def _write_certificate_documents(world: World) -> None:
+    """The sample PDF behind every seeded certification's document, under the upload folder."""
     try:
         from flask import current_app
 
         settings = current_app.config["MENTORHUB_SETTINGS"]
     except (RuntimeError, KeyError):
         return
-    path = settings.upload_dir / CERTIFICATE_PLACEHOLDER
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(_SAMPLE_PDF)
+    settings.upload_dir.mkdir(parents=True, exist_ok=True)
+    for upload in world.rows["uploads"]:
+        path = settings.upload_dir / upload["stored_name"]
+        if not path.exists():
+            path.write_bytes(_SAMPLE_PDF)
 
 
 _SAMPLE_PDF = (
