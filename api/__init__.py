@@ -18,7 +18,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     """Build the app for the settings' profile; `config` overrides Flask config keys (tests)."""
     from apiflask import APIFlask
 
-    from api import errors, logs
+    from api import errors, headers, logs
     from api.settings import get_settings
     from api.config import flask_config
     from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
@@ -60,6 +60,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     for blueprint in _feature_blueprints():
         app.register_blueprint(blueprint)
     errors.register(app)
+    headers.register(app, production=settings.profile == "production")
     return app
 
 

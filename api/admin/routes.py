@@ -153,7 +153,8 @@ class CodeForm(FlaskForm):
 @bp.route("/2fa", methods=["GET", "POST"])
 def two_factor():
     """Enrol (first time: a secret for the authenticator app) or enter the current code; then the session starts."""
-    from api.auth.routes import home_for, safe_next
+    from api.auth.routes import home_for
+    from api.redirects import safe_next
     from api.tables import Role
 
     user = twofactor.pending_user()
