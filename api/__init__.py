@@ -18,7 +18,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     """Build the app for the settings' profile; `config` overrides Flask config keys (tests)."""
     from apiflask import APIFlask
 
-    from api import errors, logs
+    from api import errors, headers, input_guard, logs
     from api.settings import get_settings
     from api.config import flask_config
     from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
@@ -63,9 +63,11 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
 
     from api import tables  # noqa: F401  (registers every table on the metadata)
 
+    input_guard.register(app)
     for blueprint in _feature_blueprints():
         app.register_blueprint(blueprint)
     errors.register(app)
+    headers.register(app, production=settings.profile == "production")
     return app
 
 

@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     max_document_bytes: int = 10 * 1024 * 1024
     max_video_bytes: int = 25 * 1024 * 1024
     picture_max_side: int = 512
+    max_image_pixels: int = 40_000_000  # larger pictures are refused from their header, before decoding
 
     # payments: the sandbox gateway unless keys are set
     stripe_secret_key: str = ""

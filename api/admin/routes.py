@@ -19,6 +19,8 @@ from api.profiles import service
 from api.profiles.upgrade import criteria, set_criteria
 from api.tables import User
 
+MAX_PAGE = 100_000  # a page number beyond any list; larger ones would overflow the OFFSET
+
 
 class RejectForm(FlaskForm):
     reason = TextAreaField("Reason for the mentor", render_kw={"rows": 3, "maxlength": 2000},
@@ -153,7 +155,8 @@ class CodeForm(FlaskForm):
 @bp.route("/2fa", methods=["GET", "POST"])
 def two_factor():
     """Enrol (first time: a secret for the authenticator app) or enter the current code; then the session starts."""
-    from api.auth.routes import home_for, safe_next
+    from api.auth.routes import home_for
+    from api.redirects import safe_next
     from api.tables import Role
 
     user = twofactor.pending_user()
@@ -212,7 +215,7 @@ def dashboard():
 @bp.get("/audit")
 @admin_required
 def audit_log():
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     action = (request.args.get("action") or "").strip()[:64]
     rows, total = audit.entries(page=page, per_page=50, action=action or None)
     return render_template("admin/audit.html", rows=rows, total=total, page=page, action=action,
@@ -223,7 +226,7 @@ def audit_log():
 @admin_required
 def api_audit():
     """The audit log, newest first (page, per_page up to 200, action prefix)."""
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
     per_page = min(max(request.args.get("per_page", 50, type=int) or 50, 1), 200)
     rows, total = audit.entries(page=page, per_page=per_page, action=(request.args.get("action") or None))
     return {"entries": rows, "total": total, "page": page}

@@ -20,17 +20,8 @@ from api.auth.forms import (
 )
 from api.auth.validation import normalise_phone
 from api.extensions import db
+from api.redirects import safe_next
 from api.tables import Role
-
-
-def safe_next(target: str | None) -> str | None:
-    """A same-site path to go back to after log-in, or None (no open redirects)."""
-    if not target:
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return None
-    return target
 
 
 def home_for(user) -> str:

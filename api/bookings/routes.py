@@ -17,6 +17,7 @@ from api.bookings.policy import payment_first
 from api.bookings.service import BookingError
 from api.bookings.timefmt import format_day, format_span, format_when, local
 from api.extensions import db
+from api.redirects import redirect_to_next
 from api.tables import Booking, Notification, Role, User
 
 
@@ -179,7 +180,7 @@ def act_page(booking_id: int, action: str):
               f"{format_when(booking.starts_at, booking.ends_at, user.timezone)}.", "success")
     except BookingError as error:
         flash(error.message, "error")
-    return redirect(request.form.get("next") or url_for("bookings.dashboard"))
+    return redirect_to_next(request.form.get("next"), url_for("bookings.dashboard"))
 
 
 @bp.route("/bookings/<int:booking_id>/reschedule", methods=["GET", "POST"])

@@ -61,6 +61,7 @@ S = BookingStatus
 OVERLAP_CONSTRAINT = "ex_bookings_mentor_no_overlap"
 _KEEP = "mentorhub.bookings.keep"  # session.info: the last requested mentor's user row, kept loaded
 SLOT_TAKEN = "That slot is no longer free: another booking holds it (requested or accepted). Please choose another time."
+MAX_REACH_DAYS = 3660  # beyond any booking horizon (at most 365 days) and any past session still handled
 
 # from status -> to status -> who may make the change
 TRANSITIONS: dict[BookingStatus, dict[BookingStatus, frozenset[str]]] = {
@@ -154,6 +155,13 @@ def _booking_target(mentor_id: int, starts_at: datetime) -> _BookingTarget:
         raise BookingError(422, "This mentor is not taking bookings (their profile is not approved).", "mentor_id")
     exceptions = sorted({row[4] for row in rows if row[4] is not None}, key=lambda exception: exception.id)
     return _BookingTarget(mentor, own_policy, calendar, user, exceptions)
+
+
+def _check_within_reach(starts_at: datetime, now: datetime) -> None:
+    """Refuse times no policy could offer (a year 9999 or 0001 start would overflow the date arithmetic)."""
+    if abs(starts_at - now) > timedelta(days=MAX_REACH_DAYS):
+        raise BookingError(422, "That time is outside the booking window; choose one of the offered slots.",
+                           "starts_at")
 
 
 def _exception_range(first: datetime, last: datetime):
@@ -283,6 +291,7 @@ def request_booking(learner: User, mentor_id: int, starts_at: datetime, note: st
     now = now or now_utc()
     if not learner.has_role(Role.LEARNER):
         raise BookingError(403, "Only learners can request sessions.", "role")
+    _check_within_reach(starts_at, now)
     target = _booking_target(mentor_id, starts_at)
     mentor, mentor_user = target.mentor, target.user
     if mentor.user_id == learner.id:
@@ -509,6 +518,7 @@ def reschedule(booking_id: int, user: User, starts_at: datetime, reason: str = "
     if booking is None:
         raise BookingError(404, "There is no booking with that id.", "booking_id")
     actor_for(booking, user)
+    _check_within_reach(starts_at, now)
     mentor = get_mentor(booking.mentor_id)
     policy = policy_for(mentor)
     slot = _offered_slot(mentor, policy, starts_at, now)

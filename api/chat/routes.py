@@ -31,6 +31,7 @@ from api.chat.rooms import (
 from api.chat.uploads import discard, path_of, receive
 from api.errors import error_response
 from api.extensions import db, socketio
+from api.redirects import redirect_to_next
 from api.tables import Attachment, ChatRoom, Message, Role, User
 
 
@@ -224,7 +225,7 @@ def _done(result: dict, status: int = 200):
     if request.is_json:
         return jsonify(ok=True, **result), status
     flash("Done.", "success")
-    return redirect(request.referrer or url_for("chat.admin_reports"))
+    return redirect_to_next(request.form.get("next"), url_for("chat.admin_reports"))
 
 
 @bp.post("/api/v1/chat/messages/<int:message_id>/report")

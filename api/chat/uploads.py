@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from api.chat.rooms import ChatError
+from api.images import TooManyPixels, check_pixels
 
 IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "gif", "webp"}
 TEXT_EXTENSIONS = {
@@ -155,16 +156,20 @@ def receive(settings, stream: BinaryIO, filename: str | None, *, voice: bool = F
                 raise ChatError("The file's name does not match its content "
                                 f"(it looks like {content_type.split(';')[0]}).", 415)
         if kind == "image":
-            _check_image(path)
+            _check_image(path, settings.max_image_pixels)
         return StoredFile(stored_name, path, original, content_type, kind, size, duration)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
 
 
-def _check_image(path: Path) -> None:
+def _check_image(path: Path, max_pixels: int) -> None:
     from PIL import Image
 
+    try:
+        check_pixels(str(path), max_pixels)
+    except TooManyPixels as error:
+        raise ChatError(str(error), 413) from None
     try:
         with Image.open(path) as image:
             image.verify()

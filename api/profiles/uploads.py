@@ -16,6 +16,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import error_response
 from api.extensions import db
+from api.images import TooManyPixels, check_pixels
 from api.tables import Upload
 
 logger = logging.getLogger("mentorhub.uploads")
@@ -117,7 +118,12 @@ def _record(owner_id: int, kind: str, content_type: str, data: bytes) -> Upload:
 def _reencode_image(data: bytes, max_side: int, *, keep_png: bool = False) -> tuple[str, bytes]:
     from PIL import Image, ImageOps
 
-    Image.MAX_IMAGE_PIXELS = 40_000_000
+    max_pixels = _settings().max_image_pixels
+    try:
+        check_pixels(io.BytesIO(data), max_pixels)
+    except TooManyPixels as error:
+        raise UploadError(str(error)) from None
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with Image.open(io.BytesIO(data)) as probe:
             probe.verify()
@@ -138,7 +144,7 @@ def _reencode_image(data: bytes, max_side: int, *, keep_png: bool = False) -> tu
             image.save(out, format="JPEG", quality=85, optimize=True, progressive=True)
             return "image/jpeg", out.getvalue()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise UploadError("The picture has too many pixels; use one under 40 megapixels.") from None
+        raise UploadError(str(TooManyPixels(max_pixels))) from None
     except (OSError, SyntaxError, ValueError):
         raise UploadError("The picture could not be read; upload a JPEG, PNG, GIF or WebP image.") from None
 

@@ -8,6 +8,7 @@ from flask_login import current_user
 from api.auth.decorators import admin_required, auth_required
 from api.errors import error_response
 from api.extensions import db
+from api.redirects import redirect_to_next
 from api.reviews import api_bp, bp, service
 from api.reviews.service import ReviewError
 from api.search.query import short_name
@@ -194,8 +195,7 @@ def hide_page(review_id: int, action: str):
         flash("Review hidden." if action == "hide" else "Review visible again.", "success")
     except ReviewError as error:
         return error_response(error.status, error.message)
-    target = request.form.get("next", "")
-    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("core.landing"))
+    return redirect_to_next(request.form.get("next"), url_for("core.landing"))
 
 
 @bp.route("/bookings/<int:booking_id>/rate-learner", methods=["GET", "POST"])

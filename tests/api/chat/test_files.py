@@ -95,6 +95,16 @@ def test_too_large_file_is_refused_and_leaves_no_file(app, chat):
     assert _stored_files(app) == []
 
 
+def test_an_image_with_too_many_pixels_is_refused_and_leaves_no_file(app, chat):
+    from tests.api.profiles.profile_helpers import huge_png
+
+    response = _upload(chat["leo_http"], chat["slug"], huge_png(7999, 7999), "bomb.png")
+    assert response.status_code == 413
+    assert "too many pixels" in response.json["error"]["message"]
+    assert _stored_files(app) == []
+    assert received_messages(chat["mara"]) == []
+
+
 def test_text_and_pdf_are_accepted_binary_junk_is_not(app, chat):
     code = _upload(chat["leo_http"], chat["slug"], b"print('hello')\n", "hello.py")
     assert code.status_code == 201

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tests.api.auth.accounts_helpers import JsonClient, form_token
-from tests.api.profiles.profile_helpers import HTML_BYTES, MP4_BYTES, PDF_BYTES, jpeg_with_exif, png_bytes
+from tests.api.profiles.profile_helpers import HTML_BYTES, MP4_BYTES, PDF_BYTES, huge_png, jpeg_with_exif, png_bytes
 
 # Tests whose outcome depends on the database run on SQLite and PostgreSQL (`db`); the rest on SQLite.
 
@@ -126,3 +126,14 @@ def test_web_picture_upload(app, client, make_user, login):
     no_csrf = client.post("/profile/picture", data={"picture": (io.BytesIO(png_bytes(10, 10)), "me.png")},
                           content_type="multipart/form-data")
     assert no_csrf.status_code == 400
+
+
+@pytest.mark.db
+def test_a_picture_with_too_many_pixels_is_refused_before_decoding(api, settings, make_user, login):
+    bomb = huge_png(7999, 7999)
+    assert len(bomb) < 100_000
+    login(make_user("ana@example.com"))
+    response = _upload(api, "/api/v1/profile/picture", bomb, "bomb.png")
+    assert response.status_code == 400
+    assert "too many pixels" in response.json["error"]["message"] and "file" in response.json["error"]["fields"]
+    assert not settings.upload_dir.exists() or list(settings.upload_dir.iterdir()) == []
