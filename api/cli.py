@@ -143,6 +143,8 @@ def _attach_lazy_commands() -> None:
         (bench, "chat", "api.chat.bench:chat", "Chat delivery across eventlet workers on the Redis queue."),
         (cli, "run-jobs", "api.bookings.jobs:run_jobs_command",
          "Periodic jobs: expire unanswered requests, complete sessions, send reminders."),
+        (cli, "jobs", "api.scheduler:jobs_command",
+         "Every periodic job once (bookings, payment reconciliation, ranking); --loop: a dedicated jobs process."),
         (cli, "refresh-ranking", "api.search.ranking_columns:refresh_ranking_command",
          "Re-sync the search ranking columns (rating prior, 90-day popularity, prices)."),
         (payments, "reconcile", "api.payments.reconcile:reconcile_command",

@@ -27,8 +27,11 @@ def main() -> None:
     from api.extensions import socketio
     from api.process import tune_garbage_collector
 
+    from api.scheduler import start_scheduler
+
     app = create_app()
     tune_garbage_collector()
+    start_scheduler(app)  # the periodic jobs, in a green thread of this server
     print(f"MentorHub is serving on http://{args.host}:{args.port}", flush=True)
     socketio.run(app, host=args.host, port=args.port)
 
