@@ -25,6 +25,17 @@ def _app():
     return create_app()
 
 
+def require_migrated() -> None:
+    """Stop with the command to run (not a traceback) when the database is not migrated to this code's head."""
+    from api.schema import SchemaNotReady, require_current_schema
+    from api.settings import get_settings
+
+    try:
+        require_current_schema(get_settings().sqlalchemy_database_uri)
+    except SchemaNotReady as error:
+        raise click.ClickException(str(error)) from None
+
+
 @click.group()
 def cli() -> None:
     """MentorHub: mentor-learner platform."""
@@ -69,6 +80,7 @@ def seed(learners: int, mentors: int, days: int, random_seed: int, until, if_emp
     """Generate the demo world: people, mentors, and months of learner behaviour."""
     from api.demo.world import WorldSpec, generate_world, world_exists
 
+    require_migrated()
     app = _app()
     with app.app_context():
         if if_empty and world_exists():
@@ -95,7 +107,7 @@ def demo_logins() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Serve the web client and chat with Flask-SocketIO's eventlet server."""
+    """Serve the web client and chat with Flask-SocketIO's eventlet server (and run the periodic jobs)."""
     os.execv(sys.executable, [sys.executable, "-m", "api.server", "--host", host, "--port", str(port)])
 
 
@@ -113,11 +125,13 @@ def _attach_lazy_commands() -> None:
     """Commands defined in other packages, attached without importing those packages at start-up."""
 
     class LazyCommand(click.Command):
-        def __init__(self, name: str, import_path: str, help_text: str, make_obj=None):
+        def __init__(self, name: str, import_path: str, help_text: str, make_obj=None,
+                     needs_db: bool | frozenset[str] = False):
             super().__init__(name, help=help_text, context_settings={"ignore_unknown_options": True,
                                                                      "allow_extra_args": True})
             self.import_path = import_path
             self.make_obj = make_obj  # builds the target's click context object (e.g. values from settings)
+            self.needs_db = needs_db  # works on the app's database (or these subcommands do): migrated first
 
         def _target(self) -> click.Command:
             module_name, attr = self.import_path.split(":")
@@ -125,14 +139,21 @@ def _attach_lazy_commands() -> None:
             return getattr(module, attr)
 
         def invoke(self, ctx: click.Context):
+            if self._needs_db(ctx.args):
+                require_migrated()
             target = self._target()
             obj = self.make_obj() if self.make_obj else None
             return target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False, obj=obj)
 
+        def _needs_db(self, args: list[str]) -> bool:
+            if not self.needs_db or "--help" in args or any(a.startswith("--database-url") for a in args):
+                return False
+            return self.needs_db is True or bool(self.needs_db & set(args))  # or: only these subcommands
+
         def get_help(self, ctx: click.Context) -> str:
             return self._target().get_help(ctx)
 
-    lazy_commands = [  # (group, name, "module:command", help)
+    lazy_commands = [  # (group, name, "module:command", help); the benchmarks build their own databases
         (bench, "startup", "api.benchmarks:startup", "Time from starting the server to its first healthy /healthz."),
         (bench, "recsys", "experiments.cli:recsys", "Offline recommender benchmark on MovieLens-100k (folds u1..u5)."),
         (bench, "booking", "api.bookings.bench:booking",
@@ -151,10 +172,10 @@ def _attach_lazy_commands() -> None:
          "Settle payments stuck between states; cancel unpaid requests."),
     ]
     for group, name, import_path, help_text in lazy_commands:
-        group.add_command(LazyCommand(name, import_path, help_text))
+        group.add_command(LazyCommand(name, import_path, help_text, needs_db=group is not bench))
     cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
                                 "ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve.",
-                                make_obj=_pipeline_settings))
+                                make_obj=_pipeline_settings, needs_db=frozenset({"ingest", "all"})))
 
 
 def _pipeline_settings() -> dict:

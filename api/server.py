@@ -16,8 +16,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
 
+    from api.schema import SchemaNotReady, require_current_schema
     from api.settings import get_settings
 
+    try:
+        require_current_schema(get_settings().sqlalchemy_database_uri)
+    except SchemaNotReady as error:
+        raise SystemExit(f"Error: {error}") from None
     if get_settings().sqlalchemy_database_uri.startswith("postgresql"):
         from psycogreen.eventlet import patch_psycopg
 

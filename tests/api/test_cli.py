@@ -48,3 +48,43 @@ def test_bench_commands_are_listed_without_importing_them():
     result = CliRunner().invoke(cli, ["bench", "--help"])
     assert result.exit_code == 0
     assert "recsys" in result.output and "startup" in result.output
+
+
+@pytest.mark.parametrize("command", [
+    ["seed", "--learners", "5", "--mentors", "2", "--days", "3"],
+    ["seed", "--if-empty"],
+    ["payments", "reconcile"],
+    ["run-jobs"],
+    ["jobs"],
+    ["refresh-ranking"],
+    ["pipeline", "all"],
+])
+def test_commands_on_a_never_migrated_database_say_what_to_run(cli_env, command):
+    (cli_env / "mentorhub.db").touch()  # an empty SQLite file
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 1
+    assert "never migrated" in result.output and "mentorhub db upgrade" in result.output
+    assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output  # a message, no crash
+    assert _tables(cli_env / "mentorhub.db") == set()  # nothing was created behind the user's back
+
+
+def test_a_database_behind_the_code_says_to_upgrade(cli_env):
+    runner = CliRunner()
+    assert runner.invoke(cli, ["db", "upgrade", "--revision", "0012_events_sequence"]).exit_code == 0
+    result = runner.invoke(cli, ["seed", "--if-empty"])
+    assert result.exit_code == 1
+    assert "is at revision 0012_events_sequence" in result.output and "mentorhub db upgrade" in result.output
+
+
+def test_the_server_refuses_a_never_migrated_database(cli_env):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    result = subprocess.run([sys.executable, "-m", "api.server", "--port", "0"], env=env, cwd=cli_env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "never migrated" in result.stderr and "mentorhub db upgrade" in result.stderr
+    assert "Traceback" not in result.stderr
