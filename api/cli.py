@@ -5,6 +5,7 @@ inside the command that needs them, never at start-up.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -36,9 +37,44 @@ def require_migrated() -> None:
         raise click.ClickException(str(error)) from None
 
 
+_verbose = False
+
+
 @click.group()
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show every detail (library logs, warnings, progress) here instead of var/log/commands.log.")
+def cli(verbose: bool) -> None:
     """MentorHub: mentor-learner platform."""
+    global _verbose
+    _verbose = verbose
+
+
+@contextlib.contextmanager
+def step(title: str):
+    """A step of a command: its details go to var/log/commands.log (unless --verbose); a failure names the log."""
+    if _verbose:
+        click.echo(f"{title}...")
+        yield
+        return
+    from api.console import StepFailed, details_to_log, log_file
+    from api.settings import get_settings
+
+    try:
+        ctx = click.get_current_context(silent=True)
+        options = [f"--{k.replace('_', '-')}={v}" for k, v in (ctx.params if ctx else {}).items()
+                   if v not in (None, False)]
+        command = " ".join([ctx.command_path, *options, *ctx.args]) if ctx else title
+        with details_to_log(title, log_file(get_settings().var_dir), command=command):
+            yield
+    except StepFailed as error:
+        raise click.ClickException(str(error)) from None
+
+
+def details_hint() -> str:
+    from api.console import display_path, log_file
+    from api.settings import get_settings
+
+    return display_path(log_file(get_settings().var_dir))
 
 
 @cli.group()
@@ -52,9 +88,20 @@ def db_upgrade(revision: str) -> None:
     """Upgrade the database to a revision."""
     from flask_migrate import upgrade
 
-    with _app().app_context():
-        upgrade(revision=revision)
-    click.echo(f"database upgraded to {revision}")
+    from api.schema import current_revisions
+    from api.settings import get_settings
+
+    url = get_settings().sqlalchemy_database_uri
+    with step("Migrating the database"):
+        before = current_revisions(url)
+        with _app().app_context():
+            upgrade(revision=revision)
+        after = current_revisions(url)
+    at = ", ".join(sorted(after)) or "base"
+    if before == after:
+        click.echo(f"Database: already at {at}; nothing to migrate.")
+    else:
+        click.echo(f"Database: migrated from {', '.join(sorted(before)) or 'empty'} to {at}.")
 
 
 @db.command("downgrade")
@@ -63,9 +110,9 @@ def db_downgrade(revision: str) -> None:
     """Downgrade the database to a revision ('base' empties it)."""
     from flask_migrate import downgrade
 
-    with _app().app_context():
+    with step("Downgrading the database"), _app().app_context():
         downgrade(revision=revision)
-    click.echo(f"database downgraded to {revision}")
+    click.echo(f"Database: downgraded to {revision}.")
 
 
 @cli.command()
@@ -84,14 +131,26 @@ def seed(learners: int, mentors: int, days: int, random_seed: int, until, if_emp
     app = _app()
     with app.app_context():
         if if_empty and world_exists():
-            click.echo("demo world already present; skipping seed")
+            click.echo("Demo world: already there; not seeded again.")
             return
         started = time.perf_counter()
         spec = WorldSpec(learners=learners, mentors=mentors, days=days, seed=random_seed,
                          until=until.date() if until else None)
-        counts = generate_world(spec, demo_password=DEMO_PASSWORD, demo_logins=DEMO_LOGINS, progress=True)
+        with step(f"Seeding the demo world ({learners} learners, {mentors} mentors, {days} days)"):
+            counts = generate_world(spec, demo_password=DEMO_PASSWORD, demo_logins=DEMO_LOGINS, progress=True)
         elapsed = time.perf_counter() - started
-    click.echo(f"seeded in {elapsed:.1f}s: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    click.echo(seed_summary(counts, elapsed))
+
+
+def seed_summary(counts: dict[str, int], seconds: float) -> str:
+    """Two lines: who was made, and how much behaviour was simulated."""
+    people = (f"Demo world: seeded in {seconds:.1f}s: {counts.get('learner_profiles', 0):,} learners, "
+              f"{counts.get('mentor_profiles', 0):,} mentors, {counts.get('topics', 0):,} topics")
+    activity = ", ".join(f"{counts[key]:,} {label}" for key, label in
+                         (("bookings", "bookings"), ("reviews", "reviews"), ("payments", "payments"),
+                          ("messages", "chat messages"), ("events", "events"))
+                         if counts.get(key))
+    return people + (f";\n  {activity}." if activity else ".")
 
 
 @cli.command("demo-logins")
@@ -101,6 +160,7 @@ def demo_logins() -> None:
     for role, email in DEMO_LOGINS.items():
         click.echo(f"  {role:<8} {email}")
     click.echo("The admin sets up two-factor sign-in (an authenticator app, TOTP) on first log-in.")
+    click.echo(f"Details of every setup step: {details_hint()}")
 
 
 @cli.command()
@@ -143,7 +203,23 @@ def _attach_lazy_commands() -> None:
                 require_migrated()
             target = self._target()
             obj = self.make_obj() if self.make_obj else None
-            return target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False, obj=obj)
+            title = self._step_title(ctx.args)
+            if title is None or _verbose:
+                return target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False, obj=obj)
+            obj["summary"] = []  # the command's summary lines, printed after its details went to the log
+            with step(title):
+                result = target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False, obj=obj)
+            _quiet_prefect_at_exit()
+            for line in obj["summary"]:
+                click.echo(line)
+            return result
+
+        def _step_title(self, args: list[str]) -> str | None:
+            """The pipeline's steps run quietly (details to the log); other lazy commands print as they go."""
+            if self.name != "pipeline" or "--help" in args or "--json" in args:
+                return None
+            stage = next((a for a in args if a in PIPELINE_STEPS), None)
+            return PIPELINE_STEPS.get(stage)
 
         def _needs_db(self, args: list[str]) -> bool:
             if not self.needs_db or "--help" in args or any(a.startswith("--database-url") for a in args):
@@ -176,6 +252,23 @@ def _attach_lazy_commands() -> None:
     cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
                                 "ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve.",
                                 make_obj=_pipeline_settings, needs_db=frozenset({"ingest", "all"})))
+
+
+PIPELINE_STEPS = {
+    "all": "Running the ML pipeline: ingest, train every model family, promote, monitor (a few minutes)",
+    "ingest": "Ingesting events and features",
+    "train": "Training every model family",
+    "promote": "Promoting the best candidate",
+    "monitor": "Writing the drift and quality reports",
+}
+
+
+def _quiet_prefect_at_exit() -> None:
+    """Prefect stops its temporary API server at exit and says so on the terminal, after the summary: it
+    must stop then (its log shipping still needs it), so only its info lines are silenced."""
+    import logging
+
+    logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
 def _pipeline_settings() -> dict:

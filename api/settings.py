@@ -168,7 +168,7 @@ class Settings(BaseSettings):
     admin_totp_valid_window: int = Field(1, ge=0, le=2)  # accept codes this many 30 s steps early or late
     admin_totp_max_attempts: int = Field(5, ge=1)  # wrong codes before the password step must be repeated
     admin_totp_pending_seconds: int = Field(300, ge=30)  # time between the password and the code steps
-    admin_retrain_command: list[str] = []  # "retrain now"; empty: `<python> -m api.cli pipeline all`
+    admin_retrain_command: list[str] = []  # "retrain now"; empty: `<python> -m api.cli --verbose pipeline all`
     admin_report_days: int = Field(90, ge=1)  # the default date range of the analytics and revenue pages
     mlflow_ui_url: str = "http://127.0.0.1:5001"  # `make mlflow-ui`
 
