@@ -11,13 +11,15 @@ DEMO_DAYS ?= 120
 
 .PHONY: run test venv chromium mlflow-ui prefect-ui pipeline-serve clean
 
+# each step prints a line or two; the details (library logs, warnings, progress) go to var/log/commands.log
 run: $(STAMP)
-	$(BIN)/mentorhub db upgrade
-	$(BIN)/mentorhub seed --learners $(DEMO_LEARNERS) --mentors $(DEMO_MENTORS) --days $(DEMO_DAYS) --if-empty
-	$(BIN)/mentorhub payments reconcile
-	test -f var/.first-pipeline-done || { $(BIN)/mentorhub pipeline all && touch var/.first-pipeline-done; }
-	$(BIN)/mentorhub demo-logins
-	$(BIN)/mentorhub serve --host $(HOST) --port $(PORT)
+	@$(BIN)/mentorhub db upgrade
+	@$(BIN)/mentorhub seed --learners $(DEMO_LEARNERS) --mentors $(DEMO_MENTORS) --days $(DEMO_DAYS) --if-empty
+	@$(BIN)/mentorhub payments reconcile
+	@if test -f var/.first-pipeline-done; then echo "ML pipeline: trained before (retrain: .venv/bin/mentorhub pipeline all)."; \
+	else $(BIN)/mentorhub pipeline all && touch var/.first-pipeline-done; fi
+	@$(BIN)/mentorhub demo-logins
+	@$(BIN)/mentorhub serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

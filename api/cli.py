@@ -5,6 +5,7 @@ inside the command that needs them, never at start-up.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -25,9 +26,55 @@ def _app():
     return create_app()
 
 
+def require_migrated() -> None:
+    """Stop with the command to run (not a traceback) when the database is not migrated to this code's head."""
+    from api.schema import SchemaNotReady, require_current_schema
+    from api.settings import get_settings
+
+    try:
+        require_current_schema(get_settings().sqlalchemy_database_uri)
+    except SchemaNotReady as error:
+        raise click.ClickException(str(error)) from None
+
+
+_verbose = False
+
+
 @click.group()
-def cli() -> None:
+@click.option("-v", "--verbose", is_flag=True,
+              help="Show every detail (library logs, warnings, progress) here instead of var/log/commands.log.")
+def cli(verbose: bool) -> None:
     """MentorHub: mentor-learner platform."""
+    global _verbose
+    _verbose = verbose
+
+
+@contextlib.contextmanager
+def step(title: str):
+    """A step of a command: its details go to var/log/commands.log (unless --verbose); a failure names the log."""
+    if _verbose:
+        click.echo(f"{title}...")
+        yield
+        return
+    from api.console import StepFailed, details_to_log, log_file
+    from api.settings import get_settings
+
+    try:
+        ctx = click.get_current_context(silent=True)
+        options = [f"--{k.replace('_', '-')}={v}" for k, v in (ctx.params if ctx else {}).items()
+                   if v not in (None, False)]
+        command = " ".join([ctx.command_path, *options, *ctx.args]) if ctx else title
+        with details_to_log(title, log_file(get_settings().var_dir), command=command):
+            yield
+    except StepFailed as error:
+        raise click.ClickException(str(error)) from None
+
+
+def details_hint() -> str:
+    from api.console import display_path, log_file
+    from api.settings import get_settings
+
+    return display_path(log_file(get_settings().var_dir))
 
 
 @cli.group()
@@ -41,9 +88,20 @@ def db_upgrade(revision: str) -> None:
     """Upgrade the database to a revision."""
     from flask_migrate import upgrade
 
-    with _app().app_context():
-        upgrade(revision=revision)
-    click.echo(f"database upgraded to {revision}")
+    from api.schema import current_revisions
+    from api.settings import get_settings
+
+    url = get_settings().sqlalchemy_database_uri
+    with step("Migrating the database"):
+        before = current_revisions(url)
+        with _app().app_context():
+            upgrade(revision=revision)
+        after = current_revisions(url)
+    at = ", ".join(sorted(after)) or "base"
+    if before == after:
+        click.echo(f"Database: already at {at}; nothing to migrate.")
+    else:
+        click.echo(f"Database: migrated from {', '.join(sorted(before)) or 'empty'} to {at}.")
 
 
 @db.command("downgrade")
@@ -52,9 +110,9 @@ def db_downgrade(revision: str) -> None:
     """Downgrade the database to a revision ('base' empties it)."""
     from flask_migrate import downgrade
 
-    with _app().app_context():
+    with step("Downgrading the database"), _app().app_context():
         downgrade(revision=revision)
-    click.echo(f"database downgraded to {revision}")
+    click.echo(f"Database: downgraded to {revision}.")
 
 
 @cli.command()
@@ -69,17 +127,30 @@ def seed(learners: int, mentors: int, days: int, random_seed: int, until, if_emp
     """Generate the demo world: people, mentors, and months of learner behaviour."""
     from api.demo.world import WorldSpec, generate_world, world_exists
 
+    require_migrated()
     app = _app()
     with app.app_context():
         if if_empty and world_exists():
-            click.echo("demo world already present; skipping seed")
+            click.echo("Demo world: already there; not seeded again.")
             return
         started = time.perf_counter()
         spec = WorldSpec(learners=learners, mentors=mentors, days=days, seed=random_seed,
                          until=until.date() if until else None)
-        counts = generate_world(spec, demo_password=DEMO_PASSWORD, demo_logins=DEMO_LOGINS, progress=True)
+        with step(f"Seeding the demo world ({learners} learners, {mentors} mentors, {days} days)"):
+            counts = generate_world(spec, demo_password=DEMO_PASSWORD, demo_logins=DEMO_LOGINS, progress=True)
         elapsed = time.perf_counter() - started
-    click.echo(f"seeded in {elapsed:.1f}s: " + ", ".join(f"{k}={v}" for k, v in counts.items()))
+    click.echo(seed_summary(counts, elapsed))
+
+
+def seed_summary(counts: dict[str, int], seconds: float) -> str:
+    """Two lines: who was made, and how much behaviour was simulated."""
+    people = (f"Demo world: seeded in {seconds:.1f}s: {counts.get('learner_profiles', 0):,} learners, "
+              f"{counts.get('mentor_profiles', 0):,} mentors, {counts.get('topics', 0):,} topics")
+    activity = ", ".join(f"{counts[key]:,} {label}" for key, label in
+                         (("bookings", "bookings"), ("reviews", "reviews"), ("payments", "payments"),
+                          ("messages", "chat messages"), ("events", "events"))
+                         if counts.get(key))
+    return people + (f";\n  {activity}." if activity else ".")
 
 
 @cli.command("demo-logins")
@@ -89,13 +160,14 @@ def demo_logins() -> None:
     for role, email in DEMO_LOGINS.items():
         click.echo(f"  {role:<8} {email}")
     click.echo("The admin sets up two-factor sign-in (an authenticator app, TOTP) on first log-in.")
+    click.echo(f"Details of every setup step: {details_hint()}")
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Serve the web client and chat with Flask-SocketIO's eventlet server."""
+    """Serve the web client and chat with Flask-SocketIO's eventlet server (and run the periodic jobs)."""
     os.execv(sys.executable, [sys.executable, "-m", "api.server", "--host", host, "--port", str(port)])
 
 
@@ -113,11 +185,13 @@ def _attach_lazy_commands() -> None:
     """Commands defined in other packages, attached without importing those packages at start-up."""
 
     class LazyCommand(click.Command):
-        def __init__(self, name: str, import_path: str, help_text: str, make_obj=None):
+        def __init__(self, name: str, import_path: str, help_text: str, make_obj=None,
+                     needs_db: bool | frozenset[str] = False):
             super().__init__(name, help=help_text, context_settings={"ignore_unknown_options": True,
                                                                      "allow_extra_args": True})
             self.import_path = import_path
             self.make_obj = make_obj  # builds the target's click context object (e.g. values from settings)
+            self.needs_db = needs_db  # works on the app's database (or these subcommands do): migrated first
 
         def _target(self) -> click.Command:
             module_name, attr = self.import_path.split(":")
@@ -125,14 +199,37 @@ def _attach_lazy_commands() -> None:
             return getattr(module, attr)
 
         def invoke(self, ctx: click.Context):
+            if self._needs_db(ctx.args):
+                require_migrated()
             target = self._target()
             obj = self.make_obj() if self.make_obj else None
-            return target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False, obj=obj)
+            title = self._step_title(ctx.args)
+            if title is None or _verbose:
+                return target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False, obj=obj)
+            obj["summary"] = []  # the command's summary lines, printed after its details went to the log
+            with step(title):
+                result = target.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=False, obj=obj)
+            _quiet_prefect_at_exit()
+            for line in obj["summary"]:
+                click.echo(line)
+            return result
+
+        def _step_title(self, args: list[str]) -> str | None:
+            """The pipeline's steps run quietly (details to the log); other lazy commands print as they go."""
+            if self.name != "pipeline" or "--help" in args or "--json" in args:
+                return None
+            stage = next((a for a in args if a in PIPELINE_STEPS), None)
+            return PIPELINE_STEPS.get(stage)
+
+        def _needs_db(self, args: list[str]) -> bool:
+            if not self.needs_db or "--help" in args or any(a.startswith("--database-url") for a in args):
+                return False
+            return self.needs_db is True or bool(self.needs_db & set(args))  # or: only these subcommands
 
         def get_help(self, ctx: click.Context) -> str:
             return self._target().get_help(ctx)
 
-    lazy_commands = [  # (group, name, "module:command", help)
+    lazy_commands = [  # (group, name, "module:command", help); the benchmarks build their own databases
         (bench, "startup", "api.benchmarks:startup", "Time from starting the server to its first healthy /healthz."),
         (bench, "recsys", "experiments.cli:recsys", "Offline recommender benchmark on MovieLens-100k (folds u1..u5)."),
         (bench, "booking", "api.bookings.bench:booking",
@@ -143,6 +240,8 @@ def _attach_lazy_commands() -> None:
         (bench, "chat", "api.chat.bench:chat", "Chat delivery across eventlet workers on the Redis queue."),
         (cli, "run-jobs", "api.bookings.jobs:run_jobs_command",
          "Periodic jobs: expire unanswered requests, complete sessions, send reminders."),
+        (cli, "jobs", "api.scheduler:jobs_command",
+         "Every periodic job once (bookings, payment reconciliation, ranking); --loop: a dedicated jobs process."),
         (cli, "refresh-ranking", "api.search.ranking_columns:refresh_ranking_command",
          "Re-sync the search ranking columns (rating prior, 90-day popularity, prices)."),
         (payments, "reconcile", "api.payments.reconcile:reconcile_command",
@@ -151,10 +250,27 @@ def _attach_lazy_commands() -> None:
          "Full-page screenshots of every main page for each role, at 1280 and 390 px wide."),
     ]
     for group, name, import_path, help_text in lazy_commands:
-        group.add_command(LazyCommand(name, import_path, help_text))
+        group.add_command(LazyCommand(name, import_path, help_text, needs_db=group is not bench))
     cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
                                 "ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve.",
-                                make_obj=_pipeline_settings))
+                                make_obj=_pipeline_settings, needs_db=frozenset({"ingest", "all"})))
+
+
+PIPELINE_STEPS = {
+    "all": "Running the ML pipeline: ingest, train every model family, promote, monitor (a few minutes)",
+    "ingest": "Ingesting events and features",
+    "train": "Training every model family",
+    "promote": "Promoting the best candidate",
+    "monitor": "Writing the drift and quality reports",
+}
+
+
+def _quiet_prefect_at_exit() -> None:
+    """Prefect stops its temporary API server at exit and says so on the terminal, after the summary: it
+    must stop then (its log shipping still needs it), so only its info lines are silenced."""
+    import logging
+
+    logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
 def _pipeline_settings() -> dict:

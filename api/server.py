@@ -16,8 +16,13 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
 
+    from api.schema import SchemaNotReady, require_current_schema
     from api.settings import get_settings
 
+    try:
+        require_current_schema(get_settings().sqlalchemy_database_uri)
+    except SchemaNotReady as error:
+        raise SystemExit(f"Error: {error}") from None
     if get_settings().sqlalchemy_database_uri.startswith("postgresql"):
         from psycogreen.eventlet import patch_psycopg
 
@@ -28,9 +33,12 @@ def main() -> None:
     from api.extensions import socketio
     from api.process import tune_garbage_collector
 
+    from api.scheduler import start_scheduler
+
     # links made outside a request (jobs, e-mails) point here unless PUBLIC_BASE_URL is set
     app = create_app(config={"SERVED_URL": served_url(args.host, args.port)})
     tune_garbage_collector()
+    start_scheduler(app)  # the periodic jobs, in a green thread of this server
     print(f"MentorHub is serving on http://{args.host}:{args.port}", flush=True)
     socketio.run(app, host=args.host, port=args.port)
 

@@ -118,6 +118,9 @@ class Settings(BaseSettings):
     booking_late_cancel_refund_percent: int = 50  # refund for a late learner cancellation (issue 6: 50 %); ModelSetting "payments.refund_policy" overrides
     booking_reminder_minutes: list[int] = [24 * 60, 60]  # reminders this long before an accepted session
     booking_complete_after_hours: int = 24  # an accepted session is marked completed this long after its end
+    # periodic jobs (api/scheduler.py): the served process runs them this often, one server at a time (a database
+    # lease); 0: the servers run none and a dedicated `mentorhub jobs --loop` (or cron `mentorhub jobs`) does
+    jobs_interval_seconds: float = Field(60.0, ge=0)
     booking_video_link_template: str = "https://meet.jit.si/mentorhub-{token}"
     google_oauth_authorize_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
     google_oauth_token_url: str = "https://oauth2.googleapis.com/token"
@@ -168,7 +171,7 @@ class Settings(BaseSettings):
     admin_totp_valid_window: int = Field(1, ge=0, le=2)  # accept codes this many 30 s steps early or late
     admin_totp_max_attempts: int = Field(5, ge=1)  # wrong codes before the password step must be repeated
     admin_totp_pending_seconds: int = Field(300, ge=30)  # time between the password and the code steps
-    admin_retrain_command: list[str] = []  # "retrain now"; empty: `<python> -m api.cli pipeline all`
+    admin_retrain_command: list[str] = []  # "retrain now"; empty: `<python> -m api.cli --verbose pipeline all`
     admin_report_days: int = Field(90, ge=1)  # the default date range of the analytics and revenue pages
     mlflow_ui_url: str = "http://127.0.0.1:5001"  # `make mlflow-ui`
 

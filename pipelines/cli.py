@@ -19,7 +19,7 @@ from pipelines.common import configure_prefect
 def _config(ctx: click.Context) -> dict:
     cfg = dict(ctx.obj or {})
     for key, value in ctx.find_root().params.items():
-        if value not in (None, ""):
+        if value not in (None, "") and key != "json_output":
             cfg[key] = value
     var_dir = Path(cfg.get("var_dir") or "var").resolve()
     cfg["var_dir"] = str(var_dir)
@@ -32,8 +32,58 @@ def _config(ctx: click.Context) -> dict:
 
 
 def _report(name: str, started: float, result) -> None:
-    click.echo(json.dumps(result, indent=2, default=str, sort_keys=True) if result is not None else "")
-    click.echo(f"pipeline {name} finished in {time.perf_counter() - started:.1f}s")
+    """The step's summary: a line or two (or, with `pipeline --json`, the whole result as JSON).
+
+    When the caller gave a list as the context object's `summary` (the app's CLI, which sends the details
+    to a log file meanwhile), the lines go there to be printed after the step."""
+    ctx = click.get_current_context()
+    seconds = time.perf_counter() - started
+    if ctx.find_root().params.get("json_output"):
+        text = json.dumps({"step": name, "seconds": round(seconds, 1), "result": result}, indent=2, default=str,
+                          sort_keys=True)
+    elif name == "all":
+        text = all_summary(result, seconds)
+    else:
+        text = f"Pipeline {name}: done in {seconds:.0f}s" + (f": {_brief(result)}." if result else ".")
+    sink = (ctx.obj or {}).get("summary")
+    if isinstance(sink, list):
+        sink.extend(text.splitlines())
+    else:
+        click.echo(text)
+
+
+def _brief(result) -> str:
+    """Top-level values of a step's result in one line (nested ones by their size)."""
+    if not isinstance(result, dict):
+        return str(result)
+    parts = []
+    for key, value in result.items():
+        if isinstance(value, (dict, list, tuple)):
+            parts.append(f"{key}: {len(value)}")
+        elif value not in (None, ""):
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
+
+
+def all_summary(summary: dict, seconds: float) -> str:
+    """Two lines for `pipeline all`: what came in, how many models, the champion; then each model's NDCG@10."""
+    candidates = summary.get("candidates") or {}
+    promote = summary.get("promote") or {}
+    ranked = sorted(candidates.items(), key=lambda item: -item[1].get("ndcg_at_10", 0.0))
+    champion = promote.get("family")
+    metric = candidates.get(champion, {}).get("ndcg_at_10")
+    first = (f"ML pipeline: done in {seconds:.0f}s: {summary.get('new_events', 0):,} new events; "
+             f"{len(candidates)} models trained; champion {champion or 'unchanged'}")
+    if champion:
+        first += f" (version {promote.get('champion')}" + (f", NDCG@10 {metric:.3f})" if metric is not None else ")")
+    if promote.get("challenger") and promote.get("challenger") != promote.get("champion"):
+        first += f", challenger version {promote['challenger']}"
+    second = "  NDCG@10 by model: " + ", ".join(f"{family} {m.get('ndcg_at_10', 0.0):.3f}" for family, m in ranked)
+    if summary.get("reports"):
+        reports = Path(summary["reports"]).resolve()
+        inside = reports.is_relative_to(Path.cwd().resolve())
+        second += f"; reports: {reports.relative_to(Path.cwd().resolve()) if inside else reports}"
+    return first + ".\n" + second
 
 
 @click.group("pipeline")
@@ -43,6 +93,7 @@ def _report(name: str, started: float, result) -> None:
 @click.option("--online-store", type=click.Choice(["sqlite", "redis"]), default=None)
 @click.option("--redis-url", default=None)
 @click.option("--prefect-api-url", default=None, help="A Prefect server; none runs the flows in-process.")
+@click.option("--json", "json_output", is_flag=True, help="Print each step's whole result as JSON.")
 def pipeline(**_options) -> None:
     """ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve."""
 

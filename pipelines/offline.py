@@ -120,7 +120,7 @@ def export_events(database_url: str, var_dir, batch_size: int = 100_000, progres
             write_json(state_path(var_dir), state)
             pending = conn.execute(sa.text("SELECT COUNT(*) FROM events WHERE id > :w"),
                                    {"w": state["last_event_id"]}).scalar_one()
-            bar = tqdm(total=pending, desc="export events", unit="ev", disable=not progress or pending == 0)
+            bar = tqdm(total=pending, desc="export events", unit="ev", disable=True if not progress or pending == 0 else None)  # None: off when not a terminal
             while True:
                 frame = pd.read_sql(
                     sa.text(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id > :w ORDER BY id LIMIT :n"),

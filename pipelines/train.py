@@ -141,7 +141,8 @@ def train(var_dir: str, mlflow_uri: str, data_version: str, online_store: str = 
     fit = train_family.with_options(result_storage=storage)
     futures = [fit.submit(name, dataset) for name in families]
     candidates = {}
-    with tqdm(total=len(futures), desc="train families", unit="model", disable=not progress) as bar:
+    # disable=None: off when not writing to a terminal (no mangled bars in logs and piped output)
+    with tqdm(total=len(futures), desc="train families", unit="model", disable=None if progress else True) as bar:
         for future in as_completed(futures):
             result = future.result()
             candidates[result["family"]] = result

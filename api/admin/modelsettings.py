@@ -156,7 +156,7 @@ def _retrain_dir() -> Path:
 
 def retrain_command() -> list[str]:
     configured = current_app.config["MENTORHUB_SETTINGS"].admin_retrain_command
-    return list(configured) if configured else [sys.executable, "-m", "api.cli", "pipeline", "all"]
+    return list(configured) if configured else [sys.executable, "-m", "api.cli", "--verbose", "pipeline", "all"]
 
 
 def start_retraining(admin_id: int) -> dict:

@@ -1,9 +1,9 @@
-"""Landing page and /healthz."""
+"""Landing page, /healthz and the icons browsers ask for at the site's root."""
 from __future__ import annotations
 
 import logging
 
-from flask import current_app, jsonify, render_template
+from flask import current_app, jsonify, render_template, send_from_directory
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
@@ -22,6 +22,23 @@ def landing():
 
     return render_template("core/landing.html",
                            home_url=home_for(current_user) if current_user.is_authenticated else None)
+
+
+ICON_MAX_AGE = 7 * 24 * 3600
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico on a first visit whatever the page links; pages also link the SVG."""
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                               max_age=ICON_MAX_AGE)
+
+
+@bp.get("/apple-touch-icon.png")
+def apple_touch_icon():
+    """The home-screen icon iOS and some crawlers ask for at the root."""
+    return send_from_directory(current_app.static_folder, "apple-touch-icon.png", mimetype="image/png",
+                               max_age=ICON_MAX_AGE)
 
 
 @bp.get("/healthz")

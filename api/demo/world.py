@@ -995,8 +995,9 @@ def _platform_fee_percent() -> float:
 def _bar(total: int, desc: str, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="rows" if desc == "writing" else "visits", disable=not enabled,
-                leave=False, mininterval=0.5)
+    # disable=None: off when not writing to a terminal (no mangled bars in logs and piped output)
+    return tqdm(total=total, desc=desc, unit="rows" if desc == "writing" else "visits",
+                disable=None if enabled else True, leave=False, mininterval=0.5)
 
 
 def _write(world: World, *, progress: bool, chunk: int = 5_000) -> None:

@@ -161,4 +161,15 @@ def reconcile_command(min_age_seconds: int | None) -> None:
 
     with create_app().app_context():
         counts = reconcile(min_age_seconds=min_age_seconds)
-    click.echo(", ".join(f"{k}={v}" for k, v in counts.items()))
+    click.echo(reconcile_summary(counts))
+
+
+LABELS = {"verified": "payments verified with the provider", "operations": "pending operations completed",
+          "unpaid_cancelled": "unpaid requests cancelled", "ledger_backfilled": "ledger entries backfilled",
+          "settled": "mentor earnings settled"}
+
+
+def reconcile_summary(counts: dict[str, int]) -> str:
+    """One line: what reconciliation repaired, in words."""
+    done = [f"{value:,} {LABELS.get(key, key)}" for key, value in counts.items() if value]
+    return "Payments: reconciled: " + (", ".join(done) if done else "nothing to repair") + "."

@@ -16,6 +16,7 @@ from api.tables.chat import Attachment, ChatMember, ChatRoom, Message
 from api.tables.discovery import MentorFreeSlot, ReviewReport
 from api.tables.payments_ledger import LedgerEntry, PaymentCheckout, PaymentOperation
 from api.tables.events import Event, EventType
+from api.tables.jobs import JobLease
 from api.tables.profiles import (
     AvailabilityException,
     AvailabilityRule,
@@ -70,6 +71,7 @@ __all__ = [
     "MentorStatus",
     "Message",
     "ModelSetting",
+    "JobLease",
     "LedgerEntry",
     "Payment",
     "PaymentCheckout",

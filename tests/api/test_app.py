@@ -128,3 +128,26 @@ def test_state_change_without_csrf_token_is_refused(app):
     response = app.test_client().post("/api/v1/change", json={})
     assert response.status_code == 400
     assert "csrf_token" in response.json["error"]["fields"]
+
+
+def test_the_favicon_is_served_and_linked_from_every_page(client):
+    import re
+
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.mimetype == "image/vnd.microsoft.icon"
+    assert response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    assert "max-age" in response.headers.get("Cache-Control", "")
+    touch = client.get("/apple-touch-icon.png")
+    assert touch.status_code == 200 and touch.data[:8] == b"\x89PNG\r\n\x1a\n"
+
+    for page in ("/", "/auth/login"):
+        html = client.get(page, follow_redirects=True).get_data(as_text=True)
+        icons = re.findall(r'<link rel="(?:icon|apple-touch-icon)" href="([^"]+)"', html)
+        assert len(icons) == 3, page
+        for href in icons:
+            icon = client.get(href)
+            assert icon.status_code == 200, href
+            assert icon.mimetype.startswith("image/"), href
+    svg = client.get("/static/favicon.svg")
+    assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
