@@ -50,7 +50,6 @@ SKIPPED_ENDPOINTS = {
 # Bugs being fixed on other branches: reported as warnings until they merge, then delete the entry
 # (a warning says so when one no longer reproduces). Keys: (endpoint or path, status).
 KNOWN_BUGS = {
-    ("bookings.detail", 500): "issue 16 item 2: 'list' object is not callable in bookings/_booking_row.html",
     ("/favicon.ico", 404): "issue 16 item 11: no favicon",
 }
 

@@ -74,7 +74,10 @@ def create_account(*, email: str, phone: str, password: str, full_name: str, rol
         raise FieldError("role", "Choose whether you want to learn or to teach.")
     if email_taken(email):
         raise FieldError("email", "An account with this e-mail address already exists; log in or reset the password.")
-    user = User(email=email, phone=phone, full_name=full_name, password_hash=hash_password(password))
+    from api.money import default_currency
+
+    user = User(email=email, phone=phone, full_name=full_name, password_hash=hash_password(password),
+                currency=default_currency(None, phone))
     user.roles = [UserRole(role=Role(role))]
     db.session.add(user)
     db.session.commit()

@@ -82,6 +82,8 @@ def booking_json(booking: Booking, viewer: User) -> dict:
         "status_reason": booking.status_reason,
         "price_minor": booking.price_minor,
         "currency": booking.currency,
+        "charge_minor": booking.charge_minor,
+        "charge_currency": booking.charge_currency,
         "video_link": booking.video_link if booking.status.value == "accepted" else None,
         "respond_by": iso_utc(booking.respond_by),
         "actions": available_actions(booking, role),

@@ -36,6 +36,7 @@ from api.bookings.timefmt import format_when
 from api.bookings.transaction import after_commit, lock_learner, serialised_write
 from api.errors import RefusedError
 from api.extensions import db
+from api.money import price_in
 from api.tables import (
     ACTIVE_BOOKING_STATUSES,
     AvailabilityException,
@@ -300,6 +301,7 @@ def request_booking(learner: User, mentor_id: int, starts_at: datetime, note: st
     slot = _offered_slot(mentor, policy, starts_at, now, target.exceptions)
     _check_calendar(mentor, slot, policy, connection=target.calendar)  # a network call: outside the write lock
     price, currency, mentor_user_id = mentor.price_minor, mentor.currency, mentor.user_id
+    charge, charge_currency = price_in(price, currency, learner.currency)  # shown on the request and charged
     # the caller names the mentor in its answer (booking_json): the session's identity map holds its rows
     # only weakly, so keep the user row alive for the rest of the session instead of reading it again
     db.session.info[_KEEP] = mentor_user
@@ -309,7 +311,8 @@ def request_booking(learner: User, mentor_id: int, starts_at: datetime, note: st
             _check_free(mentor_user_id, learner.id, slot, policy)
             booking = Booking(learner_id=learner.id, mentor_id=mentor_user_id, topic_id=topic_id,
                               starts_at=slot.start, ends_at=slot.end, status=S.REQUESTED, note=note or "",
-                              price_minor=price, currency=currency, respond_by=_respond_by(now, slot.start))
+                              price_minor=price, currency=currency, charge_minor=charge,
+                              charge_currency=charge_currency, respond_by=_respond_by(now, slot.start))
             db.session.add(booking)
             db.session.flush()
             log_event(EventType.BOOKING_REQUEST, user_id=learner.id, mentor_id=mentor_user_id, booking_id=booking.id,

@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from api.extensions import db
-from api.tables import Booking, LedgerEntry, Payment
+from api.money import convert, share
+from api.tables import Booking, LedgerEntry, Payment, PaymentCheckout
 
 MENTOR_ACCOUNTS = ("mentor_pending", "mentor_available", "mentor_paid_out")
 
@@ -83,6 +84,47 @@ def mentor_balances(mentor_id: int) -> dict[str, dict[str, int]]:
     for currency, account, total in rows:
         balances[currency][account.removeprefix("mentor_")] = int(total or 0)
     return dict(balances)
+
+
+def _in_currency(amount: int, currency: str, target: str, list_price: int | None, list_currency: str | None,
+                 charged: int | None) -> int:
+    """A mentor's ledger amount in their own currency: at the rate fixed when the learner paid where the price
+    was in that currency (amount x list price / amount charged), else by money.convert at today's rates."""
+    if currency == target:
+        return amount
+    if list_currency == target and list_price is not None and charged:
+        return share(amount, list_price, charged)
+    converted = convert(amount, currency, target)
+    return amount if converted is None else converted
+
+
+def _mentor_rows(mentor_id: int, limit: int | None = None):
+    query = (select(LedgerEntry, PaymentCheckout.list_price_minor, PaymentCheckout.list_currency, Payment.amount_minor)
+             .outerjoin(Payment, Payment.id == LedgerEntry.payment_id)
+             .outerjoin(PaymentCheckout, PaymentCheckout.payment_id == LedgerEntry.payment_id)
+             .where(LedgerEntry.mentor_id == mentor_id, LedgerEntry.account.in_(MENTOR_ACCOUNTS))
+             .order_by(LedgerEntry.id.desc()))
+    return db.session.execute(query.limit(limit) if limit else query).all()
+
+
+def mentor_balances_in(mentor_id: int, currency: str) -> dict[str, int]:
+    """{"pending", "available", "paid_out"} of a mentor, every entry in `currency` (their own)."""
+    currency = currency.upper()
+    totals = {"pending": 0, "available": 0, "paid_out": 0}
+    for entry, list_price, list_currency, charged in _mentor_rows(mentor_id):
+        totals[entry.account.removeprefix("mentor_")] += _in_currency(
+            entry.amount_minor, entry.currency, currency, list_price, list_currency, charged)
+    return totals
+
+
+def mentor_entries_in(mentor_id: int, currency: str, limit: int = 100) -> list[dict]:
+    """The latest movements, each with its amount in `currency` (and as booked, when that differs)."""
+    currency = currency.upper()
+    return [{"entry": entry, "created_at": entry.created_at, "memo": entry.memo, "account": entry.account,
+             "amount_minor": _in_currency(entry.amount_minor, entry.currency, currency, list_price, list_currency,
+                                          charged),
+             "currency": currency, "booked_minor": entry.amount_minor, "booked_currency": entry.currency}
+            for entry, list_price, list_currency, charged in _mentor_rows(mentor_id, limit)]
 
 
 def mentor_entries(mentor_id: int, limit: int = 100) -> list[LedgerEntry]:

@@ -25,7 +25,7 @@ from api.extensions import db
 from api.payments import ledger, service
 from api.payments.config import platform_fee_basis_points
 from api.payments.gateways import GatewayError, gateway
-from api.payments.money import percent_of
+from api.money import percent_of
 from api.tables import (Booking, BookingStatus, LedgerEntry, Payment, PaymentCheckout, PaymentOperation,
                         PaymentStatus, Refund, utcnow)
 

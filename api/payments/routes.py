@@ -13,7 +13,7 @@ from api.errors import error_response
 from api.extensions import db
 from api.payments import bp, config, ledger, service
 from api.payments.gateways import GATEWAYS
-from api.payments.money import format_money
+from api.money import format_money, price_in, viewer_currency
 from api.payments.service import PaymentError
 from api.tables import Booking, Payment, Refund, Role, User
 
@@ -26,6 +26,12 @@ def _payment_error(error: PaymentError):
 @bp.app_template_filter("money")
 def _money(amount_minor: int, currency: str) -> str:
     return format_money(int(amount_minor or 0), currency)
+
+
+@bp.app_template_filter("viewer_money")
+def _viewer_money(amount_minor: int, currency: str) -> str:
+    """A price as the signed-in viewer sees (and pays) it: in their currency, by the one conversion."""
+    return format_money(*price_in(int(amount_minor or 0), currency, viewer_currency(current_user)))
 
 
 def _viewer() -> User:
@@ -168,8 +174,11 @@ def earnings():
     user = _viewer()
     if not user.has_role(Role.MENTOR):
         abort(403)
-    return render_template("payments/earnings.html", viewer=user, balances=ledger.mentor_balances(user.id),
-                           entries=ledger.mentor_entries(user.id, 50))
+    currency = viewer_currency(user)
+    has_entries = bool(ledger.mentor_balances(user.id))
+    return render_template("payments/earnings.html", viewer=user, currency=currency, has_entries=has_entries,
+                           totals=ledger.mentor_balances_in(user.id, currency),
+                           entries=ledger.mentor_entries_in(user.id, currency, 50))
 
 
 # ---------------------------------------------------------------- JSON API
@@ -217,7 +226,10 @@ def api_receipts():
 @bp.get("/api/v1/payments/earnings")
 @auth_required
 def api_earnings():
-    return {"balances": ledger.mentor_balances(_viewer().id)}
+    user = _viewer()
+    currency = viewer_currency(user)
+    return {"balances": ledger.mentor_balances(user.id), "currency": currency,
+            "totals": ledger.mentor_balances_in(user.id, currency)}
 
 
 class PaymentSettingsIn(Schema):

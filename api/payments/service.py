@@ -31,7 +31,7 @@ from api.errors import RefusedError
 from api.extensions import db
 from api.payments import config, ledger
 from api.payments.gateways import AUTHORIZED, CAPTURED, RELEASED, GatewayError, gateway, name_for_currency
-from api.payments.money import convert, format_money, percent_of
+from api.money import format_money, percent_of, price_in
 from api.tables import Booking, BookingStatus, Payment, PaymentCheckout, PaymentOperation, PaymentStatus, Refund, User
 
 logger = logging.getLogger(__name__)
@@ -97,11 +97,11 @@ def pending_operations(payment_id: int) -> list[PaymentOperation]:
 
 
 def charge_for(booking: Booking, learner: User) -> tuple[int, str]:
-    """What the learner pays: the price in the learner's own currency where a rate is known, else the mentor's."""
-    converted = convert(booking.price_minor, booking.currency, learner.currency or booking.currency)
-    if converted is None:
-        return booking.price_minor, booking.currency
-    return converted, (learner.currency or booking.currency).upper()
+    """What the learner pays: the amount fixed when they asked (the price in their currency then), exactly as
+    shown on search, profile and booking pages; for an older booking, the price in their currency now."""
+    if booking.charge_minor is not None and booking.charge_currency:
+        return booking.charge_minor, booking.charge_currency
+    return price_in(booking.price_minor, booking.currency, learner.currency)
 
 
 # ---------------------------------------------------------------- checkout

@@ -38,7 +38,11 @@ class ContactIn(Schema):
     timezone = String(validate=Length(max=64))
 
 
-class LearnerIn(ContactIn):
+class LearnerContactIn(ContactIn):
+    currency = String(validate=Length(max=8))  # the person's currency; checked against the rate table
+
+
+class LearnerIn(LearnerContactIn):
     topic_ids = List(Integer(), validate=Length(max=50))
     interests = String(validate=Length(max=2000))
     preferred_slots = List(Nested(WindowIn), validate=Length(max=service.MAX_WINDOWS))
@@ -49,7 +53,7 @@ class MentorIn(ContactIn):
     bio = String(validate=Length(max=5000))
     topic_ids = List(Integer(), validate=Length(max=50))
     price_minor = Integer(strict=True, validate=Range(min=1))
-    currency = String(validate=OneOf(sorted(service.CURRENCIES)))
+    currency = String(validate=Length(max=8))  # checked against the rate table by the service (400 naming it)
     session_minutes = Integer(strict=True, validate=OneOf(service.SESSION_LENGTHS))
     years_experience = Integer(strict=True, validate=Range(0, 70))
     past_roles = List(String(validate=Length(max=200)), validate=Length(max=20))

@@ -24,7 +24,8 @@ from wtforms.validators import InputRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from api.auth.validation import time_zone_choices
-from api.profiles.service import CURRENCIES, LANGUAGES, SESSION_LENGTHS, WEEKDAYS
+from api.money import supported_currencies
+from api.profiles.service import LANGUAGES, SESSION_LENGTHS, WEEKDAYS
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -66,9 +67,25 @@ class ContactFields(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.timezone.choices = [SelectChoice(z, z.replace("_", " ")) for z in time_zone_choices()]
+        if hasattr(self, "currency"):
+            _currency_choices(self.currency)
+
+
+class CurrencyField(SelectField):
+    """The person's currency: the supported ones (the rate table), read when the form is built. Left out of a
+    post, it stays as it is; a code that is not supported is refused by the service (an error on this field)."""
+
+    def __init__(self, label="Currency", **kwargs):
+        super().__init__(label, choices=[], validate_choice=False, **kwargs)
+
+
+def _currency_choices(field) -> None:
+    field.choices = [SelectChoice(c, c) for c in supported_currencies()]
 
 
 class LearnerProfileForm(ContactFields):
+    currency = CurrencyField("Your currency", description="Prices are shown and charged in it.")
+
     topic_ids = MultiCheckboxField("Topics you want to learn", coerce=int, choices=[])
     interests = TextAreaField("What would you like to learn?", render_kw={"rows": 4, "maxlength": 2000},
                               description="A few words on your goals help us recommend the right mentors.")
@@ -84,7 +101,7 @@ class MentorProfileForm(ContactFields):
     languages = MultiCheckboxField("Languages you speak", choices=[SelectChoice(code, name) for code, name in LANGUAGES.items()],
                                    description="Learners can filter mentors by the language of the session.")
     price = StringField("Price per session", render_kw={"inputmode": "decimal"}, description="e.g. 45 or 45.50")
-    currency = SelectField("Currency", choices=[SelectChoice(c, c) for c in sorted(CURRENCIES)], default="USD")
+    currency = CurrencyField("Your currency", description="Your price is in it; you see your earnings in it too.")
     session_minutes = SelectField("Session length", coerce=int, default=60,
                                   choices=[SelectChoice(m, f"{m} minutes") for m in SESSION_LENGTHS])
     years_experience = IntegerField("Years of experience", validators=[Optional(), NumberRange(0, 70)], default=0)

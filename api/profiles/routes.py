@@ -59,12 +59,13 @@ def learner():
     if request.method == "GET":
         form.full_name.data, form.email.data, form.phone.data = user.full_name, user.email, user.phone
         form.timezone.data = user.timezone
+        form.currency.data = user.currency
         form.topic_ids.data = [t.id for t in profile.topics] if profile else []
         form.interests.data = profile.interests if profile else ""
         fill_windows(form.preferred_slots, profile.preferred_slots if profile else [])
     elif form.validate_on_submit():
         data = {"full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
-                "timezone": form.timezone.data, "topic_ids": form.topic_ids.data or [],
+                "timezone": form.timezone.data, "currency": form.currency.data or None, "topic_ids": form.topic_ids.data or [],
                 "interests": form.interests.data, "preferred_slots": windows_from(form.preferred_slots)}
         try:
             service.update_learner_profile(user, data)
@@ -133,13 +134,13 @@ def mentor():
     if request.method == "GET":
         form.full_name.data, form.email.data, form.phone.data = user.full_name, user.email, user.phone
         form.timezone.data = user.timezone
+        form.currency.data = user.currency
         if profile:
             form.headline.data, form.bio.data = profile.headline, profile.bio
             form.topic_ids.data = [t.id for t in profile.topics]
             form.languages.data = list(profile.languages or [])
             form.currency.data = profile.currency
-            digits = service.CURRENCIES.get(profile.currency, 2)
-            form.price.data = f"{profile.price_minor / 10 ** digits:.{digits}f}"
+            form.price.data = service.price_text(profile.price_minor, profile.currency)
             form.session_minutes.data = profile.session_minutes
             form.years_experience.data = profile.years_experience
             form.past_roles.data = "\n".join(profile.past_roles or [])
@@ -150,7 +151,7 @@ def mentor():
         fill_windows(form.availability, windows, blank_rows=3 if windows else 5)
     elif form.validate_on_submit():
         try:
-            currency = service.check_currency(form.currency.data)
+            currency = service.check_currency(form.currency.data or (profile.currency if profile else user.currency))
             data = {
                 "full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
                 "timezone": form.timezone.data, "headline": form.headline.data, "bio": form.bio.data,

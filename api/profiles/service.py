@@ -12,6 +12,7 @@ from api.activity import log_event
 from api.auth.accounts import FieldError, email_taken, send_phone_code, send_verification_email
 from api.auth.validation import check_full_name, check_time_zone, normalise_email, normalise_phone
 from api.extensions import db
+from api import money
 from api.search.filters import LANGUAGE_NAMES
 from api.tables import (
     AvailabilityException,
@@ -27,8 +28,7 @@ from api.tables import (
     UserRole,
 )
 
-# ISO 4217 code -> digits after the decimal point (minor units)
-CURRENCIES = {"USD": 2, "EUR": 2, "GBP": 2, "INR": 2, "CAD": 2, "AUD": 2, "CHF": 2, "SGD": 2, "BRL": 2, "JPY": 0}
+# the currencies a person may choose and a mentor may price in: money.supported_currencies() (the rate table)
 MAX_PRICE_MAJOR = 10_000
 SESSION_LENGTHS = (30, 45, 60, 90, 120)
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -89,7 +89,7 @@ def windows_json(windows) -> list[dict]:
 
 def parse_price(value, currency: str) -> int:
     """A price in major units ("45", "45.50") -> integer minor units of the currency."""
-    digits = CURRENCIES[currency]
+    digits = money.exponent(currency)
     try:
         amount = Decimal(str(value).strip().replace(",", ""))
     except (InvalidOperation, ValueError):
@@ -103,15 +103,28 @@ def parse_price(value, currency: str) -> int:
 
 
 def format_price(price_minor: int, currency: str) -> str:
-    digits = CURRENCIES.get(currency, 2)
-    return f"{price_minor / 10 ** digits:,.{digits}f} {currency}"
+    """The one money format (money.format_money), e.g. "£40.00"."""
+    return money.format_money(price_minor, currency)
+
+
+def price_text(price_minor: int, currency: str) -> str:
+    """A price as typed in the form: "45" or "45.50"."""
+    digits = money.exponent(currency)
+    return f"{price_minor / 10 ** digits:.{digits}f}"
 
 
 def check_currency(value: str) -> str:
-    value = (value or "").strip().upper()
-    if value not in CURRENCIES:
-        raise FieldError("currency", "Choose one of: " + ", ".join(sorted(CURRENCIES)) + ".")
-    return value
+    """A supported currency code; FieldError naming `currency` otherwise."""
+    return _check("currency", money.check_currency, value)
+
+
+def update_currency(user: User, data: dict, changed: list[str]) -> None:
+    """The person's currency: prices are shown and charged in it, earnings shown in it."""
+    if "currency" in data and data["currency"] is not None:
+        currency = check_currency(data["currency"])
+        if currency != user.currency:
+            user.currency = currency
+            changed.append("currency")
 
 
 def topics_by_ids(ids) -> list[Topic]:
@@ -177,6 +190,7 @@ def update_learner_profile(user: User, data: dict) -> LearnerProfile:
     """Save the learner's profile (only the keys present in `data`) and log the change for the ML pipeline."""
     changed: list[str] = []
     update_contact(user, data, changed)
+    update_currency(user, data, changed)
     profile = learner_profile(user, create=True)
     if "topic_ids" in data:
         topics = topics_by_ids(data["topic_ids"])
@@ -198,7 +212,7 @@ def update_learner_profile(user: User, data: dict) -> LearnerProfile:
     if changed:
         log_event(EventType.PROFILE_UPDATE, user_id=user.id, role="learner", changed=sorted(changed),
                   topics=[t.slug for t in profile.topics], interests=profile.interests,
-                  preferred_slots=profile.preferred_slots, timezone=user.timezone)
+                  preferred_slots=profile.preferred_slots, timezone=user.timezone, currency=user.currency)
     db.session.commit()
     _after_contact_change(user, changed)
     return profile
@@ -208,7 +222,7 @@ def learner_json(user: User) -> dict:
     profile = learner_profile(user)
     return {
         "user_id": user.id, "full_name": user.full_name, "email": user.email, "phone": user.phone,
-        "timezone": user.timezone,
+        "timezone": user.timezone, "currency": user.currency,
         "topics": [topic_json(t) for t in (profile.topics if profile else [])],
         "interests": profile.interests if profile else "",
         "preferred_slots": profile.preferred_slots if profile else [],
@@ -264,7 +278,7 @@ def save_mentor_profile(user: User, data: dict) -> MentorProfile:
         missing = [f for f in REQUIRED_MENTOR_FIELDS if data.get(f) in (None, "", [])]
         if missing:
             raise FieldError(missing[0], _MISSING_MESSAGES[missing[0]])
-        profile = MentorProfile(user_id=user.id, price_minor=0, currency="USD", status=MentorStatus.PENDING,
+        profile = MentorProfile(user_id=user.id, price_minor=0, currency=user.currency or "USD", status=MentorStatus.PENDING,
                                 past_roles=[], languages=[])
         db.session.add(profile)
     if "headline" in data:
@@ -279,12 +293,13 @@ def save_mentor_profile(user: User, data: dict) -> MentorProfile:
         if len(bio) > 5000:
             raise FieldError("bio", "Use at most 5000 characters for the introduction.")
         _set(profile, "bio", bio, changed)
-    if "currency" in data:
+    if "currency" in data:  # a mentor's one currency: their price's, and what they see and are paid in
         _set(profile, "currency", check_currency(data["currency"]), changed)
+        update_currency(user, data, [])
     if "price_minor" in data:
         price = data["price_minor"]
         if not isinstance(price, int) or isinstance(price, bool) or price <= 0 \
-                or price > MAX_PRICE_MAJOR * 10 ** CURRENCIES[profile.currency]:
+                or price > MAX_PRICE_MAJOR * 10 ** money.exponent(profile.currency):
             raise FieldError("price_minor", "The price must be a whole number of minor units (cents), more than 0.")
         _set(profile, "price_minor", price, changed)
     if "session_minutes" in data and data["session_minutes"] is not None:
@@ -420,12 +435,19 @@ def exceptions_of(profile: MentorProfile) -> list[AvailabilityException]:
         AvailabilityException.mentor_id == profile.user_id).order_by(AvailabilityException.on_date)))
 
 
-def mentor_json(profile: MentorProfile, *, private: bool) -> dict:
+def mentor_json(profile: MentorProfile, *, private: bool, viewer=None) -> dict:
+    """The profile as JSON; `price` and `display_price` are in the viewer's currency (the signed-in user's by
+    default), exactly what they would be charged; `price_minor` and `currency` are the mentor's own price."""
+    from flask_login import current_user
+
     user = db.session.get(User, profile.user_id)
+    shown, shown_currency = money.price_in(profile.price_minor, profile.currency,
+                                           money.viewer_currency(current_user if viewer is None else viewer))
     body = {
         "user_id": profile.user_id, "full_name": user.full_name, "headline": profile.headline, "bio": profile.bio,
         "topics": [topic_json(t) for t in profile.topics], "price_minor": profile.price_minor,
-        "currency": profile.currency, "price": format_price(profile.price_minor, profile.currency),
+        "currency": profile.currency, "price": format_price(shown, shown_currency),
+        "display_price": {"amount_minor": shown, "currency": shown_currency},
         "session_minutes": profile.session_minutes, "timezone": profile.timezone,
         "years_experience": profile.years_experience, "past_roles": profile.past_roles or [],
         "languages": list(profile.languages or []),

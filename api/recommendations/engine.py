@@ -26,7 +26,7 @@ from flask import current_app
 from api.extensions import db
 from api.recommendations import exposures
 from api.search import availability, free_slots, query
-from api.search.currency import DEMO_USD_PER_UNIT, SUPPORTED_CURRENCIES, convert_minor, factor
+from api.search.currency import convert_minor, supported_currencies
 from api.search.filters import END_OF_DAY, AvailabilityWindow, SearchFilters
 from api.tables import (
     Booking,
@@ -300,7 +300,7 @@ def warm_up(app, timeout: float = 120.0) -> bool:
         for zone in {"UTC", *(z for z, _c in learners if z)}:  # "free this week" in every learner's zone
             free_in_window(bundle, soon_window(zone, now), now)
         bundle["cards"].update(_all_cards(bundle["catalogue"],  # every learner's currency
-                                          ["USD", *sorted({c for _z, c in learners if c in SUPPORTED_CURRENCIES})]))
+                                          ["USD", *sorted({c for _z, c in learners if c in supported_currencies()})]))
         db.session.remove()
     return loaded
 
@@ -345,8 +345,11 @@ def invalidate(app=None) -> None:
 def converted_prices(bundle: dict, currency: str) -> np.ndarray:
     found = bundle["converted"].get(currency)
     if found is None:
-        factors = np.asarray([factor(c if c in DEMO_USD_PER_UNIT else "USD", currency) for c in bundle["currencies"]])
-        found = np.floor(bundle["prices"] * factors + 0.5)
+        # money.convert per price (the one conversion and rounding rule), once per currency and catalogue
+        memo: dict = {}  # few distinct (price, currency) pairs
+        found = np.asarray([memo[key] if key in memo else memo.setdefault(key, convert_minor(key[0], key[1], currency))
+                            for key in zip(bundle["prices"].astype(np.int64).tolist(), bundle["currencies"])],
+                           dtype=np.float64)
         bundle["converted"][currency] = found
     return found
 

@@ -14,7 +14,8 @@ from api.errors import error_response
 from api.extensions import csrf, db
 from api.recommendations import api_bp, attribution, bp, engine
 from api.search import query, ranking
-from api.search.currency import SUPPORTED_CURRENCIES, format_money
+from api.money import viewer_currency
+from api.search.currency import format_money
 from api.search.filters import FilterError, parse_filters
 from api.tables import Event, EventType, Role
 
@@ -43,8 +44,7 @@ def _is_learner() -> bool:
 
 
 def _defaults() -> tuple[str, str]:
-    currency = (current_user.currency or "USD").upper() if current_user.is_authenticated else "USD"
-    return (currency if currency in SUPPORTED_CURRENCIES else "USD",
+    return (viewer_currency(current_user),
             (current_user.timezone if current_user.is_authenticated else None) or "UTC")
 
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from api.search.currency import SUPPORTED_CURRENCIES, parse_major
+from api.search.currency import parse_major, supported_currencies
 
 SORTS = {
     "relevance": "Best match",
@@ -206,8 +206,8 @@ def parse_filters(
         raise FilterError("q", f"must be at most {MAX_QUERY_CHARS} characters")
 
     currency = (_one(args, "currency") or default_currency).upper()
-    if currency not in SUPPORTED_CURRENCIES:
-        raise FilterError("currency", "must be one of " + ", ".join(SUPPORTED_CURRENCIES))
+    if currency not in supported_currencies():
+        raise FilterError("currency", "must be one of " + ", ".join(supported_currencies()))
 
     tz = _one(args, "tz") or default_tz
     try:

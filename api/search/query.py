@@ -19,7 +19,8 @@ from flask import current_app
 
 from api.extensions import db
 from api.search import availability, free_slots, ranking, ranking_columns
-from api.search.currency import DEMO_USD_PER_UNIT, convert_minor, factor
+from api.money import rates_key, sql_convert
+from api.search.currency import convert_minor, factor
 from api.search.filters import EXPERIENCE_LEVELS, SearchFilters
 from api.tables import (
     Booking,
@@ -215,13 +216,8 @@ def clear_statement_cache() -> None:
 
 
 def _price_expr(currency: str, engine_dialect: str):
-    """The mentor's price in the learner's currency, minor units, rounded as convert_minor() rounds."""
-    whens = {code: factor(code, currency) for code in DEMO_USD_PER_UNIT}
-    converted = MentorProfile.price_minor * sa.case(whens, value=MentorProfile.currency,
-                                                    else_=sa.literal(factor("USD", currency), sa.Float))
-    if engine_dialect == "postgresql":
-        return sa.cast(sa.func.floor(converted + 0.5), sa.Integer)
-    return sa.cast(converted + 0.5, sa.Integer)
+    """The mentor's price in the learner's currency, minor units: money.convert's exact rule, in SQL."""
+    return sql_convert(MentorProfile.price_minor, MentorProfile.currency, currency, engine_dialect)
 
 
 def _filter_shape(filters: SearchFilters, skip: str | None, now: datetime) -> tuple[tuple, dict]:
@@ -256,7 +252,8 @@ def _filter_shape(filters: SearchFilters, skip: str | None, now: datetime) -> tu
     if filters.availability and skip != "availability":
         window = (filters.availability.end_date - filters.availability.start_date).days + 1
         params.update(availability.free_slot_params(filters.availability, now))
-    shape = (topics, rating, price_min, price_max, filters.currency if (price_min or price_max) else None,
+    shape = (topics, rating, price_min, price_max,
+             (filters.currency, rates_key()) if (price_min or price_max) else None,
              experience, languages, window)
     return shape, params
 

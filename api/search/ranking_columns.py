@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from api.extensions import db
-from api.search.currency import DEMO_USD_PER_UNIT, factor
+from api.search.currency import factor, rate_codes
 from api.tables import Booking, BookingStatus, MentorProfile, MentorStatus
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def wanted_static_params() -> dict[str, float]:
     settings = _settings()
     wanted = {"prior_weight": float(settings.search_bayes_prior_weight),
               "popularity_days": float(settings.search_popularity_days)}
-    wanted.update({f"usd_minor:{code}": factor(code, "USD") for code in DEMO_USD_PER_UNIT})
+    wanted.update({f"usd_minor:{code}": factor(code, "USD") for code in rate_codes()})
     return wanted
 
 
@@ -104,7 +104,7 @@ def refresh(now: datetime | None = None, force: bool = False) -> dict:
                          + MentorProfile.rating_sum) / (sa.literal(weight, sa.Float) + MentorProfile.rating_count)))
         done["prior"] = True
     if force or any(k.startswith("usd_minor:") for k in changed_static):
-        rate = sa.case({code: factor(code, "USD") for code in DEMO_USD_PER_UNIT}, value=MentorProfile.currency,
+        rate = sa.case({code: factor(code, "USD") for code in rate_codes()}, value=MentorProfile.currency,
                        else_=sa.literal(1.0, sa.Float))
         db.session.execute(sa.update(MentorProfile).values(price_usd_minor=MentorProfile.price_minor * rate))
         done["prices"] = True

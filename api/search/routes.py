@@ -14,7 +14,8 @@ from api.activity import log_event
 from api.errors import error_response
 from api.extensions import db
 from api.search import api_bp, bp, query
-from api.search.currency import SUPPORTED_CURRENCIES, format_money, major_text
+from api.money import viewer_currency
+from api.search.currency import format_money, major_text, supported_currencies
 from api.search.filters import EXPERIENCE_LEVELS, LANGUAGE_NAMES, SORTS, FilterError, parse_filters
 from api.tables import Event, EventType, utcnow
 
@@ -31,12 +32,19 @@ def _viewer_id() -> int | None:
 
 def _viewer_defaults() -> tuple[str, str]:
     """The viewer's currency and time zone (their account's when logged in)."""
-    currency, tz = "USD", "UTC"
+    currency, tz = viewer_currency(current_user), "UTC"
     if current_user.is_authenticated:
-        if (current_user.currency or "").upper() in SUPPORTED_CURRENCIES:
-            currency = current_user.currency.upper()
         tz = current_user.timezone or "UTC"
     return currency, tz
+
+
+def _page_args(args: MultiDict) -> MultiDict:
+    """A signed-in person sees every price in their own currency (their profile's preference), on every page;
+    only anonymous visitors choose one per search."""
+    if current_user.is_authenticated and "currency" in args:
+        args = MultiDict(args)
+        args.pop("currency")
+    return args
 
 
 def _parse(args: MultiDict):
@@ -151,8 +159,8 @@ def api_preview(mentor_id: int):
     """Everything public about an approved mentor, next free slots, rating distribution, first reviews."""
     currency, tz = _viewer_defaults()
     currency = (request.args.get("currency") or currency).upper()
-    if currency not in SUPPORTED_CURRENCIES:
-        return error_response(400, "Invalid currency", {"currency": "must be one of " + ", ".join(SUPPORTED_CURRENCIES)})
+    if currency not in supported_currencies():
+        return error_response(400, "Invalid currency", {"currency": "must be one of " + ", ".join(supported_currencies())})
     page = _review_page_number()
     if page is None:
         return error_response(400, "Invalid page", {"page": "must be a whole number from 1"})
@@ -193,7 +201,8 @@ def api_reviews(mentor_id: int):
 def _form_context(args: MultiDict, currency: str) -> dict:
     return {
         "topics": query.all_topics(), "sorts": SORTS, "levels": EXPERIENCE_LEVELS,
-        "languages": LANGUAGE_NAMES, "currencies": SUPPORTED_CURRENCIES, "args": args,
+        "languages": LANGUAGE_NAMES, "currencies": supported_currencies(), "args": args,
+        "currency_is_preference": current_user.is_authenticated,
         "selected_topics": set(args.getlist("topic")), "selected_levels": set(args.getlist("experience")),
         "selected_languages": set(args.getlist("language")), "currency": currency,
     }
@@ -202,7 +211,7 @@ def _form_context(args: MultiDict, currency: str) -> dict:
 @bp.get("/mentors")
 def search_page():
     """Find a mentor: filters on the side, results with a total, pages, and help when nothing matches."""
-    args = request.args
+    args = _page_args(request.args)
     currency, tz = _viewer_defaults()
     try:
         filters = _parse(args)
@@ -227,8 +236,8 @@ def search_page():
 def preview_page(mentor_id: int):
     """A mentor's profile preview: public profile, intro video, next free slots, rating distribution, reviews."""
     currency, tz = _viewer_defaults()
-    currency = (request.args.get("currency") or currency).upper()
-    if currency not in SUPPORTED_CURRENCIES:
+    currency = (_page_args(request.args).get("currency") or currency).upper()
+    if currency not in supported_currencies():
         currency = "USD"
     tz = request.args.get("tz") or tz
     try:

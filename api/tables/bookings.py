@@ -48,8 +48,11 @@ class Booking(db.Model):
     )
     note: Mapped[str] = mapped_column(Text, default="")
     status_reason: Mapped[str | None] = mapped_column(Text)
-    price_minor: Mapped[int] = mapped_column(Integer)
+    price_minor: Mapped[int] = mapped_column(Integer)  # the mentor's price, in the mentor's currency
     currency: Mapped[str] = mapped_column(String(3))
+    # what the learner is charged: the price in the learner's currency when they asked (money.convert)
+    charge_minor: Mapped[int | None] = mapped_column(Integer)
+    charge_currency: Mapped[str | None] = mapped_column(String(3))
     video_link: Mapped[str | None] = mapped_column(String(500))
     respond_by: Mapped[datetime | None] = mapped_column(UTCDateTime())  # a request expires unanswered then
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

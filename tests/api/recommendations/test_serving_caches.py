@@ -95,7 +95,9 @@ def test_warm_up_prepares_catalogue_windows_and_cards_for_every_learner(app):
         assert bundle["cards"]["INR"][world.ada].display_currency == "INR"
         # loaded once and converted: the same cards as loading each currency on its own
         from api.search import query
-        from api.search.currency import SUPPORTED_CURRENCIES
+        from api.search.currency import supported_currencies
+
+        SUPPORTED_CURRENCIES = supported_currencies()
 
         ids = bundle["catalogue"].mentor_ids.tolist()
         every = engine._all_cards(bundle["catalogue"], SUPPORTED_CURRENCIES)

@@ -41,10 +41,11 @@ def test_topic_and_free_text(client, world):
 def test_rating_price_experience_language_filters(client, world):
     assert set(ids(client, "min_rating=4.5")) == {world.ada, world.ben}
     assert set(ids(client, "min_rating=4")) == {world.ada, world.ben, world.carla}
-    # prices in the learner's currency: Ben 30 EUR = 32.40 USD, Ada 50 USD, Carla 40 GBP = 50.80 USD, Dan 90 USD
+    # prices in the learner's currency (settings.payments_fx_rates): Ben 30 EUR = 32.61 USD, Ada 50 USD,
+    # Carla 40 GBP = 50.63 USD (what she is charged), Dan 90 USD
     assert ids(client, "price_max=40&currency=USD") == [world.ben]
     assert set(ids(client, "price_min=45&price_max=60")) == {world.ada, world.carla}
-    assert set(ids(client, "price_min=50.80&price_max=50.80")) == {world.carla}
+    assert set(ids(client, "price_min=50.63&price_max=50.63")) == {world.carla}
     assert ids(client, "price_max=30&currency=EUR") == [world.ben]  # exactly the mentor's own price
     assert ids(client, "experience=entry") == [world.ben]
     assert ids(client, "experience=expert") == [world.ada]
@@ -53,11 +54,11 @@ def test_rating_price_experience_language_filters(client, world):
     assert set(ids(client, "language=es")) == {world.ada, world.carla}
 
 
-def test_display_price_is_converted_at_the_demo_rates(client, world):
+def test_display_price_is_converted_at_the_settings_rates(client, world):
     mentors = {m["id"]: m for m in client.get("/api/v1/mentors?currency=EUR").get_json()["mentors"]}
-    assert mentors[world.ada]["display_price"] == {"amount_minor": 4630, "currency": "EUR"}  # 50 USD / 1.08
+    assert mentors[world.ada]["display_price"] == {"amount_minor": 4600, "currency": "EUR"}  # 50 USD x 0.92
     assert mentors[world.ben]["display_price"] == {"amount_minor": 3000, "currency": "EUR"}
-    assert mentors[world.ada]["price"] == {"amount_minor": 5000, "currency": "USD"}  # charged in its own currency
+    assert mentors[world.ada]["price"] == {"amount_minor": 5000, "currency": "USD"}  # the mentor's own price
 
 
 def test_sorts(client, world):
