@@ -13,11 +13,17 @@ from pathlib import Path
 
 import click
 
+import clock
 from pipelines.common import configure_prefect
 
 
 def _config(ctx: click.Context) -> dict:
     cfg = dict(ctx.obj or {})
+    explicit_now = ctx.find_root().params.get("now")
+    if explicit_now:  # --now fixes the product's one clock; the settings' CLOCK_NOW unless already fixed
+        clock.set_now(explicit_now)
+    elif cfg.get("now") and not clock.is_fixed():
+        clock.set_now(cfg["now"])
     for key, value in ctx.find_root().params.items():
         if value not in (None, ""):
             cfg[key] = value
@@ -43,6 +49,8 @@ def _report(name: str, started: float, result) -> None:
 @click.option("--online-store", type=click.Choice(["sqlite", "redis"]), default=None)
 @click.option("--redis-url", default=None)
 @click.option("--prefect-api-url", default=None, help="A Prefect server; none runs the flows in-process.")
+@click.option("--now", default=None, metavar="INSTANT",
+              help="Fix the product's clock at this ISO 8601 instant (UTC) for the run (default: the system clock).")
 def pipeline(**_options) -> None:
     """ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve."""
 

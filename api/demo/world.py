@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import click
 import numpy as np
 
+import clock
 from api.demo import catalogue as cat
 
 DAY = 86_400
@@ -63,7 +64,7 @@ class WorldSpec:
     until: date | None = None  # last simulated day (UTC); None: today
 
     def last_day(self) -> date:
-        return self.until or datetime.now(timezone.utc).date()
+        return self.until or clock.today()
 
 
 @dataclass
