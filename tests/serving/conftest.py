@@ -6,7 +6,7 @@ import pytest
 import clock
 from tests.conftest import WORLD_NOW
 
-SERVING_WORLD = {"learners": 160, "mentors": 24, "days": 90, "seed": 11}
+SERVING_WORLD = {"learners": 160, "mentors": 48, "days": 90, "seed": 11}  # mentors: topics new to a learner exist
 FAMILIES = ["content-tfidf", "ease"]
 
 
