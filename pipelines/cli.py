@@ -1,7 +1,7 @@
 """`mentorhub pipeline ...`: run the flows in-process (or against a Prefect server when one is configured).
 
 The app's CLI (api/cli.py) attaches this group lazily and passes the settings as the click context
-object: database_url, var_dir, mlflow_uri, online_store, redis_url, prefect_api_url. Run directly
+object: database_url, var_dir, mlflow_uri, online_store, redis_url, prefect_api_url, now (CLOCK_NOW). Run directly
 (`python -m pipelines.cli --var-dir var --database-url sqlite:///var/mentorhub.db all`), the
 options give the same values.
 """

@@ -963,7 +963,7 @@ class _Simulator:
 
 def simulate(spec: WorldSpec, *, demo_logins: dict[str, str] | None = None, password_hash: str | None = None,
              progress: bool = False) -> World:
-    """Build the whole world in memory from the spec (no database, no clock except `until`'s default)."""
+    """Build the whole world in memory from the spec (no database; the clock only for `until`'s default)."""
     if spec.learners < 1 or spec.mentors < 1 or spec.days < 1:
         raise ValueError("learners, mentors and days must be at least 1")
     demo_logins = demo_logins or {"learner": "learner@mentorhub.example",
