@@ -74,6 +74,7 @@ SYSTEM_CLOCK_CALLS = ("datetime.now(", "datetime.utcnow(", "date.today(")
 MACHINE_TIME = {  # these measure the machine, not the business: they stay on the system clock
     "api/admin/modelsettings.py": "the retraining log's file name",
     "pipelines/offline.py": "partition file names and how long the export waits for ids that commit late",
+    "api/bookings/calendar_sync.py": "OAuth token expiry, which Google's client checks against the machine's clock",
     "api/search/bench.py": "benchmarks seed for a server process that runs on the system clock",
     "api/recommendations/bench.py": "benchmarks seed for a server process that runs on the system clock",
 }
