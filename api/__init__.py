@@ -14,6 +14,15 @@ if TYPE_CHECKING:
     from api.settings import Settings
 
 
+def _fix_clock(instant: str) -> None:
+    """The CLOCK_NOW setting fixes the product's one clock for the process, unless something (`--now`, a test)
+    already fixed it; empty leaves it as it is."""
+    import clock
+
+    if instant and not clock.is_fixed():
+        clock.set_now(instant)
+
+
 def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> APIFlask:
     """Build the app for the settings' profile; `config` overrides Flask config keys (tests)."""
     from apiflask import APIFlask
@@ -26,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from api.addresses import socket_origins
 
     settings = settings or get_settings()
+    _fix_clock(settings.clock_now)
     logs.configure(settings)
     app = APIFlask(
         __name__,

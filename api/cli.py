@@ -43,10 +43,21 @@ _verbose = False
 @click.group()
 @click.option("-v", "--verbose", is_flag=True,
               help="Show every detail (library logs, warnings, progress) here instead of var/log/commands.log.")
-def cli(verbose: bool) -> None:
+@click.option("--now", "fixed_now", default=None, metavar="INSTANT",
+              help="Fix the product's clock at this ISO 8601 instant (UTC; a bare date is its midnight) for the "
+                   "command, e.g. `mentorhub --now 2026-03-02 seed --until 2026-03-01`; default: the CLOCK_NOW "
+                   "setting, else the system clock.")
+def cli(verbose: bool, fixed_now: str | None) -> None:
     """MentorHub: mentor-learner platform."""
     global _verbose
     _verbose = verbose
+    if fixed_now:
+        import clock
+
+        try:
+            clock.set_now(fixed_now)
+        except ValueError as error:
+            raise click.BadParameter(f"{fixed_now!r} is no ISO 8601 instant ({error})", param_hint="--now") from None
 
 
 @contextlib.contextmanager
@@ -280,7 +291,7 @@ def _pipeline_settings() -> dict:
     settings = get_settings()
     return {"database_url": settings.sqlalchemy_database_uri, "var_dir": str(settings.var_dir),
             "mlflow_uri": settings.mlflow_uri, "online_store": settings.feast_online_store,
-            "redis_url": settings.redis_url, "prefect_api_url": settings.prefect_api_url}
+            "redis_url": settings.redis_url, "prefect_api_url": settings.prefect_api_url, "now": settings.clock_now}
 
 
 _attach_lazy_commands()

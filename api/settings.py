@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
     max_upload_bytes: int = 25 * 1024 * 1024
+    # the product's one clock (package `clock`): empty follows the system clock; an ISO 8601 instant (UTC unless
+    # it says otherwise; a bare date is its midnight) fixes "now" for the whole process, as `mentorhub --now` does
+    clock_now: str = ""
 
     # tests: where the PostgreSQL tests make their databases; REQUIRE_SERVICES=1 turns a skip into a failure
     test_postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -1,7 +1,7 @@
 """`mentorhub pipeline ...`: run the flows in-process (or against a Prefect server when one is configured).
 
 The app's CLI (api/cli.py) attaches this group lazily and passes the settings as the click context
-object: database_url, var_dir, mlflow_uri, online_store, redis_url, prefect_api_url. Run directly
+object: database_url, var_dir, mlflow_uri, online_store, redis_url, prefect_api_url, now (CLOCK_NOW). Run directly
 (`python -m pipelines.cli --var-dir var --database-url sqlite:///var/mentorhub.db all`), the
 options give the same values.
 """
@@ -13,11 +13,17 @@ from pathlib import Path
 
 import click
 
+import clock
 from pipelines.common import configure_prefect
 
 
 def _config(ctx: click.Context) -> dict:
     cfg = dict(ctx.obj or {})
+    explicit_now = ctx.find_root().params.get("now")
+    if explicit_now:  # --now fixes the product's one clock; the settings' CLOCK_NOW unless already fixed
+        clock.set_now(explicit_now)
+    elif cfg.get("now") and not clock.is_fixed():
+        clock.set_now(cfg["now"])
     for key, value in ctx.find_root().params.items():
         if value not in (None, "") and key != "json_output":
             cfg[key] = value
@@ -94,6 +100,8 @@ def all_summary(summary: dict, seconds: float) -> str:
 @click.option("--redis-url", default=None)
 @click.option("--prefect-api-url", default=None, help="A Prefect server; none runs the flows in-process.")
 @click.option("--json", "json_output", is_flag=True, help="Print each step's whole result as JSON.")
+@click.option("--now", default=None, metavar="INSTANT",
+              help="Fix the product's clock at this ISO 8601 instant (UTC) for the run (default: the system clock).")
 def pipeline(**_options) -> None:
     """ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve."""
 

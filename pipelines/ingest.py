@@ -1,12 +1,12 @@
 """Flow `ingest`: export new events and changed records, compute features, apply Feast, materialise online."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
 
+import clock
 from pipelines.common import IO_RETRIES, IO_RETRY_DELAY_SECONDS, result_storage_dir
 from pipelines import offline
 
@@ -71,7 +71,7 @@ def materialize_online(var_dir: str, online_store: str, redis_url: str, data_ver
     """Load new feature rows into the online store (Feast materialize_incremental up to now)."""
     from features.store import make_store
 
-    end = datetime.now(timezone.utc)
+    end = clock.now()
     make_store(var_dir, online_store, redis_url).materialize_incremental(end_date=end)
     get_run_logger().info("materialised to the %s online store up to %s", online_store, end.isoformat())
     return end.isoformat()

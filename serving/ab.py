@@ -30,6 +30,8 @@ from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 
+import clock
+
 UTC = timezone.utc
 CONTROL_HINT = "control"
 DEFAULT_RULE = {
@@ -236,7 +238,7 @@ def two_proportion_ztest(x1: int, n1: int, x2: int, n2: int, alternative: str = 
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return clock.now()
 
 
 def _utc(value: datetime | None) -> datetime | None:

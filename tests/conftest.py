@@ -9,16 +9,21 @@ import os
 import shutil
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+import clock
 from api import create_app
 from api.settings import Settings
 
 ENV_SETTINGS = Settings(_env_file=None)
 TEST_SECRET = "test-secret-key-not-for-production"
+# The instant every test world lives at (a Monday, midnight UTC): worlds are seeded up to the day before it, so
+# their "now" is this one on any date the tests run.
+WORLD_NOW = datetime(2026, 3, 2, tzinfo=timezone.utc)
 
 
 def service_unavailable(reason: str) -> None:
@@ -42,6 +47,38 @@ def eventually(check, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout}s: {check.__doc__ or check}")
         time.sleep(0.02)
+
+
+class FixedClock:
+    """The product's one clock, fixed for a test: `now` is what `clock.now()` returns; `set` and `advance` move it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def set(self, value: datetime) -> None:
+        self.now = value
+
+    def advance(self, **delta) -> datetime:
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def _clock_restored():
+    """Whatever a test does to the product's clock is undone after it (no test leaks a fixed clock)."""
+    previous = clock.set_now(None)
+    clock.set_now(previous)
+    yield
+    clock.set_now(previous)
+
+
+@pytest.fixture
+def fixed_clock():
+    """Fix the product's one clock (`clock.now()`) at WORLD_NOW for the test; `fixed_clock.set(dt)` moves it."""
+    fixed = FixedClock(WORLD_NOW)
+    previous = clock.set_now(lambda: fixed.now)
+    yield fixed
+    clock.set_now(previous)
 
 
 def make_settings(var_dir: Path, database_url: str = "", **overrides) -> Settings:

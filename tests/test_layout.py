@@ -5,15 +5,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"api", "serving", "models", "features", "pipelines", "experiments", "dashboards"}
+OURS = {"api", "serving", "models", "features", "pipelines", "experiments", "dashboards", "clock"}
 MAY_IMPORT = {
-    "api": {"api", "serving", "dashboards"},
-    "serving": {"serving", "models", "features"},
-    "models": {"models"},
+    "api": {"api", "serving", "dashboards", "clock"},
+    "serving": {"serving", "models", "features", "clock"},
+    "models": {"models"},  # a plain ML library: times come in as arguments, never from the product's clock
     "features": {"features"},
-    "pipelines": {"pipelines", "features", "models", "experiments"},
-    "experiments": {"experiments", "models"},
-    "dashboards": {"dashboards", "models"},
+    "pipelines": {"pipelines", "features", "models", "experiments", "clock"},
+    "experiments": {"experiments", "models", "clock"},
+    "dashboards": {"dashboards", "models", "clock"},
+    "clock": {"clock"},  # the one clock (DESIGN.md "One clock"): imports nothing of ours, so every layer may ask it
 }
 HEAVY = {"mlflow", "feast", "prefect", "evidently", "torch"}
 # The CLI is the composition root: it reaches pipelines and experiments lazily, inside commands.
@@ -65,4 +66,28 @@ def test_models_package_has_no_web_or_database_dependency():
         for module in _imports(path, top_level_only=True)
         if module in {"flask", "sqlalchemy", "flask_sqlalchemy", "mlflow"} and path.name != "mlflow_wrapper.py"
     ]
+    assert not offenders, offenders
+
+
+# Reading the system clock as business time outside `clock` (DESIGN.md "One clock"); each exception says why.
+SYSTEM_CLOCK_CALLS = ("datetime.now(", "datetime.utcnow(", "date.today(")
+MACHINE_TIME = {  # these measure the machine, not the business: they stay on the system clock
+    "api/admin/modelsettings.py": "the retraining log's file name",
+    "pipelines/offline.py": "partition file names and how long the export waits for ids that commit late",
+    "api/bookings/calendar_sync.py": "OAuth token expiry, which Google's client checks against the machine's clock",
+    "api/search/bench.py": "benchmarks seed for a server process that runs on the system clock",
+    "api/recommendations/bench.py": "benchmarks seed for a server process that runs on the system clock",
+}
+
+
+def test_business_time_comes_from_the_one_clock():
+    offenders = []
+    for folder in ("api", "serving", "pipelines", "experiments", "dashboards"):
+        for path in _python_files(folder):
+            relative = path.relative_to(ROOT).as_posix()
+            if relative in MACHINE_TIME:
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if any(call in line for call in SYSTEM_CLOCK_CALLS):
+                    offenders.append(f"{relative}:{number}: {line.strip()} (ask clock.now() / clock.today())")
     assert not offenders, offenders

@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 
+import clock
 from api.extensions import db
 from api.tables import (
     Booking,
@@ -53,7 +54,7 @@ class Filters:
 
 def parse_filters(args, default_days: int, today: date | None = None) -> Filters:
     """From query arguments start, end (YYYY-MM-DD), topic and period; bad values fall back to the defaults."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or clock.today()
 
     def _date(name: str, default: date) -> date:
         try:

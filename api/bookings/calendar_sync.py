@@ -87,7 +87,7 @@ def exchange_code(code: str, redirect_uri: str) -> dict:
 
 def save_connection(user_id: int, tokens: dict, now: datetime | None = None) -> CalendarConnection:
     """Store (or renew) the user's Google connection from a token response."""
-    now = now or utcnow()
+    now = now or datetime.now(timezone.utc)  # not the product's clock: Google's client checks expiry on the machine's
     with serialised_write():
         connection = connection_of(user_id, connected_only=False) or CalendarConnection(user_id=user_id, provider=PROVIDER)
         connection.access_token = tokens["access_token"]

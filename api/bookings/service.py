@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
@@ -88,9 +88,8 @@ class BookingError(RefusedError):
 
 
 def now_utc() -> datetime:
-    """The current time; tests fix it with app.config["BOOKINGS_CLOCK"] = lambda: <aware datetime>."""
-    clock = current_app.config.get("BOOKINGS_CLOCK")
-    return (clock() if clock else utcnow()).astimezone(timezone.utc)
+    """The current time: the product's one clock (tests fix it with `clock.fixed(...)`, the `fixed_clock` fixture)."""
+    return utcnow()
 
 
 # ---------------------------------------------------------------- reading

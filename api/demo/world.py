@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import click
 import numpy as np
 
+import clock
 from api.demo import catalogue as cat
 
 DAY = 86_400
@@ -63,7 +64,7 @@ class WorldSpec:
     until: date | None = None  # last simulated day (UTC); None: today
 
     def last_day(self) -> date:
-        return self.until or datetime.now(timezone.utc).date()
+        return self.until or clock.today()
 
 
 @dataclass
@@ -971,7 +972,7 @@ class _Simulator:
 
 def simulate(spec: WorldSpec, *, demo_logins: dict[str, str] | None = None, password_hash: str | None = None,
              progress: bool = False) -> World:
-    """Build the whole world in memory from the spec (no database, no clock except `until`'s default)."""
+    """Build the whole world in memory from the spec (no database; the clock only for `until`'s default)."""
     if spec.learners < 1 or spec.mentors < 1 or spec.days < 1:
         raise ValueError("learners, mentors and days must be at least 1")
     demo_logins = demo_logins or {"learner": "learner@mentorhub.example",

@@ -27,7 +27,7 @@ from api.payments.config import platform_fee_basis_points
 from api.payments.gateways import GatewayError, gateway
 from api.money import percent_of
 from api.tables import (Booking, BookingStatus, LedgerEntry, Payment, PaymentCheckout, PaymentOperation,
-                        PaymentStatus, Refund, utcnow)
+                        PaymentStatus, Refund)
 
 logger = logging.getLogger(__name__)
 P, S = PaymentStatus, BookingStatus
@@ -43,7 +43,7 @@ def sync_unverified(now: datetime, min_age: timedelta) -> int:
     """Step 1: payments we still think are `created`: the provider may have taken the money."""
     fixed = 0
     ids = list(db.session.scalars(select(Payment.id).where(Payment.status == P.CREATED,
-                                                           Payment.created_at <= utcnow() - min_age)))
+                                                           Payment.created_at <= now - min_age)))
     for payment_id in ids:
         payment = db.session.get(Payment, payment_id)
         checkout = service.checkout_of(payment)
@@ -65,7 +65,7 @@ def sync_unverified(now: datetime, min_age: timedelta) -> int:
 def retry_operations(now: datetime, min_age: timedelta) -> int:
     done = 0
     payment_ids = list(db.session.scalars(select(PaymentOperation.payment_id).where(
-        PaymentOperation.status == "pending", PaymentOperation.updated_at <= utcnow() - min_age).distinct()))
+        PaymentOperation.status == "pending", PaymentOperation.updated_at <= now - min_age).distinct()))
     for payment_id in payment_ids:
         done += service.run_pending(payment_id).count("succeeded")
     return done
@@ -74,7 +74,7 @@ def retry_operations(now: datetime, min_age: timedelta) -> int:
 def cancel_unpaid(now: datetime, unpaid_minutes: int | None = None) -> int:
     """Requests whose payment was never verified in time are cancelled (the slot frees, any hold is released)."""
     minutes = _config().payments_unpaid_request_minutes if unpaid_minutes is None else unpaid_minutes
-    cutoff = utcnow() - timedelta(minutes=minutes)  # created_at is written with the real clock
+    cutoff = now - timedelta(minutes=minutes)  # created_at is written with the same (one) clock
     paid = exists().where(Payment.booking_id == Booking.id,
                           Payment.status.notin_([P.CREATED, P.FAILED, P.RELEASED]))
     ids = list(db.session.scalars(select(Booking.id).where(Booking.status == S.REQUESTED, Booking.created_at <= cutoff,
@@ -138,8 +138,8 @@ def settle_ended(now: datetime) -> int:
 
 def reconcile(now: datetime | None = None, min_age_seconds: int | None = None,
               unpaid_minutes: int | None = None) -> dict[str, int]:
-    """Every step once; returns how many payments or bookings each repaired (`now`: the bookings' clock;
-    ages of rows are measured on the real clock they were written with)."""
+    """Every step once; returns how many payments or bookings each repaired (`now`: the product's one clock, which
+    also stamped the rows whose ages are measured)."""
     now = now or now_utc()
     min_age = timedelta(seconds=_config().payments_stuck_operation_seconds if min_age_seconds is None
                         else min_age_seconds)

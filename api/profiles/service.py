@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from sqlalchemy import select
 
+import clock
 from api.activity import log_event
 from api.auth.accounts import FieldError, email_taken, send_phone_code, send_verification_email
 from api.auth.validation import check_full_name, check_time_zone, normalise_email, normalise_phone
@@ -389,8 +390,8 @@ def add_certification(profile: MentorProfile, data: dict, document_path: str | N
             year = int(year)
         except (TypeError, ValueError):
             raise FieldError("year", "Enter the year as four digits, e.g. 2021.") from None
-        if not 1950 <= year <= date.today().year:
-            raise FieldError("year", f"Enter a year between 1950 and {date.today().year}.")
+        if not 1950 <= year <= clock.today().year:
+            raise FieldError("year", f"Enter a year between 1950 and {clock.today().year}.")
     else:
         year = None
     cert = Certification(mentor_id=profile.user_id, name=name, issuer=issuer, year=year, document_path=document_path)
@@ -406,7 +407,7 @@ def add_exception(profile: MentorProfile, data: dict) -> AvailabilityException:
         on_date = raw_date if isinstance(raw_date, date) else date.fromisoformat(str(raw_date or ""))
     except ValueError:
         raise FieldError("on_date", "Enter the date as YYYY-MM-DD.") from None
-    if on_date < date.today():
+    if on_date < clock.today():
         raise FieldError("on_date", "The date must be today or later.")
     start = data.get("start_time") or None
     end = data.get("end_time") or None

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 
+import clock
 from api.recommendations import exposures
 from api.tables import Event, EventType
 
@@ -50,7 +51,7 @@ def find_exposure(session, learner_id: int, mentor_id: int, at: datetime | None 
     An `Event`, or a `QueuedExposure` when it is still in the background writer's queue; None if none.
     """
     days = current_app.config["MENTORHUB_SETTINGS"].serving_attribution_days if has_app_context() else 7
-    at = at or datetime.now(UTC)
+    at = at or clock.now()
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
     since = at - timedelta(days=days)

@@ -23,6 +23,7 @@ import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 
+import clock
 from api.extensions import db
 from api.recommendations import exposures
 from api.search import availability, free_slots, query
@@ -100,7 +101,7 @@ def state(app=None) -> ServingState:
 def build_catalogue(now: datetime | None = None) -> tuple[Catalogue, np.ndarray, list[str], list[tuple[int, str]]]:
     """Approved, active mentors with what re-ranking and reasons need (a handful of queries)."""
     settings = _settings()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     rows = db.session.execute(
         sa.select(MentorProfile.user_id, User.full_name, MentorProfile.rating_sum, MentorProfile.rating_count,
                   MentorProfile.price_minor, MentorProfile.currency, MentorProfile.created_at,
@@ -240,7 +241,7 @@ def cards(mentor_ids: list[int], currency: str) -> dict:
         else:
             out[mentor_id] = card
     if missing:
-        for card in query.load_cards(missing, currency, datetime.now(UTC)):
+        for card in query.load_cards(missing, currency, clock.now()):
             cache[card.id] = out[card.id] = card
     return out
 
@@ -255,7 +256,7 @@ def _all_cards(cat: Catalogue, currencies) -> dict[str, dict]:
     first: dict = {}
     for start in range(0, len(ids), 2000):
         first.update((card.id, card) for card in query.load_cards(ids[start:start + 2000], currencies[0],
-                                                                   datetime.now(UTC)))
+                                                                   clock.now()))
     out = {currencies[0]: first}
     for currency in currencies[1:]:
         out[currency] = {mentor_id: replace(card, display_currency=currency,
@@ -294,7 +295,7 @@ def warm_up(app, timeout: float = 120.0) -> bool:
     with app.app_context():
         loaded = state(app).registry.wait_until_loaded(timeout)
         bundle = catalogue()
-        now = datetime.now(UTC)
+        now = clock.now()
         learners = db.session.execute(sa.select(User.timezone, User.currency).distinct().join(
             UserRole, UserRole.user_id == User.id).where(UserRole.role == Role.LEARNER)).all()
         for zone in {"UTC", *(z for z, _c in learners if z)}:  # "free this week" in every learner's zone
@@ -425,7 +426,7 @@ def _refresh_window(app, window: AvailabilityWindow, stale: _Cached | None) -> N
     try:
         with app.app_context():
             bundle = catalogue()
-            _store_window(st, window, _free_mentors(bundle, window, datetime.now(UTC)))
+            _store_window(st, window, _free_mentors(bundle, window, clock.now()))
             db.session.remove()
     except Exception:  # noqa: BLE001 - keep serving the stale set (or none)
         logger.exception("could not compute free slots for %s", window)
@@ -572,7 +573,7 @@ def recommend_for(learner_id: int, filters: SearchFilters | None = None, k: int 
                   log: bool = True, now: datetime | None = None, exclude_booked: bool = False) -> Recommendations:
     """Recommendations for a learner, with reasons; logs one exposure event (unless `log` is False)."""
     settings = _settings()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     st = state()
     bundle = catalogue(now)
     cat: Catalogue = bundle["catalogue"]

@@ -19,6 +19,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from flask import current_app
 
+import clock
 from api.bookings.slots import BookingPolicy, Interval, windows, zone
 from api.extensions import db
 from api.search.filters import AvailabilityWindow
@@ -182,7 +183,7 @@ def has_free_slot(entry: _Mentor, wanted: list[tuple[datetime, datetime]], now: 
 def mentors_with_free_slot(mentors: dict[int, tuple[int, str]], window: AvailabilityWindow,
                            now: datetime | None = None, mentor_ids_sql=None) -> set[int]:
     """Of `mentors` ({id: (session_minutes, zone)}), those with a free slot inside the learner's window."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     wanted = window.utc_intervals()
     if not wanted or not mentors:
         return set()
@@ -195,5 +196,5 @@ def next_free_slots(mentor: MentorProfile, limit: int, days: int, now: datetime 
     """The mentor's next `limit` free slot starts (UTC) within `days`, from the booking feature itself."""
     from api.bookings.service import mentor_free_slots
 
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     return [slot.start for slot in mentor_free_slots(mentor, now, now, now + timedelta(days=days))[:limit]]

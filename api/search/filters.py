@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import clock
 from api.search.currency import parse_major, supported_currencies
 
 SORTS = {
@@ -279,7 +280,7 @@ def _parse_availability(args: dict[str, list], tz: str, today: date | None, max_
     day_end = _parse_time(args, "time_to")
     if start_date is None and end_date is None and day_start is None and day_end is None:
         return None
-    today = today or datetime.now(ZoneInfo(tz)).date()
+    today = today or clock.now().astimezone(ZoneInfo(tz)).date()
     start_date = start_date or today
     end_date = end_date or (start_date + timedelta(days=6))
     if end_date < start_date:

@@ -30,6 +30,7 @@ from typing import Callable
 import sqlalchemy as sa
 from flask import current_app
 
+import clock
 from api.bookings.slots import BookingPolicy, candidate_slots, windows
 from api.extensions import db
 from api.search import availability
@@ -171,7 +172,7 @@ def _all_mentors() -> list[int]:
 
 def build(now: datetime | None = None) -> int:
     """Recompute every mentor's rows from scratch and anchor them at `now`; the caller commits."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     _set_params({ANCHOR: now.timestamp(), **_defaults()})  # first: takes SQLite's write lock before any read
     db.session.execute(SLOTS.delete())
     return rewrite(_all_mentors(), lambda _m, policy: (now - LOOKBACK, _end(now, policy)))
@@ -179,7 +180,7 @@ def build(now: datetime | None = None) -> int:
 
 def roll(now: datetime | None = None) -> int:
     """Move the anchor to `now`: append each mentor's new days, drop slots of the past; the caller commits."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     old = anchor()
     if old is None:
         return build(now)
@@ -197,7 +198,7 @@ def _try_lock() -> bool:
 
 def refresh(now: datetime | None = None) -> str:
     """Build, roll or nothing, whichever is due; commits. Returns what it did."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     if not _try_lock():
         db.session.rollback()
         return "busy"
@@ -281,7 +282,7 @@ def _apply(session) -> None:
     start = anchor()
     if start is None:  # never built: the first build computes everything
         return
-    now = datetime.now(UTC)
+    now = clock.now()
 
     def span(mentor_id: int, policy: BookingPolicy) -> tuple[datetime, datetime]:
         lower, upper = now - LOOKBACK, _end(start, policy)

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
+import clock
 from api.extensions import db
 from api.search import availability, free_slots, ranking, ranking_columns
 from api.money import rates_key, sql_convert
@@ -315,7 +316,7 @@ def _apply_filters(statement, shape: tuple, price_expr, index_terms: bool = True
 def _plan(filters: SearchFilters, skip: str | None = None, now: datetime | None = None) -> _Plan:
     engine_dialect = dialect()
     tokens = text_tokens(filters.q) if skip != "q" else []
-    filter_shape, params = _filter_shape(filters, skip, now or datetime.now(UTC))
+    filter_shape, params = _filter_shape(filters, skip, now or clock.now())
     if tokens:
         if engine_dialect == "postgresql":
             params["f_tsquery"] = " & ".join(f"{t}:*" for t in tokens)
@@ -459,7 +460,7 @@ def _bounded_count(plan: _Plan, cap: int) -> int:
 def search_mentors(filters: SearchFilters, learner_id: int | None = None, now: datetime | None = None,
                    suggest: bool = True) -> SearchResult:
     """One page of mentors matching `filters`, in a stable order, with the total count (exact up to COUNT_CAP)."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     ranking_columns.ensure_fresh()
     free_slots.ensure_fresh()
     offset = (filters.page - 1) * filters.per_page
@@ -659,7 +660,7 @@ class MentorPreview:
 def mentor_preview(mentor_id: int, currency: str, review_page_number: int = 1,
                    now: datetime | None = None) -> MentorPreview | None:
     settings = _settings()
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     found = public_mentor(mentor_id)
     if found is None:
         return None

@@ -24,6 +24,7 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 
+import clock
 from api.extensions import db
 from api.search.currency import factor, rate_codes
 from api.tables import Booking, BookingStatus, MentorProfile, MentorStatus
@@ -86,7 +87,7 @@ def refresh(now: datetime | None = None, force: bool = False) -> dict:
     Idempotent and safe beside concurrent writers: the triggers keep doing their part, and the window
     re-count only overwrites a mentor's count if it did not change meanwhile.
     """
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     done = {"prior": False, "prices": False, "window": 0}
     if not _try_lock():
         db.session.rollback()

@@ -5,10 +5,12 @@ from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, TypeDecorator
 
+import clock
+
 
 def utcnow() -> datetime:
-    """The current time, timezone-aware, in UTC."""
-    return datetime.now(timezone.utc)
+    """The current time, timezone-aware, in UTC: the product's one clock (`clock.now`), so rows follow it too."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator):

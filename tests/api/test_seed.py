@@ -362,9 +362,9 @@ def test_demo_learner_and_mentor_log_in_through_the_api(seeded):
 
 
 @pytest.mark.db
-def test_demo_mentor_can_accept_the_seeded_paid_request(app):
+def test_demo_mentor_can_accept_the_seeded_paid_request(app, fixed_clock):
     """The request waiting for the demo mentor holds a verified payment, so accepting it captures the money."""
-    _seed(app, WorldSpec(learners=40, mentors=8, days=10, seed=5, until=None))  # a world that ends today
+    _seed(app, WorldSpec(learners=40, mentors=8, days=10, seed=5, until=None))  # a world that ends on the clock's today
     with app.app_context():
         mentor = db.session.execute(sa.select(User).filter_by(email=DEMO_LOGINS["mentor"])).scalar_one()
         pending = db.session.execute(sa.select(Booking).filter_by(

@@ -33,10 +33,10 @@ def log_in(page, base_url: str, email: str) -> None:
     page.wait_for_url(f"{base_url}/bookings/")
 
 
-def test_learner_books_mentor_accepts_both_see_it_in_their_zone(app, live_server, browser, page):
+def test_learner_books_mentor_accepts_both_see_it_in_their_zone(app, fixed_clock, live_server, browser, page):
     from tests.api.bookings.conftest import NOW
 
-    app.config["BOOKINGS_CLOCK"] = lambda: NOW  # Monday 2 March 2026, 08:00 UTC
+    fixed_clock.set(NOW)  # Monday 2 March 2026, 08:00 UTC
     app.config["PAYMENTS_REQUIRED"] = False  # the paid flow is tests/browser/test_payments_browser.py
     SHOTS.mkdir(parents=True, exist_ok=True)
     mentor = with_password(app, create_mentor(app, "mara@example.com", tz="Europe/Berlin"))

@@ -17,8 +17,8 @@ pytestmark = pytest.mark.browser
 SHOTS = Path("/tmp/shots")
 
 
-def test_learner_pays_with_the_sandbox_and_mentor_accepts(app, live_server, browser, page):
-    app.config["BOOKINGS_CLOCK"] = lambda: NOW  # Monday 2 March 2026, 08:00 UTC
+def test_learner_pays_with_the_sandbox_and_mentor_accepts(app, fixed_clock, live_server, browser, page):
+    fixed_clock.set(NOW)  # Monday 2 March 2026, 08:00 UTC
     SHOTS.mkdir(parents=True, exist_ok=True)
     mentor = with_password(app, create_mentor(app, "mara@example.com", tz="Europe/Berlin"))
     learner = with_password(app, create_person(app, "lina@example.com", tz="Asia/Kolkata", full_name="Lina Learner"))

@@ -1,17 +1,17 @@
 """Ingest is incremental: nothing new adds nothing, new events are picked up."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+import clock
 from pipelines import offline
 
 
 @pytest.fixture
-def tiny_world(tmp_path, prefect_harness, world_builder):
+def tiny_world(tmp_path, prefect_harness, world_builder, fixed_clock):
+    """A small world at WORLD_NOW; the clock stays fixed there while the test ingests it."""
     builder = world_builder
     var_dir = tmp_path / "var"
     var_dir.mkdir()
@@ -37,7 +37,7 @@ def test_ingest_is_incremental(tiny_world):
     engine = sa.create_engine(database_url)
     with engine.begin() as conn:
         learner = conn.execute(sa.text("SELECT user_id FROM learner_profiles ORDER BY user_id LIMIT 1")).scalar_one()
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")  # as the app stores it
+        now = clock.now().strftime("%Y-%m-%d %H:%M:%S.%f")  # as the app stores it
         for _ in range(3):
             conn.execute(sa.text("INSERT INTO events (occurred_at, event_type, user_id, payload) "
                                  "VALUES (:t, 'search', :u, '{\"query\": \"python\"}')"), {"t": now, "u": learner})
@@ -64,7 +64,7 @@ def test_an_event_committed_after_a_later_id_is_exported_late_not_skipped(tiny_w
     engine = sa.create_engine(database_url)
     insert = sa.text("INSERT INTO events (id, occurred_at, event_type, user_id, payload) "
                      "VALUES (:id, :t, 'search', :u, '{\"query\": \"late\"}')")
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+    now = clock.now().strftime("%Y-%m-%d %H:%M:%S.%f")
     with engine.begin() as conn:
         learner = conn.execute(sa.text("SELECT user_id FROM learner_profiles ORDER BY user_id LIMIT 1")).scalar_one()
         conn.execute(insert, {"id": mark + 3, "t": now, "u": learner})  # the later id commits first

@@ -2,12 +2,20 @@
 
 The first `all` run fails on purpose (an injected error in the promote flow); the second run
 must resume: nothing trained twice, nothing logged twice.
+
+Every world lives at one fixed instant, WORLD_NOW (the product's clock is fixed at it while the world is seeded
+and while the pipelines run on it), so its rows and the models trained on them are the same on any date.
 """
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 
+import clock
+from tests.conftest import WORLD_NOW
+
 WORLD = {"learners": 500, "mentors": 50, "days": 120, "seed": 7}
+WORLD_UNTIL: date = (WORLD_NOW - timedelta(days=1)).date()  # the last simulated day: the world's "now" is WORLD_NOW
 _built: dict[str, dict] = {}
 
 
@@ -15,8 +23,8 @@ class InjectedFailure(RuntimeError):
     """The failure the resume scenario injects."""
 
 
-def seed_world(var_dir: Path, learners: int, mentors: int, days: int, seed: int) -> str:
-    """A migrated SQLite database under var_dir with a generated demo world; returns its URL."""
+def seed_world(var_dir: Path, learners: int, mentors: int, days: int, seed: int, until: date = WORLD_UNTIL) -> str:
+    """A migrated SQLite database under var_dir with a generated demo world ending at WORLD_NOW; returns its URL."""
     from flask_migrate import upgrade
 
     from api import create_app
@@ -29,9 +37,9 @@ def seed_world(var_dir: Path, learners: int, mentors: int, days: int, seed: int)
                         var_dir=var_dir, database_url="", socketio_async_mode="threading", redis_url="",
                         mlflow_tracking_uri=f"sqlite:///{var_dir / 'mlflow.db'}")
     app = create_app(settings=settings)
-    with app.app_context():
+    with clock.fixed(WORLD_NOW), app.app_context():
         upgrade()
-        generate_world(WorldSpec(learners=learners, mentors=mentors, days=days, seed=seed),
+        generate_world(WorldSpec(learners=learners, mentors=mentors, days=days, seed=seed, until=until),
                        demo_password=DEMO_PASSWORD, demo_logins=DEMO_LOGINS, progress=False)
         db.session.remove()
         db.engine.dispose()
@@ -68,6 +76,7 @@ def build(root: Path) -> dict:
 
     modelling.fit_family, modelling.refit_family, modelling.rank_candidates = counting_fit, counting_refit, failing_rank
     first_error = None
+    previous_clock = clock.set_now(WORLD_NOW)  # the pipelines run at the world's "now", on any date
     try:
         try:
             run_all(database_url, str(var_dir), mlflow_uri)
@@ -82,6 +91,7 @@ def build(root: Path) -> dict:
     finally:
         modelling.fit_family, modelling.refit_family, modelling.rank_candidates = original_fit, original_refit, \
             original_rank
+        clock.set_now(previous_clock)
     _built[key] = {"var_dir": var_dir, "database_url": database_url, "mlflow_uri": mlflow_uri,
                    "first_error": first_error, "fits_first": fits_first, "fits_second": fits_second,
                    "refits_first": refits_first, "refits_second": refits_second,

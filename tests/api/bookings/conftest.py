@@ -108,18 +108,11 @@ def _bookings_without_payments(request):
 
 
 @pytest.fixture
-def clock(app):
-    """Fix the bookings clock at NOW; `clock.set(dt)` moves it."""
-
-    class Clock:
-        now = NOW
-
-        def set(self, value: datetime) -> None:
-            self.now = value
-
-    fixed = Clock()
-    app.config["BOOKINGS_CLOCK"] = lambda: fixed.now
-    return fixed
+def clock(app, fixed_clock):
+    """Fix the product's one clock at NOW (for everything the app does, rows' timestamps too); `clock.set(dt)`
+    moves it."""
+    fixed_clock.set(NOW)
+    return fixed_clock
 
 
 @pytest.fixture

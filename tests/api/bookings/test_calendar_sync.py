@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from googleapiclient.http import HttpMockSequence
 
 from api.extensions import db
-from api.tables import CalendarConnection, CalendarEventLink, Notification, utcnow
+from api.tables import CalendarConnection, CalendarEventLink, Notification
 
 SLOT = "2026-03-03T08:00:00Z"  # Tuesday 09:00 Berlin
 NO_BUSY = ({"status": "200", "content-type": "application/json"}, json.dumps({"calendars": {"primary": {"busy": []}}}))
@@ -37,7 +37,8 @@ def google(app, settings):
             with app.app_context():
                 db.session.add(CalendarConnection(user_id=person.id, provider="google", calendar_id="primary",
                                                   access_token="access-1", refresh_token="refresh-1",
-                                                  token_expires_at=utcnow() + expires_in, scopes="calendar"))
+                                                  token_expires_at=datetime.now(timezone.utc) + expires_in,  # Google's client: machine time
+                                                  scopes="calendar"))
                 db.session.commit()
 
         def calls(self):
