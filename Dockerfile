@@ -11,7 +11,6 @@ COPY features features
 COPY pipelines pipelines
 COPY experiments experiments
 COPY dashboards dashboards
-COPY clock clock
 COPY deploy deploy
 RUN pip install -c constraints.txt .
 EXPOSE 8000

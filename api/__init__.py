@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def _fix_clock(instant: str) -> None:
     """The CLOCK_NOW setting fixes the product's one clock for the process, unless something (`--now`, a test)
     already fixed it; empty leaves it as it is."""
-    import clock
+    from models import clock
 
     if instant and not clock.is_fixed():
         clock.set_now(instant)

@@ -52,7 +52,7 @@ def cli(verbose: bool, fixed_now: str | None) -> None:
     global _verbose
     _verbose = verbose
     if fixed_now:
-        import clock
+        from models import clock
 
         try:
             clock.set_now(fixed_now)

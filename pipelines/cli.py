@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-import clock
+from models import clock
 from pipelines.common import configure_prefect
 
 

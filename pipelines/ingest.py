@@ -6,7 +6,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
 
-import clock
+from models import clock
 from pipelines.common import IO_RETRIES, IO_RETRY_DELAY_SECONDS, result_storage_dir
 from pipelines import offline
 

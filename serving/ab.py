@@ -30,7 +30,7 @@ from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 
-import clock
+from models import clock
 
 UTC = timezone.utc
 CONTROL_HINT = "control"

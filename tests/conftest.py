@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-import clock
+from models import clock
 from api import create_app
 from api.settings import Settings
 

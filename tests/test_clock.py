@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-import clock
+from models import clock
 
 UTC = timezone.utc
 

@@ -50,7 +50,6 @@ SKIPPED_ENDPOINTS = {
 # Bugs being fixed on other branches: reported as warnings until they merge, then delete the entry
 # (a warning says so when one no longer reproduces). Keys: (endpoint or path, status).
 KNOWN_BUGS = {
-    ("/favicon.ico", 404): "issue 16 item 11: no favicon",
 }
 
 

@@ -5,31 +5,37 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"api", "serving", "models", "features", "pipelines", "experiments", "dashboards", "clock"}
+OURS = {"api", "serving", "models", "features", "pipelines", "experiments", "dashboards"}
 MAY_IMPORT = {
-    "api": {"api", "serving", "dashboards", "clock"},
-    "serving": {"serving", "models", "features", "clock"},
-    "models": {"models"},  # a plain ML library: times come in as arguments, never from the product's clock
+    "api": {"api", "serving", "dashboards"},
+    "serving": {"serving", "models", "features"},
+    "models": {"models"},
     "features": {"features"},
-    "pipelines": {"pipelines", "features", "models", "experiments", "clock"},
-    "experiments": {"experiments", "models", "clock"},
-    "dashboards": {"dashboards", "models", "clock"},
-    "clock": {"clock"},  # the one clock (DESIGN.md "One clock"): imports nothing of ours, so every layer may ask it
+    "pipelines": {"pipelines", "features", "models", "experiments"},
+    "experiments": {"experiments", "models"},
+    "dashboards": {"dashboards", "models"},
 }
+# The one clock (DESIGN.md "One clock") lives in the bottom layer, `models/clock.py`, which imports nothing, so
+# that serving, pipelines and the app ask the same clock; it is the one module of `models` the app imports.
+SHARED_MODULES = {"models.clock"}
 HEAVY = {"mlflow", "feast", "prefect", "evidently", "torch"}
 # The CLI is the composition root: it reaches pipelines and experiments lazily, inside commands.
 LAZY_ENTRY_POINTS = {"api/cli.py"}
 
 
 def _imports(path: Path, top_level_only: bool = False):
+    """The top-level package of each import (modules of SHARED_MODULES are not counted)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     nodes = tree.body if top_level_only else ast.walk(tree)
     for node in nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name.split(".")[0]
+                if alias.name not in SHARED_MODULES:
+                    yield alias.name.split(".")[0]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.module.split(".")[0]
+            names = {f"{node.module}.{alias.name}" for alias in node.names}
+            if node.module not in SHARED_MODULES and not names <= SHARED_MODULES:
+                yield node.module.split(".")[0]
 
 
 def _python_files(folder: str):
@@ -82,7 +88,7 @@ MACHINE_TIME = {  # these measure the machine, not the business: they stay on th
 
 def test_business_time_comes_from_the_one_clock():
     offenders = []
-    for folder in ("api", "serving", "pipelines", "experiments", "dashboards"):
+    for folder in ("api", "serving", "pipelines", "experiments", "dashboards"):  # models/clock.py is the clock
         for path in _python_files(folder):
             relative = path.relative_to(ROOT).as_posix()
             if relative in MACHINE_TIME:

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 
-import clock
+from models import clock
 from api.extensions import db
 from api.tables import (
     Booking,

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import click
 import numpy as np
 
-import clock
+from models import clock
 from api.demo import catalogue as cat
 
 DAY = 86_400

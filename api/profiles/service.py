@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from flask import current_app
 from sqlalchemy import select
 
-import clock
+from models import clock
 from api.activity import log_event
 from api.auth.accounts import FieldError, email_taken, send_phone_code, send_verification_email
 from api.auth.validation import check_full_name, check_time_zone, normalise_email, normalise_phone

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 
-import clock
+from models import clock
 from api.recommendations import exposures
 from api.tables import Event, EventType
 

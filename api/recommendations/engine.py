@@ -23,7 +23,7 @@ import numpy as np
 import sqlalchemy as sa
 from flask import current_app
 
-import clock
+from models import clock
 from api.extensions import db
 from api.recommendations import exposures
 from api.search import availability, free_slots, query

@@ -19,7 +19,7 @@ from functools import lru_cache
 import sqlalchemy as sa
 from flask import current_app
 
-import clock
+from models import clock
 from api.bookings.slots import BookingPolicy, Interval, windows, zone
 from api.extensions import db
 from api.search.filters import AvailabilityWindow

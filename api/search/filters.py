@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import clock
+from models import clock
 from api.search.currency import parse_major, supported_currencies
 
 SORTS = {

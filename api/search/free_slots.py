@@ -30,7 +30,7 @@ from typing import Callable
 import sqlalchemy as sa
 from flask import current_app
 
-import clock
+from models import clock
 from api.bookings.slots import BookingPolicy, candidate_slots, windows
 from api.extensions import db
 from api.search import availability

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-import clock
+from models import clock
 from api.extensions import db
 from api.search import availability, free_slots, ranking, ranking_columns
 from api.money import rates_key, sql_convert

@@ -24,7 +24,7 @@ import click
 import sqlalchemy as sa
 from flask import current_app
 
-import clock
+from models import clock
 from api.extensions import db
 from api.search.currency import factor, rate_codes
 from api.tables import Booking, BookingStatus, MentorProfile, MentorStatus

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import DateTime, TypeDecorator
 
-import clock
+from models import clock
 
 
 def utcnow() -> datetime:

@@ -101,8 +101,8 @@ def test_a_lease_needs_a_name_a_holder_and_a_duration(app):
             acquire_lease(LEASE_NAME, "me", 0)
 
 
-def test_a_scheduled_run_completes_past_sessions_and_expires_unanswered_requests(app):
-    app.config["BOOKINGS_CLOCK"] = lambda: NOW
+def test_a_scheduled_run_completes_past_sessions_and_expires_unanswered_requests(fixed_clock, app):
+    fixed_clock.set(NOW)
     app.config["PAYMENTS_REQUIRED"] = False
     mentor_id, learner_id = _people(app)
     past = _booking(app, mentor_id, learner_id, NOW - timedelta(days=3), BookingStatus.ACCEPTED)
@@ -146,8 +146,8 @@ def test_the_scheduler_survives_a_database_outage(app, caplog, monkeypatch):
     assert "could not run" in caplog.text
 
 
-def test_start_scheduler_runs_in_the_background_until_stopped(app):
-    app.config["BOOKINGS_CLOCK"] = lambda: NOW
+def test_start_scheduler_runs_in_the_background_until_stopped(fixed_clock, app):
+    fixed_clock.set(NOW)
     mentor_id, learner_id = _people(app)
     past = _booking(app, mentor_id, learner_id, NOW - timedelta(days=3), BookingStatus.ACCEPTED)
     app.config["MENTORHUB_SETTINGS"] = app.config["MENTORHUB_SETTINGS"].model_copy(

@@ -26,8 +26,8 @@ def is_green(colours: dict) -> bool:
     return green > red and green > blue
 
 
-def test_verified_approved_and_counts_are_readable_by_meaning(app, live_server, page):
-    app.config["BOOKINGS_CLOCK"] = lambda: NOW
+def test_verified_approved_and_counts_are_readable_by_meaning(fixed_clock, app, live_server, page):
+    fixed_clock.set(NOW)
     app.config["PAYMENTS_REQUIRED"] = False
     mentor = with_password(app, create_mentor(app, "mara@example.com"))
     learner = create_person(app, "leo@example.com")

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-import clock
+from models import clock
 from pipelines import offline
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-import clock
+from models import clock
 from tests.conftest import WORLD_NOW
 
 WORLD = {"learners": 500, "mentors": 50, "days": 120, "seed": 7}

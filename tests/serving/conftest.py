@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-import clock
+from models import clock
 from tests.conftest import WORLD_NOW
 
 SERVING_WORLD = {"learners": 160, "mentors": 48, "days": 90, "seed": 11}  # mentors: topics new to a learner exist

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-import clock
+from models import clock
 from tests.conftest import eventually
 
 pytestmark = pytest.mark.slow

@@ -7,8 +7,9 @@ date. Unfixed it is the system clock. Fix it for a process with `set_now(...)` (
 time for caches, timeouts of network calls, benchmarks and TOTP codes stays on the real
 clock (`time.monotonic()` / `time.time()`): those measure the machine, not the business.
 
-It imports nothing of ours, so api, serving, pipelines, experiments and dashboards may all use
-it; `models` stays a plain ML library and takes times as arguments.
+It lives in the bottom layer and imports nothing, so api, serving, pipelines, experiments and
+dashboards all ask the same clock (tests/test_layout.py); the recommenders themselves never ask
+it: they take times as arguments.
 """
 from __future__ import annotations
 
