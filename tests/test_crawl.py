@@ -20,7 +20,6 @@ import logging
 import re
 import time
 import traceback
-import warnings
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -45,11 +44,6 @@ MAX_REQUESTS_PER_ROLE = 2500  # a bound on the breadth-first walk; reaching it f
 # GET endpoints never requested directly, each with its reason (links to them are still followed)
 SKIPPED_ENDPOINTS = {
     "static": "static files (CSS, JS, images), not pages; page resources pointing at them are checked",
-}
-
-# Bugs being fixed on other branches: reported as warnings until they merge, then delete the entry
-# (a warning says so when one no longer reproduces). Keys: (endpoint or path, status).
-KNOWN_BUGS = {
 }
 
 
@@ -270,7 +264,6 @@ class RoleReport:
     followed: int = 0
     statuses: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
-    known: set = field(default_factory=set)
     own_seen: set = field(default_factory=set)  # the viewer's own private texts found in their pages
 
 
@@ -353,10 +346,7 @@ class Crawler:
         self.queue.append((path, source, kind, depth))
 
     def fail(self, key: tuple, message: str) -> None:
-        if key in KNOWN_BUGS:
-            self.report.known.add(key)
-        else:
-            self.report.failures.append(f"[{self.role}] {message}")
+        self.report.failures.append(f"[{self.role}] {message}")
 
     def run(self) -> RoleReport:
         urls, self.unfillable = self.route_urls()
@@ -454,12 +444,6 @@ def test_every_page_and_link_works_for_every_role_and_shows_nobody_else_s_data(a
         f"  {r.role:<9} routes={r.routes} requests={r.requests} pages={r.pages} links={r.links} "
         f"followed={r.followed} statuses={dict(sorted(r.statuses.items()))}" for r in reports)
     print(f"\ncrawl on {db_backend} in {time.perf_counter() - started:.1f}s\n{summary}")
-    for key, reason in KNOWN_BUGS.items():
-        roles = [r.role for r in reports if key in r.known]
-        if roles:
-            warnings.warn(f"known bug still present for {', '.join(roles)}: {key}: {reason}")
-        else:
-            warnings.warn(f"known bug {key} no longer reproduces: delete it from KNOWN_BUGS")
     assert not unfillable, "routes the crawl cannot fill (add the argument to build_world's values):\n" + \
         "\n".join(sorted(unfillable))
     failures = [f for r in reports for f in r.failures]
