@@ -50,12 +50,14 @@ def _detail(user_id: int, filters) -> dict | None:
 @bp.get("/mentors/all")
 @admin_panel_required
 def mentors():
+    """Mentors by name, one page at a time (status filter and aggregates in SQL)."""
     filters = _filters()
     status = request.args.get("status", "")
-    rows = reports.mentor_performance(filters)
-    if status in STATUSES:
-        rows = [r for r in rows if r["status"] == status]
-    return render_template("admin/mentors.html", rows=rows, filters=filters, status=status, statuses=STATUSES)
+    status = status if status in STATUSES else ""
+    per_page = min(max(request.args.get("per_page", reports.MENTORS_PER_PAGE, type=int) or 1, 10), 200)
+    listing = reports.mentor_page(filters, status or None, request.args.get("page", 1, type=int) or 1, per_page)
+    return render_template("admin/mentors.html", rows=listing["rows"], listing=listing, filters=filters,
+                           status=status, statuses=STATUSES)
 
 
 @bp.get("/mentors/<int:user_id>")
