@@ -5,11 +5,12 @@
 
 Seeds the demo world (`mentorhub seed`'s generator; learners default to 5 per mentor, as in the
 demo) into a fresh database (a SQLite file under a temporary folder or --var-dir, or the PostgreSQL
-database `mentorhub_bench_admin` next to TEST_POSTGRES_URL); a --var-dir that already holds a world
-is reused. The demo admin signs in through the login form and the TOTP step, then the Flask test
-client requests each page RUNS times (no network, so the figures are the server's own time):
-the first and the last page of the list, the list filtered by status, one mentor's page and the
-JSON API of every mentor. Figures per page: p50/p95 milliseconds and SQL statements per request.
+database `mentorhub_bench_admin` next to TEST_POSTGRES_URL, dropped afterwards); a --var-dir that
+already holds a world is reused. The demo admin signs in through the login form and the TOTP step,
+then the Flask test client requests each page RUNS times (no network, so the figures are the
+server's own time): the first and the last page of the list, the list filtered by status, one
+mentor's page, and the JSON API for one page and for every mentor. Figures per page: p50/p95
+milliseconds and SQL statements per request.
 """
 from __future__ import annotations
 
@@ -35,8 +36,8 @@ def _settings(var_dir: Path, database_url: str):
                     secret_key="bench-secret-not-for-production", socketio_async_mode="threading")
 
 
-def _postgres_database(name: str) -> str:
-    """A fresh PostgreSQL database next to TEST_POSTGRES_URL; returns its URL."""
+def _on_postgres_server(*statements: str) -> str:
+    """Run statements (CREATE/DROP DATABASE) on the server of TEST_POSTGRES_URL; returns that URL."""
     import sqlalchemy as sa
 
     from api.settings import get_settings
@@ -44,9 +45,15 @@ def _postgres_database(name: str) -> str:
     base = get_settings().test_postgres_url
     engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        for statement in statements:
+            connection.execute(sa.text(statement))
     engine.dispose()
+    return base
+
+
+def _postgres_database(name: str) -> str:
+    """A fresh PostgreSQL database next to TEST_POSTGRES_URL; returns its URL."""
+    base = _on_postgres_server(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"')
     return base.rsplit("/", 1)[0] + "/" + name
 
 
@@ -154,9 +161,13 @@ def admin_mentors(mentors: int, learners: int | None, days: int, kind: str, var_
         last = max((total + MENTORS_PER_PAGE - 1) // MENTORS_PER_PAGE, 1)
         pages = {"list, page 1": "/admin/mentors/all", f"list, page {last} (last)": f"/admin/mentors/all?page={last}",
                  "list, approved only": "/admin/mentors/all?status=approved",
-                 "one mentor": f"/admin/mentors/{one}", "JSON API, every mentor": "/api/v1/admin/mentors"}
+                 "one mentor": f"/admin/mentors/{one}", "JSON API, page 1": "/api/v1/admin/mentors?page=1",
+                 "JSON API, every mentor": "/api/v1/admin/mentors"}
         figures = {"mentors": total, "db": kind, "world": seeded, "runs": runs,
                    "pages": {name: measure(client, engine, path, runs) for name, path in pages.items()}}
+        engine.dispose()
+        if kind == "postgres":
+            _on_postgres_server(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
     click.echo(f"admin mentors on a demo world of {total} mentors ({kind}; {seeded}), {runs} runs each:")
     for name, row in figures["pages"].items():
         click.echo(f"  {name:<26} p50 {row['p50_ms']:8.1f} ms   p95 {row['p95_ms']:8.1f} ms   "

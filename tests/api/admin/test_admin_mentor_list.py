@@ -98,6 +98,9 @@ def test_the_mentors_list_runs_the_same_queries_for_12_or_120_mentors(app, admin
     assert "Page 1 of 3" in html and "120 mentors" in html
     last, html = _statements(app, admin.client, "/admin/mentors/all?page=3")
     assert last == small and _names(html) == [f"Mentor {n:03d}" for n in range(100, 120)]
+    page = admin.get("/api/v1/admin/mentors?page=2&per_page=25").get_json()  # the JSON API pages the same way
+    assert (page["total"], page["page"], page["pages"]) == (120, 2, 5)
+    assert [m["full_name"] for m in page["mentors"]] == [f"Mentor {n:03d}" for n in range(25, 50)]
 
 
 @pytest.mark.db
