@@ -249,6 +249,8 @@ def _attach_lazy_commands() -> None:
         (bench, "serving", "api.recommendations.bench:serving",
          "Recommendation endpoint latency and throughput against `mlflow models serve`."),
         (bench, "chat", "api.chat.bench:chat", "Chat delivery across eventlet workers on the Redis queue."),
+        (bench, "admin-mentors", "api.admin.bench:admin_mentors",
+         "The admin's mentors list (pages, status filter, JSON API) on a demo world of N mentors."),
         (cli, "run-jobs", "api.bookings.jobs:run_jobs_command",
          "Periodic jobs: expire unanswered requests, complete sessions, send reminders."),
         (cli, "jobs", "api.scheduler:jobs_command",

@@ -47,15 +47,22 @@ def _detail(user_id: int, filters) -> dict | None:
     return mentor
 
 
+def _listing(filters) -> tuple[str, dict]:
+    """(status, one page of mentors) from the query's status, page and per_page (10..200)."""
+    status = request.args.get("status", "")
+    status = status if status in STATUSES else ""
+    per_page = min(max(request.args.get("per_page", reports.MENTORS_PER_PAGE, type=int) or 1, 10), 200)
+    return status, reports.mentor_page(filters, status or None, request.args.get("page", 1, type=int) or 1, per_page)
+
+
 @bp.get("/mentors/all")
 @admin_panel_required
 def mentors():
+    """Mentors by name, one page at a time (status filter and aggregates in SQL)."""
     filters = _filters()
-    status = request.args.get("status", "")
-    rows = reports.mentor_performance(filters)
-    if status in STATUSES:
-        rows = [r for r in rows if r["status"] == status]
-    return render_template("admin/mentors.html", rows=rows, filters=filters, status=status, statuses=STATUSES)
+    status, listing = _listing(filters)
+    return render_template("admin/mentors.html", rows=listing["rows"], listing=listing, filters=filters,
+                           status=status, statuses=STATUSES)
 
 
 @bp.get("/mentors/<int:user_id>")
@@ -111,8 +118,17 @@ class ReasonIn(Schema):
 @api_bp.get("/mentors")
 @admin_panel_required
 def api_mentors():
-    """Every mentor with status, rating, booking rates, response time and earnings in the range (start, end, topic)."""
-    return {"filters": _filters().args(), "mentors": reports.mentor_performance(_filters())}
+    """Mentors with status, rating, booking rates, response time and earnings in the range (start, end, topic).
+
+    Every mentor, unless `page` or `status` is given: then one page by name (`per_page` 10..200, default 50)
+    with `total` and `pages`.
+    """
+    filters = _filters()
+    if "page" not in request.args and "status" not in request.args:
+        return {"filters": filters.args(), "mentors": reports.mentor_performance(filters)}
+    status, listing = _listing(filters)
+    return {"filters": {**filters.args(), "status": status}, "mentors": listing["rows"],
+            **{k: listing[k] for k in ("total", "page", "pages", "per_page")}}
 
 
 @api_bp.get("/mentors/<int:user_id>")

@@ -230,7 +230,8 @@ def registry_versions(tracking_uri: str) -> dict:
         versions = client.search_model_versions(f"name='{MODEL_NAME}'")
     except Exception as error:  # noqa: BLE001 - no registry yet, or an unreachable server: shown, never a 500
         logger.warning("MLflow registry not readable: %s", error)
-        return {"versions": [], "error": f"The model registry could not be read ({type(error).__name__})."}
+        return {"versions": [], "aliases": {}, "error": f"The model registry could not be read ({type(error).__name__})."}
+    aliases = _aliases(client, versions)
     rows = []
     for v in versions:
         metrics = {}
@@ -246,9 +247,65 @@ def registry_versions(tracking_uri: str) -> dict:
                 metrics = {k: float(run_metrics[k]) for k in METRICS if k in run_metrics}
             except Exception:  # noqa: BLE001
                 pass
-        rows.append({"version": str(v.version), "aliases": sorted(getattr(v, "aliases", []) or []),
+        rows.append({"version": str(v.version),
+                     "aliases": sorted((a for a, version in aliases.items() if version == str(v.version)),
+                                       key=_alias_order),
                      "family": (v.tags or {}).get("family", ""), "run_id": v.run_id,
                      "created": datetime.fromtimestamp(v.creation_timestamp / 1000, timezone.utc).isoformat()
                      if v.creation_timestamp else None, "metrics": metrics})
     rows.sort(key=lambda r: int(r["version"]) if r["version"].isdigit() else 0, reverse=True)
-    return {"versions": rows, "error": None}
+    return {"versions": rows, "aliases": dict(sorted(aliases.items(), key=lambda item: _alias_order(item[0]))),
+            "error": None}
+
+
+def _alias_order(alias: str) -> tuple:
+    from serving.registry import CHALLENGER, CHAMPION
+
+    return ({CHAMPION: 0, CHALLENGER: 1}.get(alias, 2), alias)
+
+
+def _aliases(client, versions) -> dict[str, str]:
+    """alias -> version, from the registered model (MLflow's version search leaves each version's aliases empty).
+
+    Like serving (serving.registry), champion and challenger are resolved by alias when the model lists none.
+    """
+    from serving.registry import CHALLENGER, CHAMPION
+
+    found: dict[str, str] = {}
+    listed = False
+    try:
+        found = {alias: str(version) for alias, version in (client.get_registered_model(MODEL_NAME).aliases or {}).items()}
+        listed = True
+    except Exception as error:  # noqa: BLE001 - the table still lists the versions
+        logger.warning("MLflow registered model not readable: %s", error)
+    for v in versions:  # a store that does fill them in
+        for alias in getattr(v, "aliases", None) or []:
+            found.setdefault(alias, str(v.version))
+    for alias in (CHAMPION, CHALLENGER):
+        if alias not in found and versions and not listed:
+            try:
+                found[alias] = str(client.get_model_version_by_alias(MODEL_NAME, alias).version)
+            except Exception:  # noqa: BLE001 - no such alias (yet)
+                pass
+    return found
+
+
+# --- the MLflow UI ------------------------------------------------------------------------------
+
+UI_PROBE_SECONDS = 0.3
+
+
+def ui_answers(url: str, timeout: float = UI_PROBE_SECONDS) -> bool:
+    """Does a web UI (MLflow's, Prefect's) answer at this address right now? A short probe, never an error."""
+    import urllib.error
+    import urllib.request
+
+    if not url.startswith(("http://", "https://")):
+        return False
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method="GET"), timeout=timeout) as response:
+            return response.status < 500
+    except urllib.error.HTTPError as error:
+        return error.code < 500
+    except (urllib.error.URLError, OSError, ValueError):
+        return False

@@ -28,9 +28,11 @@ def model_settings():
 @bp.get("/models/registry")
 @admin_panel_required
 def model_registry():
-    """The registry table, loaded on its own (MLflow is slow to import) into the settings page."""
+    """The registry table with each version's aliases, loaded on its own (MLflow is slow to import) into the
+    settings page; with a link to the MLflow UI when it answers, else how to start it."""
     return render_template("admin/_registry.html", registry=modelsettings.registry_versions(_settings().mlflow_uri),
-                           mlflow_ui=_settings().mlflow_ui_url)
+                           mlflow_ui=_settings().mlflow_ui_url,
+                           mlflow_ui_running=modelsettings.ui_answers(_settings().mlflow_ui_url))
 
 
 @bp.post("/models/settings/<key>")

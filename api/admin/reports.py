@@ -71,34 +71,54 @@ def revenue_csv(filters: Filters) -> str:
     return out.getvalue()
 
 
-EMPTY_RATES = {"requests": 0, "finished": 0, "completed": 0, "cancelled": 0, "cancelled_by_mentor": 0, "no_show": 0,
-               "rejected": 0, "expired": 0, "completion_rate": None, "cancellation_rate": None,
-               "no_show_rate": None, "response_hours": None}
+EMPTY_COUNTS = {"requests": 0, "finished": 0, "completed": 0, "cancelled": 0, "cancelled_by_mentor": 0, "no_show": 0,
+                "rejected": 0, "expired": 0}
+MENTORS_PER_PAGE = 50
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _mentor_rows(filters: Filters, mentors: list, every_mentor: bool = False) -> list[dict]:
+    """The report rows of these mentors: three grouped queries for all of them, whatever their number."""
+    import statistics
+
+    ids = None if every_mentor else [m.user_id for m in mentors]
+    counts = data.mentor_booking_counts(filters, ids)
+    hours = data.mentor_response_hours(filters, ids)
+    money = data.mentor_earnings(filters, ids)
+    rows = []
+    for m in mentors:
+        c = counts.get(m.user_id, EMPTY_COUNTS)
+        answered = hours.get(m.user_id)
+        rows.append({
+            "mentor_id": m.user_id, "full_name": m.full_name, "email": m.email, "status": m.status.value,
+            "status_reason": m.status_reason,
+            "rating": (m.rating_sum / m.rating_count) if m.rating_count else None, "rating_count": m.rating_count,
+            **c,
+            "completion_rate": _rate(c["completed"], c["finished"]),
+            "cancellation_rate": _rate(c["cancelled"], c["finished"]),
+            "no_show_rate": _rate(c["no_show"], c["finished"]),
+            "response_hours": float(statistics.median(answered)) if answered else None,
+            "earnings": money.get(m.user_id, []),
+        })
+    return rows
 
 
 def mentor_performance(filters: Filters, mentor_id: int | None = None) -> list[dict]:
-    """Per mentor: booking rates, response time, rating, earnings per currency."""
-    import sqlalchemy as sa
+    """Per mentor (every mentor, or one), by name: status, rating, booking rates, response time, earnings per currency."""
+    if mentor_id is None:
+        return _mentor_rows(filters, data.mentor_rows(), every_mentor=True)
+    return _mentor_rows(filters, data.mentor_rows(mentor_ids=[mentor_id]))
 
-    from api.extensions import db
-    from api.tables import MentorProfile, User
-    from dashboards.mentors import booking_rates, earnings
 
-    rates = {r["mentor_id"]: r for r in _records(booking_rates(data.mentor_booking_rows(filters, mentor_id)))}
-    money: dict[int, list] = {}
-    for r in _records(earnings(data.mentor_payment_rows(filters, mentor_id))):
-        money.setdefault(int(r["mentor_id"]), []).append(r)
-    statement = sa.select(MentorProfile, User.full_name, User.email).join(User, User.id == MentorProfile.user_id)
-    if mentor_id is not None:
-        statement = statement.where(MentorProfile.user_id == mentor_id)
-    rows = []
-    for profile, name, email in db.session.execute(statement.order_by(User.full_name)).all():
-        rows.append({
-            "mentor_id": profile.user_id, "full_name": name, "email": email, "status": profile.status.value,
-            "status_reason": profile.status_reason,
-            "rating": (profile.rating_sum / profile.rating_count) if profile.rating_count else None,
-            "rating_count": profile.rating_count,
-            **{k: v for k, v in rates.get(profile.user_id, EMPTY_RATES).items() if k != "mentor_id"},
-            "earnings": money.get(profile.user_id, []),
-        })
-    return rows
+def mentor_page(filters: Filters, status: str | None = None, page: int = 1,
+                per_page: int = MENTORS_PER_PAGE) -> dict:
+    """One page of mentors by name (of a status): rows as in `mentor_performance`, with the total and page count."""
+    total = data.mentor_count(status)
+    pages = max((total + per_page - 1) // per_page, 1)
+    page = min(max(page, 1), pages)
+    mentors = data.mentor_rows(status, limit=per_page, offset=(page - 1) * per_page)
+    return {"rows": _mentor_rows(filters, mentors), "total": total, "page": page, "pages": pages,
+            "per_page": per_page}

@@ -189,8 +189,9 @@ def two_factor():
             return redirect(url_for("auth.login"))
         form.code.errors = [f"That code is not right (or was already used). {left} attempt{'s' if left != 1 else ''} left."]
         status = 400
-    return render_template("admin/two_factor.html", form=form, enrolled=enrolled, secret=secret,
-                           uri=twofactor.provisioning_uri(user, secret) if secret else None, user=user), status
+    uri = twofactor.provisioning_uri(user, secret) if secret else None
+    return render_template("admin/two_factor.html", form=form, enrolled=enrolled, secret=secret, uri=uri,
+                           qr_svg=twofactor.qr_svg(uri) if uri else None, user=user), status
 
 
 # --- home and audit log ---------------------------------------------------------------------------

@@ -65,6 +65,18 @@ def provisioning_uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=_settings().admin_totp_issuer)
 
 
+def qr_svg(uri: str):
+    """The otpauth:// link as a QR code in inline SVG (segno, drawn on the server: no script, no image request)."""
+    import segno
+    from markupsafe import Markup
+
+    svg = segno.make(uri, error="m", micro=False).svg_inline(
+        scale=1, border=4, dark="#000", light="#fff", svgclass="totp-qr", omitsize=True,
+        title="QR code to add MentorHub to your authenticator app")
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-labelledby="totp-qr-title" ', 1)
+                  .replace("<title>", '<title id="totp-qr-title">', 1))
+
+
 def set_secret(user_id: int, secret: str, *, confirmed: bool = True) -> None:
     """Store a known secret (the `mentorhub` CLI and tests); confirmed unless told otherwise."""
     row = totp_row(user_id) or AdminTotp(user_id=user_id, secret_encrypted="")
