@@ -21,6 +21,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from api import errors, logs
     from api.settings import get_settings
     from api.config import flask_config
+    from api.secret_key import secret_key_for
     from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
     from api.chat.queue import client_manager as chat_client_manager
 
@@ -35,6 +36,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         json_errors=False,
     )
     app.config.from_mapping(flask_config(settings))
+    app.config["SECRET_KEY"] = secret_key_for(settings)  # production: refuses to start with a weak one
     if config:
         app.config.update(config)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -60,6 +62,10 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     for blueprint in _feature_blueprints():
         app.register_blueprint(blueprint)
     errors.register(app)
+    if settings.proxy_hops:  # behind nginx (deploy/nginx.conf): trust exactly that many X-Forwarded-* hops
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     return app
 
 

@@ -64,6 +64,7 @@ def learner():
         fill_windows(form.preferred_slots, profile.preferred_slots if profile else [])
     elif form.validate_on_submit():
         data = {"full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
+                "current_password": form.current_password.data,
                 "timezone": form.timezone.data, "topic_ids": form.topic_ids.data or [],
                 "interests": form.interests.data, "preferred_slots": windows_from(form.preferred_slots)}
         try:
@@ -152,6 +153,7 @@ def mentor():
             currency = service.check_currency(form.currency.data)
             data = {
                 "full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
+                "current_password": form.current_password.data,
                 "timezone": form.timezone.data, "headline": form.headline.data, "bio": form.bio.data,
                 "topic_ids": form.topic_ids.data or [], "currency": currency,
                 "price_minor": service.parse_price(form.price.data, currency) if (form.price.data or "").strip()
