@@ -33,6 +33,14 @@ def _attach(form, error: FieldError, aliases: dict | None = None) -> None:
         flash(error.message, "error")
 
 
+def _email_change_note() -> None:
+    from flask import g
+
+    if g.get("email_change_sent_to"):
+        flash(f"We sent a link to {g.email_change_sent_to}: your account uses the new address once you open it.",
+              "info")
+
+
 def _topic_choices():
     from wtforms import SelectChoice
 
@@ -75,6 +83,7 @@ def learner():
             status = 400
         else:
             flash("Your profile is saved.", "success")
+            _email_change_note()
             return redirect(url_for("profiles.learner"))
     else:
         status = 400
@@ -173,6 +182,7 @@ def mentor():
         else:
             flash("Your mentor profile is submitted for review." if was_new else "Your mentor profile is saved.",
                   "success")
+            _email_change_note()
             return redirect(url_for("profiles.mentor"))
     else:
         status = 400

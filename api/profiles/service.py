@@ -188,6 +188,7 @@ def _after_contact_change(user: User, changed: list[str]) -> None:
     new_email = g.pop("requested_email", None)
     if new_email is not None:
         request_email_change(user, new_email)
+        g.email_change_sent_to = new_email  # the web pages say so
     if "phone" in changed:
         send_phone_code(user, counted=True)
 

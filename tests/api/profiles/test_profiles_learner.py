@@ -106,3 +106,18 @@ def test_web_learner_profile_form(app, client, make_user, login, topics):
 def test_profile_needs_login(client, api):
     assert client.get("/profile").headers["Location"].startswith("/login")
     assert api.put("/api/v1/profile/learner", json={"interests": "x"}).status_code == 401
+
+
+def test_web_form_changes_the_email_only_with_the_password_and_after_the_link(app, client, settings, make_user,
+                                                                              login, topics):
+    login(make_user("ana@example.com"))
+    page = client.get("/profile").get_data(as_text=True)
+    assert 'name="current_password"' in page
+    base = {"csrf_token": form_token(client, "/profile"), "full_name": "Test User", "email": "ana.new@example.com",
+            "phone": "", "timezone": "UTC"}
+    refused = client.post("/profile", data=base)
+    assert refused.status_code == 400 and "current password" in refused.get_data(as_text=True)
+    saved = client.post("/profile", data={**base, "current_password": PASSWORD}, follow_redirects=True)
+    assert saved.status_code == 200 and "We sent a link to ana.new@example.com" in saved.get_data(as_text=True)
+    assert outbox(settings, "email", "email_change_notice")[0]["to"] == "ana@example.com"
+    assert 'value="ana@example.com"' in saved.get_data(as_text=True)
