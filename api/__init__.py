@@ -30,6 +30,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     from api import errors, headers, input_guard, logs
     from api.settings import get_settings
     from api.config import flask_config
+    from api.secret_key import secret_key_for
     from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
     from api.chat.queue import client_manager as chat_client_manager
     from api.addresses import socket_origins
@@ -46,6 +47,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         json_errors=False,
     )
     app.config.from_mapping(flask_config(settings))
+    app.config["SECRET_KEY"] = secret_key_for(settings)  # production: refuses to start with a weak one
     if config:
         app.config.update(config)
     settings.var_dir.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,9 @@ class Settings(BaseSettings):
     profile: Literal["development", "testing", "production"] = Field(
         "development", validation_alias="MENTORHUB_PROFILE"
     )
-    secret_key: str = "dev-only-secret-change-me"
+    # empty (or the old built-in value): development and testing make a random key once and keep it in
+    # var_dir/secret_key; production refuses to start without a strong one (api.secret_key)
+    secret_key: str = ""
     var_dir: Path = DEFAULT_VAR_DIR
     database_url: str = ""
     redis_url: str = ""
@@ -69,11 +71,15 @@ class Settings(BaseSettings):
     otp_ttl_seconds: int = 600
     otp_max_attempts: int = 5
     verification_requires_phone: bool = True
-    login_limit_per_account: str = "10 per 15 minutes"
+    login_limit_per_account: str = "10 per 15 minutes"  # failed log-ins of one account from one IP
+    login_limit_per_account_all_ips: str = "100 per hour"  # ... from every IP (then only the mailed link helps)
     login_limit_per_ip: str = "50 per 15 minutes"
     signup_limit_per_ip: str = "20 per hour"
     password_reset_limit: str = "5 per hour"
-    otp_send_limit: str = "5 per hour"
+    otp_send_limit: str = "5 per hour"  # text messages per account, whatever the number
+    otp_check_limit: str = "10 per hour"  # phone-code guesses per account, over every code sent
+    email_send_limit: str = "5 per hour"  # verification and address-change mails per account
+    sign_in_link_max_age_seconds: int = 3600  # the one-time link mailed to the owner of a locked account
 
     # uploads: per-kind limits (bytes); max_upload_bytes above is the request-wide cap
     max_picture_bytes: int = 5 * 1024 * 1024
@@ -172,8 +178,9 @@ class Settings(BaseSettings):
     # admin panel: TOTP two-factor sign-in, "retrain now", links and report defaults
     admin_totp_issuer: str = "MentorHub"  # the name authenticator apps show
     admin_totp_valid_window: int = Field(1, ge=0, le=2)  # accept codes this many 30 s steps early or late
-    admin_totp_max_attempts: int = Field(5, ge=1)  # wrong codes before the password step must be repeated
+    admin_totp_max_attempts: int = Field(5, ge=1)  # wrong codes per account (on the server) before the step locks
     admin_totp_pending_seconds: int = Field(300, ge=30)  # time between the password and the code steps
+    admin_totp_lock_seconds: int = Field(900, ge=60)  # max_attempts wrong codes per account lock the code step this long
     admin_retrain_command: list[str] = []  # "retrain now"; empty: `<python> -m api.cli --verbose pipeline all`
     admin_report_days: int = Field(90, ge=1)  # the default date range of the analytics and revenue pages
     mlflow_ui_url: str = "http://127.0.0.1:5001"  # `make mlflow-ui`

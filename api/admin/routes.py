@@ -174,7 +174,8 @@ def two_factor():
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        if twofactor.check_code(user, form.code.data):
+        passed, left = twofactor.submit_code(user, form.code.data)  # counted on the server, one try per cookie
+        if passed:
             next_url = safe_next(twofactor.pending_next())
             twofactor.start_admin_session(user)
             if not enrolled:
@@ -182,10 +183,10 @@ def two_factor():
             audit.record("admin.sign_in", "user", user.id, admin_id=user.id)
             flash("Signed in with two-factor authentication.", "success")
             return redirect(next_url or home_for(user))
-        left = twofactor.count_failure()
         audit.record("admin.totp_failed", "user", user.id, admin_id=user.id, attempts_left=left)
         if left == 0:
-            flash("Too many wrong codes: log in with your password again.", "error")
+            flash("Too many wrong codes, or this step was already used: log in with your password again "
+                  "(after too many wrong codes the step stays locked for a while).", "error")
             return redirect(url_for("auth.login"))
         form.code.errors = [f"That code is not right (or was already used). {left} attempt{'s' if left != 1 else ''} left."]
         status = 400

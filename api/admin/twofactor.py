@@ -3,16 +3,25 @@
 The password step does not log an admin in: it leaves a short-lived "pending" note in the session,
 and only a correct code from the authenticator app starts the session (`start_admin_session`).
 The session then carries a mark naming the user and session version, which the panel's guard checks.
-A code works once (the last accepted time step is stored), and the secret is stored encrypted.
+A code works once (the last accepted time step is claimed atomically), and the secret is stored encrypted.
+
+Nothing the client holds counts attempts: the pending note names a one-time nonce kept on the server, which
+each code attempt claims (a replayed or copied cookie is worthless once used; a wrong code renews it), and
+wrong codes are counted per account on the server (api.auth.limits) before the code is checked: after
+`admin_totp_max_attempts` of them the code step is locked for `admin_totp_lock_seconds`, whatever the cookie.
 """
 from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 import time
 
 from flask import current_app, session
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
+
+from api.auth import limits
+from api.auth.limits import LimitReached
 
 from api.extensions import db
 from api.tables import AdminTotp, User, utcnow
@@ -96,7 +105,10 @@ def reset(user_id: int) -> None:
 
 
 def check_code(user: User, code: str | None, now: float | None = None) -> bool:
-    """True for a current, unused code of the user's secret; confirms an enrolment. Commits."""
+    """True for a current, unused code of the user's secret; confirms an enrolment. Commits.
+
+    The code's time step is claimed with one conditional UPDATE, so two requests with the same code (a replay,
+    or a race) cannot both pass."""
     import pyotp
 
     row = totp_row(user.id)
@@ -111,12 +123,49 @@ def check_code(user: User, code: str | None, now: float | None = None) -> bool:
         if row.last_counter is not None and counter <= row.last_counter:
             continue  # a code is good once: no replay of an observed code
         if pyotp.utils.strings_equal(totp.generate_otp(counter), code):
-            row.last_counter = counter
+            claimed = db.session.execute(
+                update(AdminTotp).where(AdminTotp.user_id == user.id,
+                                        or_(AdminTotp.last_counter.is_(None), AdminTotp.last_counter < counter))
+                .values(last_counter=counter)
+            ).rowcount
+            if not claimed:
+                db.session.rollback()
+                return False
+            db.session.refresh(row)
             if row.confirmed_at is None:
                 row.confirmed_at = utcnow()
             db.session.commit()
             return True
     return False
+
+
+def _attempts_key(user: User) -> str:
+    return limits.key("admin-totp", user.id)
+
+
+def _attempts_limit() -> limits.Limit:
+    settings = _settings()
+    return limits.Limit(settings.admin_totp_max_attempts, settings.admin_totp_lock_seconds)
+
+
+LOCKED_MESSAGE = "Too many wrong codes: the code step is locked for a while; try again later."
+
+
+def verify_code(user: User, code: str | None) -> bool:
+    """`check_code`, counted per account on the server before the check (a right code clears the count);
+    raises LimitReached while the step is locked. An empty code is not an attempt."""
+    if not (code or "").strip():
+        return False
+    counter_key = _attempts_key(user)
+    limits.check(counter_key, _attempts_limit(), LOCKED_MESSAGE, "totp_code")
+    if check_code(user, code):
+        limits.clear(counter_key)
+        return True
+    return False
+
+
+def attempts_left(user: User) -> int:
+    return max(0, _settings().admin_totp_max_attempts - limits.current(_attempts_key(user)))
 
 
 # --- the session --------------------------------------------------------------------------------
@@ -125,21 +174,32 @@ def _marker(user: User) -> str:
     return f"{user.id}:{user.session_version}"
 
 
+def _nonce_key(nonce: str) -> str:
+    return limits.key("admin-2fa-nonce", nonce)
+
+
+def _new_note(user: User, next_url: str) -> None:
+    nonce = secrets.token_urlsafe(24)
+    limits.put_nonce(_nonce_key(nonce), _settings().admin_totp_pending_seconds)
+    session[PENDING_KEY] = {"marker": _marker(user), "at": int(time.time()), "next": next_url, "nonce": nonce}
+
+
 def begin_second_step(user: User, next_url: str | None = None):
-    """After a correct password: no session yet, only a note that the code step may follow."""
+    """After a correct password: no session yet, only a note (with a one-time nonce) that the code step may follow."""
     from flask import redirect, url_for
 
     session.clear()
-    session[PENDING_KEY] = {"marker": _marker(user), "at": int(time.time()), "next": next_url or "", "attempts": 0}
+    _new_note(user, next_url or "")
     return redirect(url_for("admin.two_factor"))
 
 
 def pending_user() -> User | None:
-    """The admin between the password and the code steps, while the note is fresh."""
+    """The admin between the password and the code steps, while the note is fresh and its nonce unused."""
     note = session.get(PENDING_KEY)
     if not isinstance(note, dict):
         return None
-    if time.time() - note.get("at", 0) > _settings().admin_totp_pending_seconds:
+    if time.time() - note.get("at", 0) > _settings().admin_totp_pending_seconds \
+            or not limits.nonce_alive(_nonce_key(str(note.get("nonce", "")))):
         session.pop(PENDING_KEY, None)
         return None
     user_id, _, version = str(note.get("marker", "")).partition(":")
@@ -151,16 +211,26 @@ def pending_user() -> User | None:
     return user if user.has_role(Role.ADMIN) else None
 
 
-def count_failure() -> int:
-    """One more wrong code; returns the attempts left (0: the note is gone, start again with the password)."""
+def submit_code(user: User, code: str | None) -> tuple[bool, int]:
+    """One code attempt of the pending admin: (passed, attempts left); 0 left means start again with the password.
+
+    The note's nonce is claimed first, so a cookie carries one attempt only; a wrong code gets a new note."""
     note = dict(session.get(PENDING_KEY) or {})
-    note["attempts"] = note.get("attempts", 0) + 1
-    left = _settings().admin_totp_max_attempts - note["attempts"]
+    if not limits.claim_nonce(_nonce_key(str(note.get("nonce", "")))):
+        session.pop(PENDING_KEY, None)
+        return False, 0
+    try:
+        if verify_code(user, code):
+            return True, attempts_left(user)
+    except LimitReached:
+        session.pop(PENDING_KEY, None)
+        return False, 0
+    left = attempts_left(user)
     if left <= 0:
         session.pop(PENDING_KEY, None)
-        return 0
-    session[PENDING_KEY] = note
-    return left
+        return False, 0
+    _new_note(user, note.get("next", ""))
+    return False, left
 
 
 def pending_next() -> str:

@@ -6,9 +6,11 @@ import logging
 from flask import current_app, session
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from api.addresses import external_url
 from api.auth import otp, tokens
+from api.auth.limits import LimitReached
 from api.auth.passwords import hash_password, needs_rehash, verify_password
 from api.auth.validation import (
     check_full_name,
@@ -64,25 +66,60 @@ def email_taken(email: str, *, except_user_id: int | None = None) -> bool:
     return db.session.scalar(query) is not None
 
 
-def create_account(*, email: str, phone: str, password: str, full_name: str, role: str) -> User:
-    """A new, unverified account with the chosen role; raises FieldError naming the bad field."""
+SIGNUP_MESSAGE = ("Almost done: we have sent a message to {email}. Open the link in it to finish signing up; "
+                  "it works for {hours} hours.")
+
+
+def sign_up(*, email: str, phone: str, password: str, full_name: str, role: str) -> str:
+    """Start a sign-up; returns the message to show, the same whether or not the address is registered.
+
+    A new address gets a new, unverified account and the verification link (which logs in and texts the phone
+    code); a registered one gets a note to its owner instead, and nothing else changes. No session starts here,
+    so the answer (body, status, cookies) tells nothing about who has an account. Raises FieldError for bad input.
+    """
     full_name = _check("full_name", check_full_name, full_name)
     email = _check("email", normalise_email, email)
     phone = _check("phone", normalise_phone, phone)
     _check("password", check_password_strength, password, email=email, full_name=full_name)
     if role not in SIGNUP_ROLES:
         raise FieldError("role", "Choose whether you want to learn or to teach.")
-    if email_taken(email):
-        raise FieldError("email", "An account with this e-mail address already exists; log in or reset the password.")
-    from api.money import default_currency
+    message = SIGNUP_MESSAGE.format(email=email, hours=_settings().email_token_max_age_seconds // 3600)
+    password_hash = hash_password(password)  # the same work either way
+    owner = find_by_email(email)
+    if owner is None:
+        from api.money import default_currency
 
-    user = User(email=email, phone=phone, full_name=full_name, password_hash=hash_password(password),
-                currency=default_currency(None, phone))
-    user.roles = [UserRole(role=Role(role))]
-    db.session.add(user)
-    db.session.commit()
-    logger.info("account created", extra={"user_id": user.id})
-    return user
+        user = User(email=email, phone=phone, full_name=full_name, password_hash=password_hash,
+                    currency=default_currency(None, phone))
+        user.roles = [UserRole(role=Role(role))]
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:  # the same address signed up at the same moment
+            db.session.rollback()
+            return message
+        logger.info("account created", extra={"user_id": user.id})
+        try:
+            send_verification_email(user)
+        except LimitReached:
+            pass
+        return message
+    _tell_owner_of_sign_up(owner)
+    return message
+
+
+def _tell_owner_of_sign_up(owner: User) -> None:
+    from api.auth import throttle
+
+    try:
+        throttle.count_email(owner.id)
+    except LimitReached:
+        return  # the owner has been told recently
+    link = external_url("auth.forgot_password")
+    text = (f"Hello {owner.full_name},\n\nSomeone (hopefully you) tried to sign up for MentorHub with this e-mail "
+            f"address, which already has an account. If it was you, log in; if you forgot the password, choose a "
+            f"new one here:\n\n{link}\n\nIf it was not you, you can ignore this message: nothing has changed.\n")
+    _send(owner.email, "You already have a MentorHub account", text, kind="signup_existing")
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -151,12 +188,62 @@ def is_verified(user: User) -> bool:
 
 
 def send_verification_email(user: User) -> bool:
-    """E-mail the verification link; False when the mail server failed (the user may resend)."""
+    """E-mail the verification link; False when the mail server failed (the user may resend).
+    Counted per account (LimitReached beyond `email_send_limit`)."""
+    from api.auth import throttle
+
+    throttle.count_email(user.id)
     link = external_url("auth.verify_email", token=tokens.make_email_token(user))
     hours = _settings().email_token_max_age_seconds // 3600
     text = (f"Hello {user.full_name},\n\nPlease confirm your e-mail address for MentorHub by opening this link:\n\n"
             f"{link}\n\nThe link works for {hours} hours. If you did not sign up, ignore this message.\n")
     return _send(user.email, "Confirm your e-mail address", text, kind="verify_email")
+
+
+def request_email_change(user: User, new_email: str) -> None:
+    """The address changes only when the link mailed to the new one is opened; the old one is told now.
+    (A new address that another account uses gets a note instead of the link; the answer is the same.)"""
+    hours = _settings().email_token_max_age_seconds // 3600
+    if email_taken(new_email, except_user_id=user.id):
+        text = (f"Hello,\n\nSomeone tried to move another MentorHub account to this e-mail address, which already "
+                "has an account, so nothing has changed. If it was you, log in to that account instead.\n")
+        _send(new_email, "Your MentorHub address", text, kind="email_change_refused")
+    else:
+        link = external_url("auth.verify_email", token=tokens.make_email_token(user, new_email=new_email))
+        text = (f"Hello {user.full_name},\n\nPlease confirm that your MentorHub account should use this e-mail "
+                f"address by opening this link:\n\n{link}\n\nThe link works for {hours} hours; until then the "
+                "account keeps its old address. If you did not ask for this, ignore this message.\n")
+        _send(new_email, "Confirm your new e-mail address", text, kind="verify_email")
+    masked = new_email[0] + "***@" + new_email.split("@", 1)[1]
+    text = (f"Hello {user.full_name},\n\nSomeone asked to change the e-mail address of your MentorHub account to "
+            f"{masked}. The change happens only if the link sent there is opened within {hours} hours.\n\n"
+            "If it was not you, change your password now (or reset it from the log-in page): "
+            "your account keeps this address.\n")
+    _send(user.email, "Your MentorHub e-mail address is being changed", text, kind="email_change_notice")
+    logger.info("e-mail change requested", extra={"user_id": user.id})
+
+
+def send_sign_in_link(user: User) -> bool:
+    """A one-time link that logs the owner of a locked account in (admins still enter their code)."""
+    link = external_url("auth.sign_in_link", token=tokens.make_sign_in_token(user))
+    minutes = _settings().sign_in_link_max_age_seconds // 60
+    text = (f"Hello {user.full_name},\n\nThere were many failed attempts to log in to your MentorHub account, "
+            "so log-in with the password is paused for the networks they came from. If you want to log in "
+            f"now, use this one-time link (it works for {minutes} minutes and ends every other session):\n\n"
+            f"{link}\n\nIf the attempts were not yours, consider choosing a new password.\n")
+    return _send(user.email, "Your MentorHub sign-in link", text, kind="sign_in_link")
+
+
+def use_sign_in_link(token: str) -> User:
+    """The user the one-time sign-in link names; the link (and every other session) stops working."""
+    try:
+        user = tokens.user_for_sign_in_token(token)
+    except tokens.TokenError as error:
+        raise FieldError("token", str(error)) from None
+    end_all_sessions(user)
+    db.session.commit()
+    logger.info("signed in with a mailed link", extra={"user_id": user.id})
+    return user
 
 
 def send_reset_email(user: User) -> bool:
@@ -176,9 +263,15 @@ def _send(to: str, subject: str, text: str, *, kind: str) -> bool:
         return False
 
 
-def send_phone_code(user: User) -> None:
+def send_phone_code(user: User, *, counted: bool = False) -> None:
+    """Text a new code to the account's phone; counted per account, whatever the number (LimitReached beyond
+    `otp_send_limit`), unless the caller `counted` it already."""
+    from api.auth import throttle
+
     if not user.phone:
         raise FieldError("phone", "Add a phone number to your account first.")
+    if not counted:
+        throttle.count_sms(user.id)
     code = otp.issue_code(user)
     db.session.commit()
     minutes = _settings().otp_ttl_seconds // 60
@@ -186,20 +279,46 @@ def send_phone_code(user: User) -> None:
 
 
 def verify_phone(user: User, code: str) -> None:
+    """Check the code; guesses are counted per account over every code sent (LimitReached beyond the limit)."""
+    from api.auth import limits, throttle
+
+    counter_key = throttle.begin_code_check(user.id)
     try:
         otp.check_code(user, code)
     except otp.OtpError as error:
         raise FieldError("code", str(error)) from None
+    limits.refund(counter_key)
 
 
-def verify_email_token(token: str) -> User:
+def verify_email_token(token: str) -> tuple[User, bool]:
+    """Verify the address the link names: (user, whether it was a change of address). A sign-up's link proves
+    the mailbox, so the caller may log the user in; a change's link only moves the account to the new address."""
     try:
-        user = tokens.user_for_email_token(token)
+        user, new_email = tokens.user_for_email_token(token)
     except tokens.TokenError as error:
         raise FieldError("token", str(error)) from None
+    if new_email is not None:
+        if email_taken(new_email, except_user_id=user.id):
+            raise FieldError("token", "Another account uses this address now; nothing has changed.")
+        user.email = new_email
+        logger.info("e-mail address changed", extra={"user_id": user.id})
     user.email_verified_at = utcnow()
     db.session.commit()
-    return user
+    return user, new_email is not None
+
+
+def after_sign_up_verified(user: User) -> None:
+    """The sign-up's link was opened: log in (not admins: they sign in with their code) and text the phone code."""
+    from api.tables import Role
+
+    if user.has_role(Role.ADMIN) or not user.is_active:
+        return
+    start_session(user)
+    if user.phone and user.phone_verified_at is None:
+        try:
+            send_phone_code(user)
+        except (FieldError, LimitReached):
+            pass
 
 
 def user_for_reset(token: str) -> User:

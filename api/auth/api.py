@@ -97,31 +97,28 @@ def user_json(user) -> dict:
 @api_bp.post("/signup")
 @throttle.signup_per_ip
 @api_bp.input(SignupIn, arg_name="data")
-@api_bp.output(UserOut, status_code=201)
+@api_bp.output(MessageOut, status_code=202)
 def signup(data):
-    """Create an account (learner or mentor) and log in; a link and a code are sent for verification."""
+    """Start a sign-up: the answer is the same whether or not the address has an account (a new one gets the
+    verification link, which logs in; a registered one gets a note to its owner)."""
     try:
-        user = accounts.create_account(**data)
+        message = accounts.sign_up(**data)
     except FieldError as error:
         return field_error(error)
-    accounts.start_session(user)
-    accounts.send_verification_email(user)
-    accounts.send_phone_code(user)
-    return user_json(user), 201
+    return {"message": message}, 202
 
 
 @api_bp.post("/login")
-@throttle.login_per_ip
-@throttle.login_per_account
 @api_bp.input(LoginIn, arg_name="data")
 @api_bp.output(UserOut)
 def login(data):
     """Log in with e-mail and password; the response sets a new session cookie."""
+    attempt = throttle.begin_login(data["email"])  # counted before the password is checked (429 beyond)
     user = accounts.authenticate(data["email"], data["password"])
     if user is None:
-        throttle.mark_login_failed()
         return error_response(401, "The e-mail address or password is not correct.",
                               {"password": "The e-mail address or password is not correct."})
+    attempt.succeeded()
     from api.tables import Role
 
     if user.has_role(Role.ADMIN):  # admins: TOTP two-factor (api/admin/twofactor.py)
@@ -130,8 +127,7 @@ def login(data):
         if not twofactor.is_enrolled(user):
             return error_response(403, "Set up two-factor sign-in first: log in on the web at /login.",
                                   {"totp_code": "not enrolled"})
-        if not twofactor.check_code(user, data.get("totp_code")):
-            throttle.mark_login_failed()
+        if not twofactor.verify_code(user, data.get("totp_code")):  # counted per account (429 when locked)
             return error_response(401, "Enter the current 6-digit code from your authenticator app.",
                                   {"totp_code": "missing or not correct"})
         twofactor.start_admin_session(user)
@@ -161,11 +157,14 @@ def me():
 @api_bp.input(TokenIn, arg_name="data")
 @api_bp.output(MessageOut)
 def verify_email(data):
-    """Verify the e-mail address with the token from the link."""
+    """Verify the e-mail address with the token from the link; a sign-up's link also logs in."""
     try:
-        accounts.verify_email_token(data["token"])
+        user, changed = accounts.verify_email_token(data["token"])
     except FieldError as error:
         return field_error(error)
+    if changed:
+        return {"message": "e-mail address changed"}
+    accounts.after_sign_up_verified(user)
     return {"message": "e-mail verified"}
 
 
@@ -173,7 +172,7 @@ def verify_email(data):
 @auth_required
 @api_bp.output(MessageOut)
 def resend_email():
-    """Send the verification link again."""
+    """Send the verification link again (a few times an hour per account)."""
     if current_user.email_verified_at:
         return {"message": "already verified"}
     if not accounts.send_verification_email(current_user):
@@ -183,10 +182,9 @@ def resend_email():
 
 @api_bp.post("/verify/phone/send")
 @auth_required
-@throttle.otp_send_per_user
 @api_bp.output(MessageOut)
 def send_phone_code():
-    """Text a new 6-digit code to the account's phone."""
+    """Text a new 6-digit code to the account's phone (a few times an hour per account, whatever the number)."""
     try:
         accounts.send_phone_code(current_user)
     except FieldError as error:
@@ -209,18 +207,18 @@ def verify_phone(data):
 
 @api_bp.put("/phone")
 @auth_required
-@throttle.otp_send_per_user
 @api_bp.input(PhoneIn, arg_name="data")
 @api_bp.output(UserOut)
 def change_phone(data):
-    """Change the phone number (it must be verified again) and text a code to it."""
+    """Change the phone number (it must be verified again) and text a code to it (counted per account)."""
     user = current_user._get_current_object()
     phone = normalise_phone(data["phone"])
+    throttle.count_sms(user.id)  # before anything changes (429 beyond the limit)
     if phone != user.phone:
         user.phone = phone
         user.phone_verified_at = None
         db.session.commit()
-    accounts.send_phone_code(user)
+    accounts.send_phone_code(user, counted=True)
     return user_json(user)
 
 

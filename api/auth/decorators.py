@@ -1,4 +1,4 @@
-"""Guards for views of every feature: `verified_required` (book, message) and `role_required` (admin)."""
+"""Guards for views of every feature: `verified_required` (book, message), `role_required` and `admin_required`."""
 from __future__ import annotations
 
 from functools import wraps
@@ -32,7 +32,9 @@ def verified_required(view):
 
 
 def role_required(*roles: Role):
-    """Logged in with at least one of the roles; anyone else gets 403 (anonymous: the login page or 401)."""
+    """Logged in with at least one of the roles; anyone else gets 403 (anonymous: the login page or 401).
+
+    A user who qualifies only as an admin must also have passed the second factor (see `admin_required`)."""
 
     def decorator(view):
         @wraps(view)
@@ -41,13 +43,34 @@ def role_required(*roles: Role):
                 return login_manager.unauthorized()
             if not any(current_user.has_role(role) for role in roles):
                 return error_response(403, "You do not have access to this page.")
+            if Role.ADMIN in roles and not any(current_user.has_role(r) for r in roles if r is not Role.ADMIN):
+                refused = _second_factor_missing()
+                if refused is not None:
+                    return refused
             return view(*args, **kwargs)
 
+        wrapper.admin_only = Role.ADMIN in roles and len(roles) == 1
         return wrapper
 
     return decorator
 
 
+def _second_factor_missing():
+    """None when this admin session passed TOTP; otherwise 401 JSON, or the code step for people."""
+    from api.admin import twofactor
+
+    if twofactor.passed(current_user):
+        return None
+    if wants_json():
+        return error_response(401, "Two-factor sign-in required: log in again with your authenticator code.",
+                              {"totp_code": "required"})
+    user = current_user._get_current_object()
+    next_url = request.full_path.rstrip("?") if request.method == "GET" else ""
+    return twofactor.begin_second_step(user, next_url)
+
+
+# the one admin guard, for every admin page and API of every feature: the admin role (403 for anyone else)
+# and a session that passed TOTP two-factor sign-in (401 JSON, or the code step)
 admin_required = role_required(Role.ADMIN)
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from api.auth import accounts, bp, throttle
 from api.auth.accounts import FieldError
+from api.auth.limits import LimitReached
 from api.auth.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -52,36 +53,27 @@ def signup():
     form = SignupForm(role=role)
     if form.validate_on_submit():
         try:
-            user = accounts.create_account(email=form.email.data, phone=form.phone.data, password=form.password.data,
-                                           full_name=form.full_name.data, role=form.role.data)
+            message = accounts.sign_up(email=form.email.data, phone=form.phone.data, password=form.password.data,
+                                       full_name=form.full_name.data, role=form.role.data)
         except FieldError as error:
             _field_error(form, error)
-        else:
-            accounts.start_session(user)
-            sent = accounts.send_verification_email(user)
-            try:
-                accounts.send_phone_code(user)
-            except FieldError:
-                pass
-            flash("Welcome to MentorHub! We sent a link to your e-mail and a code to your phone."
-                  if sent else "Welcome! We could not send the e-mail just now; use “Resend” below.",
-                  "success" if sent else "error")
-            return redirect(url_for("auth.verify"))
+        else:  # the same answer whether or not the address has an account
+            flash(message, "success")
+            return redirect(url_for("auth.login"))
     status = 400 if form.errors else 200
     return render_template("auth/signup.html", form=form, role=form.role.data or role), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@throttle.login_per_ip
-@throttle.login_per_account
 def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
+        attempt = throttle.begin_login(form.email.data)  # counted before the password is checked (429 beyond)
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is None:
-            throttle.mark_login_failed()
             form.password.errors = ["The e-mail address or password is not correct."]
             return render_template("auth/login.html", form=form), 401
+        attempt.succeeded()
         if user.has_role(Role.ADMIN):  # admins: no session until the TOTP code step (api/admin/twofactor.py)
             from api.admin.twofactor import begin_second_step
 
@@ -91,6 +83,35 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(home_for(current_user))
     return render_template("auth/login.html", form=form), 400 if form.errors else 200
+
+
+@bp.route("/login/link/<token>", methods=["GET", "POST"])
+def sign_in_link(token: str):
+    """The one-time link mailed to the owner of a locked account: GET shows a button, POST logs in."""
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.use_sign_in_link(token)
+        except FieldError as error:
+            return render_template("auth/sign_in_link.html", form=None, error=error.message), 400
+        if user.has_role(Role.ADMIN):
+            from api.admin.twofactor import begin_second_step
+
+            return begin_second_step(user)
+        accounts.start_session(user)
+        flash("You are logged in; every other session of your account has ended.", "success")
+        return redirect(home_for(user))
+    return render_template("auth/sign_in_link.html", form=form, error=None)
+
+
+@bp.app_errorhandler(LimitReached)
+def limit_reached(error: LimitReached):
+    """Too many attempts, anywhere: 429 with Retry-After (JSON naming the field, or the error page)."""
+    from api.errors import error_response
+
+    response = error_response(429, error.message, {error.field: error.message} if error.field else {})
+    response.headers["Retry-After"] = str(error.retry_after)
+    return response
 
 
 @bp.post("/logout")
@@ -115,12 +136,15 @@ def verify():
 def resend_email():
     form = ConfirmForm()
     if form.validate_on_submit():
-        if current_user.email_verified_at:
-            flash("Your e-mail address is already verified.", "success")
-        elif accounts.send_verification_email(current_user):
-            flash(f"We sent a new link to {current_user.email}.", "success")
-        else:
-            flash("We could not send the e-mail just now; please try again in a minute.", "error")
+        try:
+            if current_user.email_verified_at:
+                flash("Your e-mail address is already verified.", "success")
+            elif accounts.send_verification_email(current_user):
+                flash(f"We sent a new link to {current_user.email}.", "success")
+            else:
+                flash("We could not send the e-mail just now; please try again in a minute.", "error")
+        except LimitReached as error:
+            flash(error.message, "error")
     return redirect(url_for("auth.verify"))
 
 
@@ -130,10 +154,14 @@ def verify_email(token: str):
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            user = accounts.verify_email_token(token)
+            user, changed = accounts.verify_email_token(token)
         except FieldError as error:
             return render_template("auth/verify_email.html", form=None, error=error.message), 400
-        flash("Thank you: your e-mail address is verified.", "success")
+        if changed:
+            flash(f"Thank you: your account now uses {user.email}.", "success")
+        else:  # a sign-up's link proves the mailbox: it logs in (and texts the phone code)
+            accounts.after_sign_up_verified(user)
+            flash("Thank you: your e-mail address is verified.", "success")
         if current_user.is_authenticated and current_user.id == user.id:
             return redirect(home_for(user))
         return redirect(url_for("auth.login"))
@@ -142,14 +170,13 @@ def verify_email(token: str):
 
 @bp.post("/verify/phone/send")
 @login_required
-@throttle.otp_send_per_user
 def send_phone_code():
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
             accounts.send_phone_code(current_user)
             flash(f"We texted a 6-digit code to {current_user.phone}.", "success")
-        except FieldError as error:
+        except (FieldError, LimitReached) as error:
             flash(error.message, "error")
     return redirect(url_for("auth.verify"))
 
@@ -173,17 +200,21 @@ def verify_phone():
 
 @bp.post("/account/phone")
 @login_required
-@throttle.otp_send_per_user
 def change_phone():
     form = PhoneNumberForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
         phone = normalise_phone(form.phone.data)
+        try:
+            throttle.count_sms(user.id)  # per account, before anything changes
+        except LimitReached as error:
+            flash(error.message, "error")
+            return redirect(url_for("auth.verify"))
         if phone != user.phone:
             user.phone = phone
             user.phone_verified_at = None
             db.session.commit()
-        accounts.send_phone_code(user)
+        accounts.send_phone_code(user, counted=True)
         flash(f"We texted a 6-digit code to {user.phone}.", "success")
         return redirect(url_for("auth.verify"))
     return render_template("auth/verify.html", confirm_form=ConfirmForm(), code_form=PhoneCodeForm(),

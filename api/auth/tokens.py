@@ -1,4 +1,5 @@
-"""Signed, expiring links (itsdangerous): e-mail verification and password reset."""
+"""Signed, expiring links (itsdangerous): e-mail verification (and change of address), password reset, and the
+one-time sign-in link mailed to the owner of a locked account."""
 from __future__ import annotations
 
 import hashlib
@@ -11,6 +12,7 @@ from api.tables import User
 
 _EMAIL_SALT = "mentorhub.email-verify"
 _RESET_SALT = "mentorhub.password-reset"
+_SIGN_IN_SALT = "mentorhub.sign-in-link"
 
 
 class TokenError(ValueError):
@@ -30,8 +32,17 @@ def _password_fingerprint(user: User) -> str:
     return hashlib.sha256((user.password_hash or "no-password").encode()).hexdigest()[:16]
 
 
-def make_email_token(user: User) -> str:
-    return _serializer(_EMAIL_SALT).dumps({"uid": user.id, "email": user.email})
+def make_email_token(user: User, new_email: str | None = None) -> str:
+    """A link for the account's address, or (new_email) for moving the account from its address to a new one."""
+    data = {"uid": user.id, "email": user.email}
+    if new_email:
+        data["new"] = new_email
+    return _serializer(_EMAIL_SALT).dumps(data)
+
+
+def make_sign_in_token(user: User) -> str:
+    return _serializer(_SIGN_IN_SALT).dumps({"uid": user.id, "sv": user.session_version,
+                                             "fp": _password_fingerprint(user)})
 
 
 def make_reset_token(user: User) -> str:
@@ -50,14 +61,28 @@ def _load(salt: str, token: str, max_age: int, what: str) -> dict:
     return data
 
 
-def user_for_email_token(token: str) -> User:
-    """The user whose current e-mail the token names; TokenError when expired, forged, stale or used."""
+def user_for_email_token(token: str) -> tuple[User, str | None]:
+    """The user whose current e-mail the token names, and the new address of a change (else None);
+    TokenError when expired, forged, stale or used."""
     data = _load(_EMAIL_SALT, token, _settings().email_token_max_age_seconds, "verification")
     user = db.session.get(User, data["uid"])
     if user is None or user.email != data.get("email"):
         raise TokenError("This verification link is for an address that is no longer on the account.")
+    new_email = data.get("new")
+    if isinstance(new_email, str) and new_email:
+        return user, new_email
     if user.email_verified_at is not None:
         raise TokenError("This verification link has already been used; your e-mail is verified.")
+    return user, None
+
+
+def user_for_sign_in_token(token: str) -> User:
+    """The user of a one-time sign-in link; it stops working once used (the session version moves on)."""
+    data = _load(_SIGN_IN_SALT, token, _settings().sign_in_link_max_age_seconds, "sign-in")
+    user = db.session.get(User, data["uid"])
+    if user is None or not user.is_active or data.get("sv") != user.session_version \
+            or data.get("fp") != _password_fingerprint(user):
+        raise TokenError("This sign-in link has already been used or is out of date; log in with your password.")
     return user
 
 

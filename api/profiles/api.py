@@ -33,7 +33,8 @@ class WindowIn(Schema):
 
 class ContactIn(Schema):
     full_name = String(validate=Length(min=1, max=120))
-    email = String(validate=Length(max=254))
+    email = String(validate=Length(max=254))  # a change takes effect once the link mailed to it is opened
+    current_password = String(validate=Length(max=256))  # needed to change the e-mail address
     phone = String(validate=Length(max=32))
     timezone = String(validate=Length(max=64))
 

@@ -13,6 +13,7 @@ from wtforms import (
     FormField,
     HiddenField,
     IntegerField,
+    PasswordField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -59,7 +60,9 @@ def fill_windows(field_list, windows: list[dict], blank_rows: int = 3) -> None:
 class ContactFields(FlaskForm):
     full_name = StringField("Full name", render_kw={"autocomplete": "name"})
     email = EmailField("E-mail address", render_kw={"autocomplete": "email"},
-                       description="Changing it means confirming the new address.")
+                       description="Changing it means confirming the new address; until then the old one stays.")
+    current_password = PasswordField("Current password (only to change the e-mail address)",
+                                     render_kw={"autocomplete": "current-password"})
     phone = TelField("Mobile phone", render_kw={"autocomplete": "tel"},
                      description="International format, e.g. +44 7700 900123. Changing it means a new code.")
     timezone = SelectField("Time zone", choices=[])

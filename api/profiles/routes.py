@@ -33,6 +33,14 @@ def _attach(form, error: FieldError, aliases: dict | None = None) -> None:
         flash(error.message, "error")
 
 
+def _email_change_note() -> None:
+    from flask import g
+
+    if g.get("email_change_sent_to"):
+        flash(f"We sent a link to {g.email_change_sent_to}: your account uses the new address once you open it.",
+              "info")
+
+
 def _topic_choices():
     from wtforms import SelectChoice
 
@@ -65,6 +73,7 @@ def learner():
         fill_windows(form.preferred_slots, profile.preferred_slots if profile else [])
     elif form.validate_on_submit():
         data = {"full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
+                "current_password": form.current_password.data,
                 "timezone": form.timezone.data, "currency": form.currency.data or None, "topic_ids": form.topic_ids.data or [],
                 "interests": form.interests.data, "preferred_slots": windows_from(form.preferred_slots)}
         try:
@@ -75,6 +84,7 @@ def learner():
             status = 400
         else:
             flash("Your profile is saved.", "success")
+            _email_change_note()
             return redirect(url_for("profiles.learner"))
     else:
         status = 400
@@ -154,6 +164,7 @@ def mentor():
             currency = service.check_currency(form.currency.data or (profile.currency if profile else user.currency))
             data = {
                 "full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
+                "current_password": form.current_password.data,
                 "timezone": form.timezone.data, "headline": form.headline.data, "bio": form.bio.data,
                 "topic_ids": form.topic_ids.data or [], "languages": form.languages.data or [], "currency": currency,
                 "price_minor": service.parse_price(form.price.data, currency) if (form.price.data or "").strip()
@@ -173,6 +184,7 @@ def mentor():
         else:
             flash("Your mentor profile is submitted for review." if was_new else "Your mentor profile is saved.",
                   "success")
+            _email_change_note()
             return redirect(url_for("profiles.mentor"))
     else:
         status = 400

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from models import clock
 from api.activity import log_event
-from api.auth.accounts import FieldError, email_taken, send_phone_code, send_verification_email
+from api.auth.accounts import FieldError, request_email_change, send_phone_code
 from api.auth.validation import check_full_name, check_time_zone, normalise_email, normalise_phone
 from api.extensions import db
 from api import money
@@ -143,7 +143,28 @@ def all_topics() -> list[Topic]:
 # --- contact details shared by both profiles ----------------------------------------------------
 
 def update_contact(user: User, data: dict, changed: list[str]) -> None:
-    """Name, e-mail, phone and time zone; a new e-mail or phone must be verified again."""
+    """Name, e-mail, phone and time zone. A new phone must be verified again (its code is counted per account,
+    before anything changes); a new e-mail needs the current password and takes effect only once the link
+    mailed to it is opened (the old address is told at once)."""
+    from flask import g
+
+    from api.auth import throttle
+
+    new_email = None
+    if data.get("email"):
+        email = _check("email", normalise_email, data["email"])
+        if email != user.email:
+            confirm_password(user, data.get("current_password"))
+            new_email = email
+    new_phone = None
+    if data.get("phone"):
+        phone = _check("phone", normalise_phone, data["phone"])
+        if phone != user.phone:
+            new_phone = phone
+    if new_phone is not None:
+        throttle.count_sms(user.id)  # LimitReached (429) before anything changes
+    if new_email is not None:
+        throttle.count_email(user.id)
     if "full_name" in data:
         name = _check("full_name", check_full_name, data["full_name"])
         if name != user.full_name:
@@ -154,27 +175,39 @@ def update_contact(user: User, data: dict, changed: list[str]) -> None:
         if zone != user.timezone:
             user.timezone = zone
             changed.append("timezone")
-    if data.get("email"):
-        email = _check("email", normalise_email, data["email"])
-        if email != user.email:
-            if email_taken(email, except_user_id=user.id):
-                raise FieldError("email", "Another account already uses this e-mail address.")
-            user.email = email
-            user.email_verified_at = None
-            changed.append("email")
-    if data.get("phone"):
-        phone = _check("phone", normalise_phone, data["phone"])
-        if phone != user.phone:
-            user.phone = phone
-            user.phone_verified_at = None
-            changed.append("phone")
+    if new_email is not None:
+        g.requested_email = new_email  # mailed after the commit (_after_contact_change)
+    if new_phone is not None:
+        user.phone = new_phone
+        user.phone_verified_at = None
+        changed.append("phone")
+
+
+def confirm_password(user: User, password: str | None) -> None:
+    """The current password, for a change that could take the account over; wrong guesses are counted."""
+    from api.auth import limits, throttle
+    from api.auth.passwords import verify_password
+
+    message = "Enter your current password to change the e-mail address."
+    if not user.password_hash:
+        raise FieldError("current_password", "Set a password first (use “Forgot password”), then change the address.")
+    counter_key = limits.key("confirm-password", user.id)
+    limits.check(counter_key, throttle._settings().login_limit_per_account,
+                 "Too many wrong passwords; wait a while before trying again.", "current_password")
+    if not verify_password(user.password_hash, password or ""):
+        raise FieldError("current_password", message)
+    limits.refund(counter_key)
 
 
 def _after_contact_change(user: User, changed: list[str]) -> None:
-    if "email" in changed:
-        send_verification_email(user)
+    from flask import g
+
+    new_email = g.pop("requested_email", None)
+    if new_email is not None:
+        request_email_change(user, new_email)
+        g.email_change_sent_to = new_email  # the web pages say so
     if "phone" in changed:
-        send_phone_code(user)
+        send_phone_code(user, counted=True)
 
 
 # --- learner profile ----------------------------------------------------------------------------

@@ -35,6 +35,9 @@ def create_service(settings: Settings | None = None) -> Flask:
     logs.configure(settings)
     app = Flask("api")
     app.config.from_mapping(flask_config(settings), API_ONLY=True)  # JSON errors everywhere: no pages here
+    from api.secret_key import secret_key_for
+
+    app.config["SECRET_KEY"] = secret_key_for(settings)  # production: refuses to start with a weak one
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     logs.register_request_logging(app)
     db.init_app(app)

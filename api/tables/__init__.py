@@ -1,6 +1,7 @@
 """The database tables of MentorHub (SQLAlchemy 2 typed models)."""
 from api.tables.accounts import PhoneVerification, Upload
 from api.tables.admin import AdminAuditEntry, AdminTotp
+from api.tables.auth_counters import AuthCounter
 from api.tables.bookings import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -53,6 +54,7 @@ __all__ = [
     "ACTIVE_BOOKING_STATUSES",
     "AdminAuditEntry",
     "AdminTotp",
+    "AuthCounter",
     "AbArm",
     "AbExperiment",
     "Attachment",

@@ -151,3 +151,41 @@ def test_the_favicon_is_served_and_linked_from_every_page(client):
             assert icon.mimetype.startswith("image/"), href
     svg = client.get("/static/favicon.svg")
     assert svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
+
+
+def test_production_refuses_weak_secrets_and_development_keeps_a_random_key(tmp_path):
+    """Issue 17, item 3: no built-in or weak SECRET_KEY (nor a provider id without its secret) in production;
+    without a key, development makes a random one once and keeps it in var/secret_key (mode 0600)."""
+    import secrets
+    import stat
+
+    from api import create_app
+    from api.extensions import db
+    from api.secret_key import InsecureConfiguration
+    from tests.conftest import TEST_SECRET, make_settings
+
+    def production(**values):
+        return Settings(_env_file=None, profile="production", var_dir=tmp_path / "prod",
+                        socketio_async_mode="threading", **values)
+
+    for weak in ("", "dev-only-secret-change-me", "short-key", "a" * 64):
+        with pytest.raises(InsecureConfiguration, match="SECRET_KEY"):
+            create_app(settings=production(secret_key=weak))
+    strong = secrets.token_urlsafe(48)
+    with pytest.raises(InsecureConfiguration, match="STRIPE_WEBHOOK_SECRET"):
+        create_app(settings=production(secret_key=strong, stripe_secret_key="sk_live_123"))
+    apps = [create_app(settings=production(secret_key=strong))]
+    assert apps[0].config["SECRET_KEY"] == strong
+
+    for _ in range(2):  # made once, then read back
+        apps.append(create_app(settings=Settings(_env_file=None, profile="development", var_dir=tmp_path / "dev",
+                                                 socketio_async_mode="threading")))
+    kept = tmp_path / "dev" / "secret_key"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert apps[1].config["SECRET_KEY"] == apps[2].config["SECRET_KEY"] == kept.read_text().strip()
+    assert len(kept.read_text().strip()) >= 32
+    apps.append(create_app(settings=make_settings(tmp_path / "test")))
+    assert apps[-1].config["SECRET_KEY"] == TEST_SECRET  # tests' explicit keys still work
+    for app in apps:
+        with app.app_context():
+            db.engine.dispose()

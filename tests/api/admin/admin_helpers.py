@@ -45,3 +45,11 @@ def form_token(html: str) -> str:
 def web_login(client, email: str, password: str = PASSWORD):
     page = client.get("/login").get_data(as_text=True)
     return client.post("/login", data={"email": email, "password": password, "csrf_token": form_token(page)})
+
+
+def pass_second_factor(client) -> None:
+    """Mark a test client's injected admin session as having passed TOTP (as `start_admin_session` does)."""
+    from api.admin.twofactor import PASSED_KEY
+
+    with client.session_transaction() as session:
+        session[PASSED_KEY] = session["_user_id"]  # "<id>:<session version>", the marker of twofactor.passed

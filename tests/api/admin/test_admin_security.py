@@ -153,3 +153,93 @@ def test_admin_actions_are_audited_and_shown(app, admin, make_user):
     assert change["to"] == 0.5
     page = admin.get("/admin/audit").get_data(as_text=True)
     assert "mentor.suspend" in page and "Too many no-shows" in page
+
+
+def _wrong(secret: str = SECRET) -> str:
+    right = {code(secret, step) for step in (-1, 0, 1)}
+    return next(c for c in ("000000", "111111", "222222", "333333") if c not in right)
+
+
+@pytest.mark.db
+def test_a_replayed_cookie_gives_no_more_code_guesses(app, admin_user):
+    """Issue 17, item 1: the cookie from right after the password step carries one attempt; wrong codes are
+    counted per account on the server, and five of them lock the code step whatever the cookie."""
+    enrol(app, admin_user.id)
+    client = app.test_client()
+    web_login(client, "root@example.com")
+    token = form_token(client.get("/admin/2fa").get_data(as_text=True))
+    after_password = client.get_cookie("session").value
+    replays = []
+    for _ in range(8):
+        client.set_cookie("session", after_password)
+        replays.append(client.post("/admin/2fa", data={"code": _wrong(), "csrf_token": token}).status_code)
+    assert replays == [400] + [302] * 7  # the first try uses the cookie up; replaying it starts nothing
+    client.set_cookie("session", after_password)
+    right_with_old_cookie = client.post("/admin/2fa", data={"code": code(), "csrf_token": token})
+    assert right_with_old_cookie.headers["Location"] == "/login"
+    assert client.get("/api/v1/admin/audit").status_code == 401
+
+    for attempt in range(4):  # fresh password steps: the count is the account's, not the cookie's
+        fresh = app.test_client()
+        web_login(fresh, "root@example.com")
+        page = fresh.get("/admin/2fa").get_data(as_text=True)
+        wrong = fresh.post("/admin/2fa", data={"code": _wrong(), "csrf_token": form_token(page)})
+        assert wrong.status_code == (400 if attempt < 3 else 302), attempt
+    fresh = app.test_client()
+    web_login(fresh, "root@example.com")
+    page = fresh.get("/admin/2fa").get_data(as_text=True)
+    locked = fresh.post("/admin/2fa", data={"code": code(), "csrf_token": form_token(page)})
+    assert locked.headers["Location"] == "/login" and fresh.get("/api/v1/admin/audit").status_code == 401
+    api = JsonClient(app.test_client())
+    by_api = api.post("/api/v1/auth/login", json={"email": "root@example.com", "password": PASSWORD,
+                                                   "totp_code": code()})
+    assert by_api.status_code == 429 and "totp_code" in by_api.get_json()["error"]["fields"]
+
+
+def _every_url(app):
+    """Every (method, path, endpoint) of the app, with sample values for the URL variables."""
+    import re
+
+    samples = {"int": "1", "float": "1.0", "path": "x"}
+    found = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
+            continue
+
+        def sample(match):
+            if match.group(1) == "any":
+                return match.group(2).split(",")[0].strip(" '\"")
+            return samples.get(match.group(1) or "", "x")
+
+        path = re.sub(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>", sample, rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            found.append((method, path, rule.endpoint))
+    return found
+
+
+def test_every_admin_route_of_every_feature_needs_the_second_factor(app, make_user, login, client):
+    """Issue 17, item 14: walk every route of app.url_map; wherever a learner is refused (403) and an admin is
+    not, an admin whose session skipped the code step must be refused too (401 JSON or the code step)."""
+    app.config["WTF_CSRF_ENABLED"] = False  # the guard is under test here, not the CSRF check
+    learner = make_user("lee@example.com", roles=("learner",))
+    admin = make_user("root@example.com", roles=("admin",))
+    api = JsonClient(client)
+    admin_only, let_through = [], []
+    for method, path, endpoint in _every_url(app):
+        if endpoint in ("admin.two_factor", "auth.logout", "auth_api.logout", "auth.login", "auth_api.login"):
+            continue
+        login(learner)
+        if api.client.open(path, method=method, json={}).status_code != 403:
+            continue
+        login(admin)
+        response = api.client.open(path, method=method, json={})
+        if response.status_code == 403:
+            continue  # refused to admins as well (someone else's resource, another role's page)
+        admin_only.append((method, path))
+        refused = (response.status_code == 401 and response.get_json()["error"]["fields"] == {"totp_code": "required"}) \
+            or (response.status_code == 302 and response.headers["Location"] == "/admin/2fa")
+        if not refused:
+            let_through.append((method, path, endpoint, response.status_code))
+    assert ("PUT", "/api/v1/payments/settings") in admin_only
+    assert len(admin_only) > 40
+    assert let_through == []

@@ -22,19 +22,24 @@ def _user(app, email="ana@example.com") -> User:
 
 
 @pytest.mark.db
-def test_web_signup_creates_unverified_account_logs_in_and_sends_link_and_code(app, client, settings):
+def test_web_signup_creates_unverified_account_whose_link_logs_in_and_sends_the_code(app, client, settings):
     token = form_token(client, "/signup?role=mentor")
     response = client.post("/signup", data={"csrf_token": token, "role": "mentor", "full_name": "Mara Mentor",
                                             "email": "Mara@Example.com", "phone": "+44 7700 900123",
                                             "password": PASSWORD})
-    assert response.status_code == 302 and response.headers["Location"] == "/verify"
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    assert "we have sent a message to mara@example.com" in client.get("/login").get_data(as_text=True)
     user = _user(app, "mara@example.com")
     assert user.phone == "+447700900123"
     assert user.email_verified_at is None and user.phone_verified_at is None
     assert user.role_names == {"mentor"}
     assert outbox(settings, "email", "verify_email")[0]["to"] == "mara@example.com"
-    assert outbox(settings, "sms", "phone_otp")[0]["to"] == "+447700900123"
+    assert outbox(settings, "sms") == []  # no text before the address is proven
+    assert client.get("/api/v1/auth/me").status_code == 401  # no session before the link either
+    link = last_link(settings, "verify_email")
+    assert client.post(link, data={"csrf_token": form_token(client, link)}).status_code == 302
     assert client.get("/api/v1/auth/me").json["email"] == "mara@example.com"
+    assert outbox(settings, "sms", "phone_otp")[0]["to"] == "+447700900123"
 
 
 def test_signup_pages_offer_learn_and_teach(client):
@@ -47,12 +52,15 @@ def test_signup_pages_offer_learn_and_teach(client):
 
 
 @pytest.mark.db
-def test_api_signup_and_me(api):
-    response = api.signup()
-    assert response.status_code == 201
-    assert response.json["roles"] == ["learner"]
-    assert response.json["verified"] is False
-    assert api.get("/api/v1/auth/me").json["email"] == "ana@example.com"
+def test_api_signup_and_me(api, settings):
+    response = api.signup(log_in=False)
+    assert response.status_code == 202 and "ana@example.com" in response.json["message"]
+    assert api.get("/api/v1/auth/me").status_code == 401
+    token = last_link(settings, "verify_email").rsplit("/", 1)[1]
+    assert api.post("/api/v1/auth/verify/email", json={"token": token}).status_code == 200
+    me = api.get("/api/v1/auth/me").json
+    assert me["email"] == "ana@example.com" and me["roles"] == ["learner"]
+    assert me["email_verified"] is True and me["verified"] is False  # the phone code is on its way
 
 
 BAD_SIGNUPS = [
@@ -79,16 +87,33 @@ def test_api_signup_rejects_bad_input_naming_the_field(api):
 
 
 @pytest.mark.db
-def test_duplicate_email_is_refused_on_both_clients(api, client, make_user):
-    make_user("ana@example.com")
-    response = api.signup(email="ANA@example.com")
-    assert response.status_code == 400
-    assert "already exists" in response.json["error"]["fields"]["email"]
-    token = form_token(client, "/signup")
-    page = client.post("/signup", data={"csrf_token": token, "role": "learner", "full_name": "Ana",
-                                        "email": "ana@example.com", "phone": "+447700900123", "password": PASSWORD})
-    assert page.status_code == 400
-    assert "already exists" in page.get_data(as_text=True)
+def test_sign_up_answers_the_same_for_a_registered_address_and_mails_its_owner(app, api, client, settings,
+                                                                              make_user):
+    """Issue 17, item 12: the answer (status, body, cookies) does not tell whether an address has an account."""
+    make_user("ana@example.com", full_name="Ana Owner")
+
+    def sign_up(email: str):
+        fresh = type(api)(app.test_client())
+        response = fresh.signup(email=email, log_in=False)
+        body = response.get_json()["message"].replace(email.lower(), "<email>")
+        return response.status_code, body, sorted(response.headers.getlist("Set-Cookie")) == [], fresh
+
+    taken, new = sign_up("ANA@example.com"), sign_up("someone.new@example.com")
+    assert taken[:3] == new[:3] and taken[0] == 202
+    assert taken[3].get("/api/v1/auth/me").status_code == 401
+    notes = outbox(settings, "email", "signup_existing")
+    assert [m["to"] for m in notes] == ["ana@example.com"] and "already has an account" in notes[0]["body"]
+    assert [m["to"] for m in outbox(settings, "email", "verify_email")] == ["someone.new@example.com"]
+    pages = []
+    for email in ("ana@example.com", "other.new@example.com"):
+        page = client.post("/signup", data={"csrf_token": form_token(client, "/signup"), "role": "learner",
+                                            "full_name": "Ana", "email": email, "phone": "+447700900123",
+                                            "password": PASSWORD})
+        pages.append((page.status_code, page.headers.get("Location"),
+                      client.get("/login").get_data(as_text=True).count("we have sent a message to")))
+    assert pages[0] == pages[1] == (302, "/login", 1)
+    with app.app_context():
+        assert db.session.scalar(select(User).where(User.email == "ana@example.com")).full_name == "Ana Owner"
 
 
 def test_web_signup_shows_each_problem_next_to_its_field(client):

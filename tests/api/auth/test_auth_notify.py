@@ -36,7 +36,7 @@ def test_verification_mail_goes_through_smtp_when_configured(app, smtp_server):
     settings = app.config["MENTORHUB_SETTINGS"]
     settings.mail_server, settings.mail_port = controller.hostname, controller.port
     response = JsonClient(app.test_client()).signup()
-    assert response.status_code == 201
+    assert response.status_code == 202
     assert len(inbox.messages) == 1
     envelope = inbox.messages[0]
     assert envelope.rcpt_tos == ["ana@example.com"]
@@ -51,7 +51,7 @@ def test_unreachable_smtp_server_does_not_break_sign_up(app):
     settings = app.config["MENTORHUB_SETTINGS"]
     settings.mail_server, settings.mail_port, settings.mail_timeout_seconds = "127.0.0.1", free_port(), 2
     api = JsonClient(app.test_client())
-    assert api.signup().status_code == 201
+    assert api.signup().status_code == 202
     assert api.post("/api/v1/auth/verify/email/resend").status_code == 503
 
 

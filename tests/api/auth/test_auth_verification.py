@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from api.extensions import db
 from api.tables import PhoneVerification, User
-from tests.api.auth.accounts_helpers import form_token, last_code, last_link, outbox
+from tests.api.auth.accounts_helpers import PASSWORD, form_token, last_code, last_link, outbox
 
 # Tests whose outcome depends on the database run on SQLite and PostgreSQL (`db`); the rest on SQLite.
 
@@ -134,8 +134,8 @@ def test_web_verification_page_flow(client, settings):
 
 
 def test_otp_sending_is_throttled(app, api):
-    app.config["MENTORHUB_SETTINGS"].otp_send_limit = "2 per hour"
-    api.signup()
+    app.config["MENTORHUB_SETTINGS"].otp_send_limit = "3 per hour"
+    api.signup()  # the first code
     assert api.post("/api/v1/auth/verify/phone/send").status_code == 200
     assert api.post("/api/v1/auth/verify/phone/send").status_code == 200
     assert api.post("/api/v1/auth/verify/phone/send").status_code == 429
@@ -173,3 +173,40 @@ def test_verified_required_guards_other_features(app, client, make_user, login):
         db.session.get(User, unverified.id).phone_verified_at = utcnow()
         db.session.commit()
     assert api.post("/api/v1/test-book").json == {"booked": True}
+
+
+@pytest.mark.db
+def test_codes_and_mails_are_limited_per_account_and_a_new_address_needs_the_password(app, api, settings,
+                                                                                     make_user, login):
+    """Issue 17, item 6: two phone numbers in turn, resending the link, and moving the account to another
+    address: at most `otp_send_limit` texts and `email_send_limit` mails per account; the address moves only
+    with the current password, the old address is told, and the new one takes effect once its link is opened."""
+    login(make_user("ana@example.com", full_name="Ana Owner", verified=False))
+    numbers = ["+447700900111", "+447700900222"]
+    phones = [api.put("/api/v1/profile/learner", json={"phone": numbers[n % 2]}).status_code for n in range(10)]
+    # refused from the sixth: the account keeps the fifth number, so every second request changes nothing (200)
+    assert phones == [200] * 5 + [429, 200] * 2 + [429]
+    assert len(outbox(settings, "sms")) == 5
+
+    no_password = api.put("/api/v1/profile/learner", json={"email": "eve@example.com"})
+    wrong = api.put("/api/v1/profile/learner", json={"email": "eve@example.com", "current_password": "not it at all"})
+    assert no_password.status_code == wrong.status_code == 400
+    assert "current_password" in wrong.json["error"]["fields"]
+    assert outbox(settings, "email") == []
+    moved = api.put("/api/v1/profile/learner", json={"email": "eve@example.com", "current_password": PASSWORD})
+    assert moved.status_code == 200 and _me(api)["email"] == "ana@example.com"  # not yet
+    notice = outbox(settings, "email", "email_change_notice")
+    assert [m["to"] for m in notice] == ["ana@example.com"] and "e***@example.com" in notice[0]["body"]
+    assert outbox(settings, "email", "verify_email")[-1]["to"] == "eve@example.com"
+
+    resends = [api.post("/api/v1/auth/verify/email/resend").status_code for _ in range(6)]
+    assert resends == [200] * 4 + [429] * 2  # five mails per hour per account, the change's link included
+    assert len(outbox(settings, "email", "verify_email")) == 5
+
+    token = last_link(settings, "verify_email")
+    change_link = [m for m in outbox(settings, "email", "verify_email") if m["to"] == "eve@example.com"][0]
+    change_token = change_link["body"].split("/verify/email/", 1)[1].split()[0]
+    assert token  # (the resent links are for the current address)
+    assert api.post("/api/v1/auth/verify/email", json={"token": change_token}).status_code == 200
+    me = _me(api)
+    assert me["email"] == "eve@example.com" and me["email_verified"] is True

@@ -8,6 +8,7 @@ from api.extensions import db
 from api.tables import Message
 from api.tables.chat import MessageReport, ModerationAction
 from tests.api.chat.chat_helpers import NAMESPACE, ack, csrf_headers, received, received_messages
+from tests.api.admin.admin_helpers import pass_second_factor
 
 
 @pytest.fixture
@@ -33,6 +34,7 @@ def test_report_then_admin_deletes_for_everyone(app, sio, login_client, people, 
     assert again.json["report_id"] == response.json["report_id"]  # once per reporter
 
     admin_http = login_client(people["admin"])
+    pass_second_factor(admin_http)  # admins: the session passed TOTP
     queue = admin_http.get("/chat/admin").get_data(as_text=True)
     assert "buy cheap followers" in queue and "spam" in queue
 
@@ -53,6 +55,7 @@ def test_report_then_admin_deletes_for_everyone(app, sio, login_client, people, 
 
 def test_muted_user_reads_but_cannot_send(app, login_client, people, room_with_message):
     admin_http = login_client(people["admin"])
+    pass_second_factor(admin_http)  # admins: the session passed TOTP
     response = admin_http.post("/api/v1/chat/rooms/general/moderate",
                                json={"user_id": people["learner"].id, "action": "mute", "minutes": 30},
                                headers=csrf_headers(admin_http))
@@ -69,6 +72,7 @@ def test_muted_user_reads_but_cannot_send(app, login_client, people, room_with_m
 
 def test_banned_user_is_removed_and_cannot_come_back(app, login_client, people, room_with_message):
     admin_http = login_client(people["admin"])
+    pass_second_factor(admin_http)  # admins: the session passed TOTP
     response = admin_http.post("/api/v1/chat/rooms/general/moderate",
                                json={"user_id": people["learner"].id, "action": "ban", "reason": "spam"},
                                headers=csrf_headers(admin_http))
@@ -87,6 +91,7 @@ def test_moderation_needs_an_admin_and_csrf(app, login_client, people, room_with
                               json={"user_id": people["learner"].id, "action": "ban"}, headers=csrf_headers(mara_http))
     assert response.status_code == 403
     admin_http = login_client(people["admin"])
+    pass_second_factor(admin_http)  # admins: the session passed TOTP
     no_token = admin_http.post("/api/v1/chat/rooms/general/moderate",
                                json={"user_id": people["learner"].id, "action": "ban"})
     assert no_token.status_code == 400

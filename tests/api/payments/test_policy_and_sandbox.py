@@ -144,6 +144,9 @@ def test_admin_sets_fee_and_refund_policy(app, clock, mentor, eur_learner, as_us
     from tests.api.bookings.conftest import create_person
 
     admin = as_user(create_person(app, "root@example.com", roles=("admin",)))
+    from tests.api.admin.admin_helpers import pass_second_factor
+
+    pass_second_factor(admin.client)  # admins: the session passed TOTP
     assert as_user(eur_learner).put("/api/v1/payments/settings", {"platform_fee_percent": 1}).status_code == 403
     response = admin.put("/api/v1/payments/settings", {"platform_fee_percent": 20, "late_refund_percent": 30})
     assert response.status_code == 200, response.json

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from api.extensions import db
 from api.tables import Event, EventType
-from tests.api.auth.accounts_helpers import form_token, outbox
+from tests.api.auth.accounts_helpers import PASSWORD, form_token, last_link, outbox
 
 # Tests whose outcome depends on the database run on SQLite and PostgreSQL (`db`); the rest on SQLite.
 
@@ -49,7 +49,7 @@ BAD_LEARNER_INPUT = [
     ({"preferred_slots": [{"weekday": 7, "start": "09:00", "end": "11:00"}]}, "preferred_slots", ""),
     ({"preferred_slots": [{"weekday": 1, "start": "25:00", "end": "26:00"}]}, "preferred_slots", "24-hour"),
     ({"email": "not an email"}, "email", "valid e-mail"),
-    ({"email": "bob@example.com"}, "email", "already uses"),
+    ({"email": "bob@example.com"}, "current_password", "current password"),
     ({"phone": "12"}, "phone", "international"),
     ({"full_name": ""}, "full_name", ""),
 ]
@@ -67,13 +67,18 @@ def test_learner_profile_rejects_bad_input_naming_the_field(api, make_user, logi
         assert message.lower() in str(fields[field]).lower(), (body, fields)
 
 
-def test_new_email_must_be_verified_again(api, settings, make_user, login):
+def test_new_email_takes_effect_once_verified(api, settings, make_user, login):
     login(make_user("ana@example.com"))
     assert api.get("/api/v1/auth/me").json["email_verified"] is True
-    api.put("/api/v1/profile/learner", json={"email": "ana.new@example.com"})
+    changed = api.put("/api/v1/profile/learner", json={"email": "ana.new@example.com", "current_password": PASSWORD})
+    assert changed.status_code == 200
     me = api.get("/api/v1/auth/me").json
-    assert me["email"] == "ana.new@example.com" and me["email_verified"] is False
+    assert me["email"] == "ana@example.com" and me["email_verified"] is True  # until the new address is proven
     assert outbox(settings, "email", "verify_email")[-1]["to"] == "ana.new@example.com"
+    token = last_link(settings, "verify_email").rsplit("/", 1)[1]
+    assert api.post("/api/v1/auth/verify/email", json={"token": token}).status_code == 200
+    me = api.get("/api/v1/auth/me").json
+    assert me["email"] == "ana.new@example.com" and me["email_verified"] is True
 
 
 def test_web_learner_profile_form(app, client, make_user, login, topics):
@@ -101,3 +106,18 @@ def test_web_learner_profile_form(app, client, make_user, login, topics):
 def test_profile_needs_login(client, api):
     assert client.get("/profile").headers["Location"].startswith("/login")
     assert api.put("/api/v1/profile/learner", json={"interests": "x"}).status_code == 401
+
+
+def test_web_form_changes_the_email_only_with_the_password_and_after_the_link(app, client, settings, make_user,
+                                                                              login, topics):
+    login(make_user("ana@example.com"))
+    page = client.get("/profile").get_data(as_text=True)
+    assert 'name="current_password"' in page
+    base = {"csrf_token": form_token(client, "/profile"), "full_name": "Test User", "email": "ana.new@example.com",
+            "phone": "", "timezone": "UTC"}
+    refused = client.post("/profile", data=base)
+    assert refused.status_code == 400 and "current password" in refused.get_data(as_text=True)
+    saved = client.post("/profile", data={**base, "current_password": PASSWORD}, follow_redirects=True)
+    assert saved.status_code == 200 and "We sent a link to ana.new@example.com" in saved.get_data(as_text=True)
+    assert outbox(settings, "email", "email_change_notice")[0]["to"] == "ana@example.com"
+    assert 'value="ana@example.com"' in saved.get_data(as_text=True)

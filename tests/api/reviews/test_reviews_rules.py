@@ -8,6 +8,7 @@ from api.extensions import db
 from api.reviews import service
 from api.tables import Booking, BookingStatus, Event, EventType, LearnerRating, MentorProfile, Review, User, utcnow
 from tests.api.search.discovery_helpers import build_world, completed_booking, csrf_headers
+from tests.api.admin.admin_helpers import pass_second_factor
 
 pytestmark = pytest.mark.db
 
@@ -113,6 +114,7 @@ def test_reports_and_admin_hiding(app, client, login, setup):
     assert client.post(f"/api/v1/reviews/{review_id}/report", json={"reason": "spam"}, headers=headers).status_code == 409
     assert client.post(f"/api/v1/admin/reviews/{review_id}/hide", headers=headers).status_code == 403
     login(admin)
+    pass_second_factor(client)  # admins: the session passed TOTP
     headers = csrf_headers(client)
     queue = client.get("/api/v1/admin/reviews/reported").get_json()["reviews"]
     assert [(r["id"], r["reported_count"]) for r in queue] == [(review_id, 1)]
