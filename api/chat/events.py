@@ -12,7 +12,7 @@ from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import disconnect, join_room, leave_room
 
-from api.chat.flood import flood_control, typing_control
+from api.chat.flood import typing_control
 from api.chat.offline import notify_if_offline
 from api.chat.presence import presence_for
 from api.chat.queue import MESSAGES_EVENT, NAMESPACE, messages_event, room_key, user_key
@@ -156,7 +156,8 @@ def on_send(data=None, *args):
     """Store (with the messages sent meanwhile), then broadcast; mentions and an offline recipient are told afterwards.
 
     The socket's user was authenticated at connect; the writer checks the sender (account, session,
-    verification, ban, mute) together with the other senders of its group, so a send costs no query of its own.
+    verification, ban, mute, flood limit) together with the other senders of its group, so a send costs no query
+    of its own.
     """
     data = data if isinstance(data, dict) else {}
     try:
@@ -166,9 +167,6 @@ def on_send(data=None, *args):
         room = room_ref(data.get("room"))
         if room is None:
             raise ChatError("No such room.", 404)
-        settings = current_app.config["MENTORHUB_SETTINGS"]
-        if not flood_control.allow(user_id, settings.chat_flood_messages, settings.chat_flood_seconds):
-            raise ChatError("You are sending messages too fast; wait a few seconds.", 429)
         body = message_body(data.get("body"))
         new = NewMessage(room, user_id, "", body, session_version=session_version)
         payload = message_writer().post(new, client_id=data.get("client_id"))
