@@ -139,7 +139,7 @@ class Settings(BaseSettings):
     chat_history_page_size: int = 50
     chat_sync_max_messages: int = 500  # a reconnecting client gets at most this many missed messages
     chat_flood_messages: int = 8  # at most this many messages per user...
-    chat_flood_seconds: float = 10.0  # ...in this many seconds (per worker)
+    chat_flood_seconds: float = 10.0  # ...in this many seconds (all workers together, counted in Redis)
     chat_max_file_bytes: int = 10 * 1024 * 1024
     chat_max_voice_seconds: int = 120
     chat_max_voice_bytes: int = 2 * 1024 * 1024

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+from blinker import signal
 from flask import current_app, session
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
@@ -24,6 +25,8 @@ from api.notify.mail import MailError
 from api.tables import Role, User, UserRole, utcnow
 
 logger = logging.getLogger("mentorhub.auth")
+# sent with the user once every earlier session of theirs has ended (committed); the chat closes their sockets
+sessions_ended = signal("mentorhub.sessions-ended")
 
 _dummy_hashes: dict[tuple, str] = {}
 
@@ -159,6 +162,7 @@ def end_all_sessions(user: User) -> None:
 def log_out(user: User) -> None:
     end_all_sessions(user)
     db.session.commit()
+    sessions_ended.send(user)
     logout_user()
     session.clear()
 
@@ -175,6 +179,7 @@ def set_password(user: User, new_password: str) -> None:
     user.password_hash = hash_password(new_password)
     end_all_sessions(user)
     db.session.commit()
+    sessions_ended.send(user)
     logger.info("password changed", extra={"user_id": user.id})
 
 

@@ -16,6 +16,22 @@ def _check_origins(state) -> None:
                            "a visitor's chat session")
 
 
+@bp.record_once
+def _wire_client_manager(state) -> None:
+    """The app's client manager closes ended sessions' sockets and, after a queue outage, resends what was missed."""
+    from functools import partial
+
+    from api.auth.accounts import sessions_ended
+    from api.chat.events import end_sockets
+    from api.chat.recovery import recover
+    from api.extensions import socketio
+
+    manager = socketio.server.manager if socketio.server is not None else None
+    if manager is not None and hasattr(manager, "on_queue_back"):
+        manager.on_queue_back = partial(recover, state.app)
+    sessions_ended.connect(end_sockets)
+
+
 @bp.app_context_processor
 def _chat_unread():
     def chat_unread() -> int:

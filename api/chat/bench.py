@@ -117,9 +117,10 @@ class Workers:
 
 
 def start_workers(count: int, settings: Settings, var_dir: Path, extra_env: dict | None = None,
-                  timeout: float = 60.0) -> Workers:
-    """`python -m api.server` `count` times on free ports sharing the database and Redis; waits for /healthz."""
-    ports = [free_port() for _ in range(count)]
+                  timeout: float = 60.0, ports: list[int] | None = None) -> Workers:
+    """`python -m api.server` `count` times on `ports` (free ones by default) sharing the database and Redis;
+    waits for /healthz."""
+    ports = list(ports[:count]) if ports else [free_port() for _ in range(count)]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MENTORHUB_", "DATABASE_URL", "REDIS_URL"))}
     env.update({

@@ -12,10 +12,18 @@ from flask import current_app, request
 from flask_login import current_user
 from flask_socketio import disconnect, join_room, leave_room
 
-from api.chat.flood import flood_control, typing_control
+from api.chat.flood import typing_control
 from api.chat.offline import notify_if_offline
 from api.chat.presence import presence_for
-from api.chat.queue import MESSAGES_EVENT, NAMESPACE, messages_event, room_key, user_key
+from api.chat.queue import (
+    MESSAGES_EVENT,
+    NAMESPACE,
+    SESSIONS_ENDED_EVENT,
+    messages_event,
+    room_key,
+    socket_sessions,
+    user_key,
+)
 from api.chat.rooms import (
     ChatError,
     NewMessage,
@@ -86,10 +94,6 @@ def online_users(room_id: int) -> list[dict]:
     return [{"id": uid, "name": name} for uid, name in rows]
 
 
-# socket id -> (user id, session version) as Flask-Login authenticated it at connect (this process's sockets)
-socket_senders: dict[str, tuple[int, int]] = {}
-
-
 @socketio.on("connect", namespace=NAMESPACE)
 def on_connect(auth=None):
     """Only logged-in users (the session cookie of the handshake) may connect."""
@@ -97,12 +101,12 @@ def on_connect(auth=None):
         raise ConnectionRefusedError("Log in to use the chat.")
     join_room(user_key(current_user.id))
     presence().connect(request.sid, current_user.id)
-    socket_senders[request.sid] = (current_user.id, current_user.session_version)
+    socket_sessions[request.sid] = (current_user.id, current_user.session_version)
 
 
 @socketio.on("disconnect", namespace=NAMESPACE)
 def on_disconnect(*args):
-    socket_senders.pop(request.sid, None)
+    socket_sessions.pop(request.sid, None)
     tracker = presence()
     user_id = tracker.user_of(request.sid)
     for room_id in tracker.disconnect(request.sid):
@@ -156,19 +160,17 @@ def on_send(data=None, *args):
     """Store (with the messages sent meanwhile), then broadcast; mentions and an offline recipient are told afterwards.
 
     The socket's user was authenticated at connect; the writer checks the sender (account, session,
-    verification, ban, mute) together with the other senders of its group, so a send costs no query of its own.
+    verification, ban, mute, flood limit) together with the other senders of its group, so a send costs no query
+    of its own.
     """
     data = data if isinstance(data, dict) else {}
     try:
-        user_id, session_version = socket_senders.get(request.sid) or (None, None)
+        user_id, session_version = socket_sessions.get(request.sid) or (None, None)
         if user_id is None:
             raise ChatError("Log in again.", 401)
         room = room_ref(data.get("room"))
         if room is None:
             raise ChatError("No such room.", 404)
-        settings = current_app.config["MENTORHUB_SETTINGS"]
-        if not flood_control.allow(user_id, settings.chat_flood_messages, settings.chat_flood_seconds):
-            raise ChatError("You are sending messages too fast; wait a few seconds.", 429)
         body = message_body(data.get("body"))
         new = NewMessage(room, user_id, "", body, session_version=session_version)
         payload = message_writer().post(new, client_id=data.get("client_id"))
@@ -235,6 +237,15 @@ def on_read(user: User, data: dict):
                       to=room_key(room.id), namespace=NAMESPACE)
         socketio.emit("unread", {"total": unread_total(user.id)}, to=user_key(user.id), namespace=NAMESPACE)
     return {"ok": True, "message_id": marker}
+
+
+def end_sockets(user: User) -> None:
+    """The user's sessions before this one ended (log-out, new password): their sockets close, on every worker."""
+    try:
+        socketio.emit(SESSIONS_ENDED_EVENT, {"user_id": user.id, "version": user.session_version},
+                      to=user_key(user.id), namespace=NAMESPACE)
+    except Exception:  # the log-out itself must not fail; a worker that missed it checks again when the queue is back
+        logger.exception("closing the sockets of ended sessions failed", extra={"user_id": user.id})
 
 
 def kick_from_room(room, user_id: int) -> None:

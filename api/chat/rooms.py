@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, url_for
 from sqlalchemy import and_, delete, func, or_, select, update
@@ -356,7 +356,8 @@ def serialize_many(messages: list[Message], room) -> list[dict]:
 
 def history(room, *, before_id: int | None = None, after_id: int | None = None,
             limit: int | None = None) -> tuple[list[Message], bool]:
-    """Messages oldest first: the latest page, the page before `before_id`, or those after `after_id`.
+    """Messages oldest first: the latest page, the page before `before_id`, or those after `after_id` (with the few
+    stored just before it that may have committed after it: `sync_start`).
 
     The flag says whether more exist in that direction.
     """
@@ -364,7 +365,8 @@ def history(room, *, before_id: int | None = None, after_id: int | None = None,
     query = select(Message).where(Message.room_id == room.id)
     if after_id is not None:
         limit = min(limit or settings.chat_sync_max_messages, settings.chat_sync_max_messages)
-        rows = list(db.session.scalars(query.where(Message.id > after_id).order_by(Message.id).limit(limit + 1)))
+        start = sync_start(room.id, after_id)
+        rows = list(db.session.scalars(query.where(Message.id > start).order_by(Message.id).limit(limit + 1)))
         return rows[:limit], len(rows) > limit
     limit = min(limit or settings.chat_history_page_size, 200)
     if before_id is not None:
@@ -372,6 +374,30 @@ def history(room, *, before_id: int | None = None, after_id: int | None = None,
     rows = list(db.session.scalars(query.order_by(Message.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     return list(reversed(rows[:limit])), more
+
+
+# ids are taken when a message is inserted but seen when its transaction commits: on PostgreSQL, with several
+# workers, a message can become visible after one with a higher id. A client that asks for what came after its
+# newest message also gets those stored shortly before it (at most SYNC_OVERLAP, within SYNC_GRACE), and shows
+# each id once.
+SYNC_GRACE = timedelta(seconds=10)
+SYNC_OVERLAP = 100
+
+
+def sync_start(room_id: int, after_id: int) -> int:
+    """The id after which a client that has `after_id` may still miss messages: those stored up to SYNC_GRACE
+    before it (whose transactions may have committed after its) are sent again."""
+    rows = db.session.execute(
+        select(Message.id, Message.created_at).where(Message.room_id == room_id, Message.id <= after_id)
+        .order_by(Message.id.desc()).limit(SYNC_OVERLAP + 1)).all()
+    if not rows or rows[0].id != after_id:
+        return after_id
+    since, start = rows[0].created_at - SYNC_GRACE, after_id
+    for message_id, created_at in rows[1:]:
+        if created_at < since:
+            break
+        start = message_id - 1
+    return start
 
 
 def clean_body(body) -> str:

@@ -176,7 +176,7 @@ def api_unread():
 def api_upload(slug: str):
     """Share a file or a voice message in a one-on-one conversation (multipart: file, voice, duration, body)."""
     from api.chat.events import after_send, broadcast_message
-    from api.chat.flood import flood_control
+    from api.chat.flood import flood_control_for
 
     settings = _settings()
     try:
@@ -192,7 +192,8 @@ def api_upload(slug: str):
         upload = request.files.get("file")
         if upload is None:
             raise ChatError("Choose a file to share.")
-        if not flood_control.allow(current_user.id, settings.chat_flood_messages, settings.chat_flood_seconds):
+        if not flood_control_for(settings).allow(current_user.id, settings.chat_flood_messages,
+                                                 settings.chat_flood_seconds):
             raise ChatError("You are sending messages too fast; wait a few seconds.", 429)
         duration = request.form.get("duration", type=float)
         stored = receive(settings, upload.stream, upload.filename, voice=voice, duration=duration)

@@ -2,7 +2,9 @@
 
 A `send` hands its message to the app's writer. When no transaction is in flight, the sender stores it
 at once (it leads); otherwise it waits, and the next leader checks the senders of everything that has
-waited meanwhile (`sender_refusals`: one query for all) and stores the allowed messages in one
+waited meanwhile (`sender_refusals`: one query for all), counts them against their senders' flood limits in
+the order they were sent (`flood_check`: one round trip to Redis, so no message overtakes an earlier one of
+its sender) and stores the allowed messages in one
 transaction: the messages, their MESSAGE_SENT events and read markers. Then the leader broadcasts them
 (one `messages` event per room), wakes their senders with their stored payloads, and hands the lead,
 with everything that waited meanwhile, to the first of those.
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from api.chat.flood import flood_control_for
 from api.chat.queue import MESSAGES_EVENT, NAMESPACE, messages_event, room_key
 from api.chat.rooms import ChatError, NewMessage, post_messages, sender_refusals
 from api.extensions import db, socketio
@@ -67,6 +70,7 @@ class MessageWriter:
         try:
             for pending, refusal in zip(group, sender_refusals([p.new for p in group])):
                 pending.error = refusal
+            flood_check(p for p in group if p.error is None)
             allowed = [p for p in group if p.error is None]
             if allowed:
                 stored = post_messages([p.new for p in allowed])
@@ -92,6 +96,21 @@ class MessageWriter:
                 pending.woken.set()
             if following:
                 following[0].woken.set()
+
+
+def flood_check(group) -> None:
+    """Count the group's messages against their senders' flood limits (shared by the workers), in the order they
+    were sent; those over the limit are refused."""
+    group = list(group)
+    settings = current_app.config["MENTORHUB_SETTINGS"]
+    verdicts = flood_control_for(settings).allow_many([p.new.sender_id for p in group], settings.chat_flood_messages,
+                                                      settings.chat_flood_seconds)
+    for pending, allowed in zip(group, verdicts):
+        if not allowed:
+            pending.error = ChatError(FLOODING, 429)
+
+
+FLOODING = "You are sending messages too fast; wait a few seconds."
 
 
 def broadcast(group: list[Pending]) -> None:

@@ -267,7 +267,13 @@
     var reason = error && error.message && !/^(xhr poll error|websocket error|timeout)$/.test(error.message) ? error.message : "";
     connectionStatus("Cannot connect to the chat" + (reason ? ": " + reason : ".") + " Retrying…");
   });
-  socket.on("disconnect", function () { connectionStatus("Connection lost; reconnecting… Messages cannot be sent until it is back."); });
+  socket.on("disconnect", function (reason) {
+    if (reason === "io server disconnect") {  // the session ended (logged out, or the password changed elsewhere): no retry
+      status("Your session has ended: log in again to chat.", true);
+      return;
+    }
+    connectionStatus("Connection lost; reconnecting… Messages cannot be sent until it is back.");
+  });
 
   // new messages come in batches: {room_id, room, messages: [oldest first]} (one or many)
   socket.on("messages", function (batch) {

@@ -114,7 +114,8 @@ def test_history_pages_back_and_a_reconnect_gets_what_it_missed(app, sio, login_
     mara = sio(mara_http)
     again = ack(mara, "join", {"room": "general", "after_id": last_seen})
     assert again["sync"] is True
-    assert [m["html"] for m in again["messages"]] == ["message 61", "message 62", "message 63"]
+    # what it missed, after a few it has (stored just before, they might have committed late: shown once each)
+    assert [m["html"] for m in again["messages"] if m["id"] > last_seen] == ["message 61", "message 62", "message 63"]
 
 
 def test_topic_rooms_exist_for_every_topic(app, login_client, people):
