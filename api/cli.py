@@ -263,7 +263,9 @@ def _attach_lazy_commands() -> None:
          "Full-page screenshots of every main page for each role, at 1280 and 390 px wide."),
     ]
     for group, name, import_path, help_text in lazy_commands:
-        group.add_command(LazyCommand(name, import_path, help_text, needs_db=group is not bench))
+        # benchmarks build their own databases; screenshots seeds its own world (or checks --var-dir's)
+        group.add_command(LazyCommand(name, import_path, help_text,
+                                      needs_db=group is not bench and name != "screenshots"))
     cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
                                 "ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve.",
                                 make_obj=_pipeline_settings, needs_db=frozenset({"ingest", "all"})))

@@ -145,13 +145,13 @@ def test_admin_approves_a_mentor_changes_a_split_and_reads_the_analytics(app, li
 
     # analytics with its charts
     page.get_by_role("navigation", name="Admin panel").get_by_role("link", name="Analytics").click()
-    page.wait_for_function("document.querySelectorAll('canvas[data-rendered=\"1\"]').length === 3")
+    expect(page.locator('canvas[data-rendered="1"]')).to_have_count(3)
     page.wait_for_timeout(600)  # the charts' entry animation
     assert page.locator("tr[data-stage=search] td.num").first.inner_text() != "0"
     _shot(page, "analytics")
 
     page.get_by_role("navigation", name="Admin panel").get_by_role("link", name="Revenue").click()
-    page.wait_for_function("document.querySelectorAll('canvas[data-rendered=\"1\"]').length === 1")
+    expect(page.locator('canvas[data-rendered="1"]')).to_have_count(1)
     page.wait_for_timeout(600)
     _shot(page, "revenue")
     page.get_by_role("navigation", name="Admin panel").get_by_role("link", name="Mentors").click()

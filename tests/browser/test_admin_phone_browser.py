@@ -70,7 +70,7 @@ def test_every_admin_page_fits_a_390_px_phone(app, live_server, browser, make_us
         if path == "/admin/models":
             expect(page.locator("#registry-body")).not_to_contain_text("Loading the registry")
         if path in ("/admin/analytics", "/admin/revenue"):
-            page.wait_for_function("document.querySelectorAll('canvas[data-rendered=\"1\"]').length > 0")
+            expect(page.locator('canvas[data-rendered="1"]').first).to_be_attached()
         _fits(page, path.strip("/").replace("/", "-") or "home")
     # the tabs wrap instead of scrolling: every tab is on the screen
     for tab in page.get_by_role("navigation", name="Admin panel").get_by_role("link").all():

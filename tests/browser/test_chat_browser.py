@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from api.benchmarks import free_port
 from api.chat.bench import session_cookie_for
@@ -91,7 +92,7 @@ def test_learner_and_mentor_exchange_text_a_file_and_a_voice_message(app, chat_s
         learner.wait_for_url(re.compile(r"/chat/rooms/dm-\d+-\d+$"))
         room_url = learner.url
         mentor.goto(room_url)
-        learner.wait_for_function("document.getElementById('chat-online').textContent.includes('Mara Mentor')")
+        expect(learner.locator("#chat-online")).to_contain_text("Mara Mentor")
 
         learner.get_by_role("textbox", name="Message").fill('Hello **Mara**! <script>window.__pwned = 1</script>'
                                              '<img src=x onerror="window.__pwned = 2">')

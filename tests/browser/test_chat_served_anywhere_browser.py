@@ -57,7 +57,7 @@ def test_chat_on_another_port_delivers_and_a_refused_message_shows_an_error(serv
     phone_context, phone = _page(browser, base, cookies[1], 390)
     try:
         for page in (sender, phone):
-            page.wait_for_function("document.getElementById('chat-online').textContent.includes('Bench User')")
+            expect(page.locator("#chat-online")).to_contain_text("Bench User")
         box = sender.get_by_role("textbox", name="Message")
         box.fill("Hello from another port")
         box.press("Enter")

@@ -24,6 +24,7 @@ def test_learner_pays_with_the_sandbox_and_mentor_accepts(app, fixed_clock, live
     learner = with_password(app, create_person(app, "lina@example.com", tz="Asia/Kolkata", full_name="Lina Learner"))
     with app.app_context():
         db.session.get(User, learner.id).currency = "INR"
+        db.session.get(User, mentor.id).currency = "EUR"  # the mentor's one currency: their price's
         db.session.commit()
 
     log_in(page, live_server, "lina@example.com")
@@ -54,7 +55,8 @@ def test_learner_pays_with_the_sandbox_and_mentor_accepts(app, fixed_clock, live
         assert "accepted" in mentor_page.get_by_test_id("mentor-upcoming").inner_text()
         mentor_page.goto(f"{live_server}/payments/earnings")
         earnings = mentor_page.get_by_test_id("earnings").inner_text()
-        assert "INR" in earnings and "₹3,834.24" in earnings  # 85 % of ₹4,510.87, pending until the session ends
+        # in the mentor's own currency: 85 % of the EUR 50 price, pending until the session ends
+        assert "EUR" in earnings and "€42.50" in earnings
         mentor_page.screenshot(path=str(SHOTS / "payments-3-mentor-earnings.png"), full_page=True)
     finally:
         mentor_context.close()

@@ -55,7 +55,7 @@ def _everywhere_before_paying(client, mentor_id: int) -> dict[str, object]:
         "search_api": found[0]["display_price"],
         "search_page": _text(client.get("/mentors")),
         "preview_page": _text(client.get(f"/mentors/{mentor_id}/preview")),
-        "public_page": _text(client.get(f"/mentors/{mentor_id}")),
+        "public_page": _text(client.get(f"/mentors/{mentor_id}", follow_redirects=True)),
         "profile_api": client.get(f"/api/v1/mentors/{mentor_id}").json["display_price"],
         "book_page": _text(client.get(f"/bookings/mentors/{mentor_id}/book")),
     }
@@ -185,12 +185,12 @@ def test_default_currency_follows_the_time_zone_then_the_phone(app):
     assert money.default_currency("UTC", "+919812345678") == "INR"
     assert money.default_currency("UTC", "+33612345678") == "EUR"
     assert money.default_currency(None, "+12025550123") == "USD"
-    with app.app_context():
-        from api.auth.accounts import create_account
+    with app.test_request_context():
+        from api.auth.accounts import find_by_email, sign_up
 
-        user = create_account(email="newbie@example.com", phone="+44 7700 900123", password="correct horse battery",
-                              full_name="New Bie", role="learner")
-        assert user.currency == "GBP"
+        sign_up(email="newbie@example.com", phone="+44 7700 900123", password="correct horse battery",
+                full_name="New Bie", role="learner")
+        assert find_by_email("newbie@example.com").currency == "GBP"
 
 
 def test_the_one_rounding_rule(app):
