@@ -27,6 +27,7 @@ import json
 import os
 import random
 import socket
+import secrets
 import subprocess
 import sys
 import time
@@ -42,7 +43,7 @@ from api.benchmarks import free_port, percentile, tree_cpu_seconds
 from api.search.bench import _chunks, _postgres_url, build_free_slots, seed as seed_search_world
 
 UTC = timezone.utc
-SECRET = "bench-secret-not-for-production"
+SECRET = secrets.token_urlsafe(48)  # production profile: a strong key, made per run
 USER_AGENT = "mentorhub-bench-serving/1.0"
 POSTGRES_DB = "mentorhub_bench_serving"  # the prefix of each world's database
 DEPLOY_ENV = Path(__file__).resolve().parents[2] / "deploy" / "recommendations.env"
