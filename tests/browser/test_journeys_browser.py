@@ -306,11 +306,15 @@ def mentor_accepts_from_navigation(mentor: Page, shots: Shots) -> None:
     mentor.set_viewport_size(DESKTOP)
 
 
+def learner_sees_session_accepted(learner: Page) -> None:
+    learner.get_by_role("link", name="My sessions").click()
+    upcoming = learner.get_by_test_id("learner-upcoming")
+    expect(upcoming).to_contain_text("Tue 3 Mar 2026, 19:00–20:00 CET")
+    expect(upcoming).to_contain_text("accepted")
+
+
 def learner_messages_mentor_with_a_file(learner: Page, base: str, shots: Shots) -> None:
     """From the Message button on the mentor's profile: a text and a file."""
-    learner.get_by_role("link", name="My sessions").click()
-    expect(learner.get_by_test_id("learner-upcoming")).to_contain_text("accepted")
-    learner.go_back()
     learner.get_by_role("link", name="Find a mentor").click()
     learner.locator("#q").fill("statistics")
     learner.get_by_role("button", name="Search", exact=True).click()
@@ -330,6 +334,7 @@ def mentor_replies_from_booking_row(mentor: Page, shots: Shots) -> None:
     row.get_by_role("button", name=f"Message {LEARNER['name']}").click()
     open_chat_connected(mentor, MENTOR["name"])
     expect(mentor.locator(".chat-message", has_text="here is my questionnaire")).to_be_visible()
+    expect(mentor.locator(".chat-lists [aria-current=page] + .badge")).to_have_count(0)  # read as it opened
     shared = mentor.locator("a.chat-file", has_text="survey.csv")
     expect(shared).to_be_visible()
     with mentor.expect_download() as download:
@@ -404,6 +409,7 @@ def test_mentor_admin_and_learner_journeys(app, fixed_clock, served, browser, se
         learner_books_a_slot(learner)
         learner_pays_in_sandbox(learner, price, shots)
         mentor_accepts_from_navigation(mentor, shots)
+        learner_sees_session_accepted(learner)
         learner_messages_mentor_with_a_file(learner, base, shots)
         mentor_replies_from_booking_row(mentor, shots)
         learner_sees_reply(learner, shots)
