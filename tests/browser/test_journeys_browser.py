@@ -67,10 +67,12 @@ def served(app):
     """The app over real HTTP on a free port (never 5000) in a thread, and the periodic jobs' scheduler in it."""
     from werkzeug.serving import make_server
 
+    from api.addresses import served_url
     from api.scheduler import start_scheduler
 
     port = free_port()
     assert port != 5000
+    app.config["SERVED_URL"] = served_url("127.0.0.1", port)  # as `mentorhub serve` does (links made off-request)
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -357,6 +359,15 @@ def scheduler_completes_session(served, fixed_clock) -> None:
     eventually(lambda: scheduler.runs >= runs + 2, timeout=30)  # a whole run began after the clock moved
 
 
+def completion_mail_links_to_review(settings, base: str) -> None:
+    """The completion e-mail (sent by the scheduler, outside any request) links to the review on this server."""
+    mails = [m for m in read_outbox(settings.outbox_path)
+             if m.get("kind") == "booking.completed" and m["to"] == LEARNER["email"]]
+    assert mails, "no completion e-mail to the learner"
+    link = re.search(r"Rate this session: (\S+)", mails[-1]["body"]).group(1)
+    assert link.startswith(base + "/bookings/") and link.endswith("/review")
+
+
 def learner_rates_session(learner: Page, shots: Shots) -> None:
     learner.get_by_role("link", name="My sessions").click()
     row = learner.locator(".booking-row", has_text=MENTOR["name"])
@@ -364,10 +375,15 @@ def learner_rates_session(learner: Page, shots: Shots) -> None:
     shots(learner, "learner-session-completed")
     row.get_by_role("link", name="Rate this session").click()
     expect(learner.get_by_role("heading", name=f"How was your session with {MENTOR['name']}?")).to_be_visible()
+    learner.set_viewport_size(PHONE)  # rated on the phone
     learner.get_by_title("5 stars").click()  # the fifth star
     expect(learner.get_by_label("5 stars")).to_be_checked()
     learner.get_by_label("Your review").fill("Clear, patient and practical: my weights finally make sense.")
+    shots(learner, "learner-rates-390")
+    assert learner.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     learner.get_by_role("button", name="Publish review").click()
+    expect(learner.get_by_role("heading", name=MENTOR["name"])).to_be_visible()  # back on the mentor's page
+    learner.set_viewport_size(DESKTOP)
 
 
 def rating_shows_on_public_profile(browser, base: str, mentor_id: int, shots: Shots) -> None:
@@ -414,6 +430,7 @@ def test_mentor_admin_and_learner_journeys(app, fixed_clock, served, browser, se
         mentor_replies_from_booking_row(mentor, shots)
         learner_sees_reply(learner, shots)
         scheduler_completes_session(served, fixed_clock)
+        completion_mail_links_to_review(settings, base)
         learner_rates_session(learner, shots)
         rating_shows_on_public_profile(browser, base, mentor_id, shots)
     finally:
