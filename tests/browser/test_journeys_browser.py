@@ -122,9 +122,16 @@ def sms_code(settings, phone: str) -> str:
 
 # --- steps shared by the stories ----------------------------------------------------------------------------
 
+PROBLEMS: list[str] = []  # server errors and uncaught script errors any page met (the test fails on any)
+
+
 def new_page(browser, viewport=DESKTOP) -> Page:
+    """A person's own browser; a 5xx response or an uncaught script error on any of its pages is recorded."""
     context = browser.new_context(viewport=viewport, locale="en-GB")
-    return context.new_page()
+    page = context.new_page()
+    page.on("response", lambda r: PROBLEMS.append(f"{r.status} {r.url}") if r.status >= 500 else None)
+    page.on("pageerror", lambda error: PROBLEMS.append(f"script error on {page.url}: {error}"))
+    return page
 
 
 def sign_up(page: Page, base: str, choice: str, person: dict) -> None:
@@ -405,6 +412,7 @@ def test_mentor_admin_and_learner_journeys(app, fixed_clock, served, browser, se
                                             shots):
     base, _ = served
     assert not base.endswith(":5000")
+    PROBLEMS.clear()
     make_user(ADMIN["email"], password=PASSWORD, roles=("admin",), full_name=ADMIN["name"])
     mentor, admin, learner = new_page(browser), new_page(browser), new_page(browser)
     try:
@@ -433,6 +441,7 @@ def test_mentor_admin_and_learner_journeys(app, fixed_clock, served, browser, se
         completion_mail_links_to_review(settings, base)
         learner_rates_session(learner, shots)
         rating_shows_on_public_profile(browser, base, mentor_id, shots)
+        assert PROBLEMS == []
     finally:
         for page in (mentor, admin, learner):
             page.context.close()
