@@ -15,6 +15,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
+    _refuse_a_busy_port(args.host, args.port)
 
     from api.schema import SchemaNotReady, require_current_schema
     from api.settings import get_settings
@@ -32,7 +33,6 @@ def main() -> None:
     from api.addresses import served_url
     from api.extensions import socketio
     from api.process import tune_garbage_collector
-
     from api.scheduler import start_scheduler
 
     # links made outside a request (jobs, e-mails) point here unless PUBLIC_BASE_URL is set
@@ -41,6 +41,21 @@ def main() -> None:
     start_scheduler(app)  # the periodic jobs, in a green thread of this server
     print(f"MentorHub is serving on http://{args.host}:{args.port}", flush=True)
     socketio.run(app, host=args.host, port=args.port)
+
+
+def _refuse_a_busy_port(host: str, port: int) -> None:
+    """Stop when something listens on the port already: eventlet binds with SO_REUSEPORT, so a second server
+    would start silently and share the first one's connections."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no obstacle
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise SystemExit(f"Error: cannot serve on {host}:{port}: {error.strerror}. Is MentorHub already running "
+                             "there? Stop it, or choose another port (`make run PORT=5001`).") from None
 
 
 if __name__ == "__main__":

@@ -108,9 +108,22 @@ def razorpay_webhook():
     except (SignatureVerificationError, ValueError) as error:
         logger.warning("razorpay webhook refused: %s", error)
         return error_response(400, "Invalid Razorpay signature or payload.")
-    event_id = request.headers.get("X-Razorpay-Event-Id") or "sha256:" + hashlib.sha256(body.encode()).hexdigest()
-    result = process_once("razorpay", event_id, lambda: handle_razorpay_event(event))
+    result = process_once("razorpay", razorpay_event_key(event, body), lambda: handle_razorpay_event(event))
     return {"received": True, "result": result}
+
+
+def razorpay_event_key(event: dict, body: str) -> str:
+    """What makes a Razorpay event the same event: its kind and the ids inside the signed payload.
+
+    The X-Razorpay-Event-Id header is outside the signature, so a replayed body with a new header would count
+    as new; the payload's own entity ids cannot be changed without breaking the signature.
+    """
+    kind = str(event.get("event", ""))
+    ids = sorted(f"{name}={part['entity']['id']}" for name, part in (event.get("payload") or {}).items()
+                 if isinstance(part, dict) and isinstance(part.get("entity"), dict) and part["entity"].get("id"))
+    if kind and ids:
+        return f"{kind}:{','.join(ids)}"
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
 
 
 def handle_razorpay_event(event: dict) -> str:

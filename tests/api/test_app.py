@@ -189,3 +189,23 @@ def test_production_refuses_weak_secrets_and_development_keeps_a_random_key(tmp_
     for app in apps:
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_second_server_on_a_busy_port_refuses_to_start(tmp_path):
+    """Issue 17, item 13: eventlet listens with SO_REUSEPORT, so a second `mentorhub serve` used to share the port
+    silently; now it stops at once and says why."""
+    import os
+    import socket
+
+    from api.benchmarks import free_port
+
+    port = free_port()
+    with socket.socket() as first:  # a running server's socket, as eventlet makes it
+        first.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        first.bind(("127.0.0.1", port))
+        first.listen()
+        env = {**os.environ, "VAR_DIR": str(tmp_path), "MENTORHUB_PROFILE": "testing"}
+        result = subprocess.run([sys.executable, "-m", "api.server", "--port", str(port)], capture_output=True,
+                                text=True, timeout=60, env=env)
+    assert result.returncode != 0
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr and "already running" in result.stderr

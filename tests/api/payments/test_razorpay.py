@@ -82,6 +82,9 @@ def test_webhook_authorises_once_and_refuses_bad_signatures(app, clock, razorpay
     first = post_razorpay(app, body, razorpay_signature(body), "evt_1")
     again = post_razorpay(app, body, razorpay_signature(body), "evt_1")
     assert (first.json["result"], again.json["result"]) == ("processed", "duplicate")
+    # a replay under a new (unsigned) event-id header is the same event: deduplicated on the payload's own ids
+    replayed = post_razorpay(app, body, razorpay_signature(body), "evt_forged_2")
+    assert replayed.json["result"] == "duplicate"
     assert books.payment(booking["id"])["status"] == "authorized"
     assert len([m for m in outbox() if "New session request" in m["subject"]]) == 1
 
