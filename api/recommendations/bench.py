@@ -26,8 +26,8 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 import secrets
+import socket
 import subprocess
 import sys
 import time
