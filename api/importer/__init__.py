@@ -77,7 +77,8 @@ def run_import(paths: list[Path], *, skip_bad: bool = False, report: Path | None
         result.written = True
     finally:
         db.session.rollback()  # nothing half-written stays in the session (after a commit: a no-op)
-    _refresh_search()
+    if any(result.added.values()):
+        _refresh_search()
     return result
 
 

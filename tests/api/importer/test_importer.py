@@ -194,6 +194,14 @@ def test_a_second_run_adds_nothing(app, mentorhub, tmp_path):
     assert counts(app) == before
 
 
+def test_a_dry_run_checks_and_counts_but_writes_nothing(app, mentorhub, tmp_path):
+    before = counts(app)
+    result = mentorhub(write_files(tmp_path / "in", good_tables(), "parquet"), "--dry-run")
+    assert result.exit_code == 0, result.output
+    assert "dry run, nothing written" in result.output and "bookings: 3 to add" in result.output
+    assert counts(app) == before
+
+
 def test_payments_and_reviews_can_follow_in_a_later_run(app, mentorhub, tmp_path):
     tables = good_tables()
     later = {name: tables.pop(name) for name in ("payments", "reviews")}
