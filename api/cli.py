@@ -255,6 +255,8 @@ def _attach_lazy_commands() -> None:
          "Periodic jobs: expire unanswered requests, complete sessions, send reminders."),
         (cli, "jobs", "api.scheduler:jobs_command",
          "Every periodic job once (bookings, payment reconciliation, ranking); --loop: a dedicated jobs process."),
+        (cli, "import", "api.importer.command:import_command",
+         "Import users, mentor profiles, bookings, payments and reviews from CSV or Parquet files."),
         (cli, "refresh-ranking", "api.search.ranking_columns:refresh_ranking_command",
          "Re-sync the search ranking columns (rating prior, 90-day popularity, prices)."),
         (payments, "reconcile", "api.payments.reconcile:reconcile_command",
