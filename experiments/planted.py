@@ -18,16 +18,17 @@ The world model (every draw from one `numpy.random.Generator` seeded with `spec.
 - hidden utility:  u_ij = A * m_ij + w_q,i * q_j - w_p,i * o_ij,  A = INTEREST_WEIGHT,
   with interest match m_ij = sum of theta_it over t in S_j (0..1) and over-budget o_ij = max(0, ln(p_j / b_i)).
 - bookings: each learner makes 3 + Poisson(EXTRA_BOOKINGS) bookings at uniform times in the window; all
-  bookings are played in time order. At each, the learner is shown a slate of SLATE_SIZE mentors they have not
-  booked, drawn without replacement with weights (v_j * (1 + n_j)) ** EXPOSURE_BIAS, n_j being the mentor's
-  bookings so far (the exposure bias: visible and popular mentors are shown more, rich get richer; the slate
-  ignores the learner's tastes), and books j from the slate with probability softmax(u_ij / TEMPERATURE).
+  bookings are played in time order. At each, the learner searches a topic t ~ theta_i and is shown a slate of
+  SLATE_SIZE mentors they have not booked, drawn without replacement (Gumbel top-k) with weights
+  (v_j * (1 + n_j)) ** EXPOSURE_BIAS * exp(TOPIC_BOOST * [t in S_j]), n_j being the mentor's bookings so far (the
+  exposure bias: visible and popular mentors are shown more, the rich get richer, whatever their quality or price),
+  and books j from the slate with probability softmax(u_ij / TEMPERATURE).
   A learner never books the same mentor twice, so every booking is of a mentor new to the learner.
 - ratings: a review follows a booking with probability REVIEW_PROBABILITY, rating
   clip(round(1 + 4 * sigmoid(u_ij - 2.5) + N(0, 0.5)), 1, 5).
 - hold-out: each learner's last HOLDOUT bookings (by time) are held out; the rest is the training split (the
   only part the product sees, with the exposures of its bookings).
-- planted best: per learner, the TOP mentors of highest u_ij among those not booked in training.
+- planted best: per learner, the K mentors of highest u_ij among those not booked in training.
 """
 from __future__ import annotations
 
@@ -281,8 +282,6 @@ def _interactions(world: PlantedWorld) -> pd.DataFrame:
 
 def top_k_of(model, world: PlantedWorld, k: int = K) -> dict[int, list[int]]:
     """Each learner's top k mentors by a fitted recommender, never one booked in training."""
-    from models.constants import ITEM_COL
-
     catalogue = world.mentor_ids
     learners, seen = world.learner_ids.tolist(), world.seen()
     scores = np.asarray(model.score_batch(learners, catalogue.tolist()), dtype=np.float64)

@@ -171,7 +171,7 @@ def run_pipeline(var_dir: Path, now: str, families: tuple[str, ...] = ()) -> dic
                *[arg for family in families for arg in ("--family", family)]]
     log = var_dir / "bench-pipeline.log"
     with log.open("w") as out:
-        done = subprocess.run(command, stdout=subprocess.PIPE, stderr=out, text=True, env=env,
+        done = subprocess.run(command, check=False, stdout=subprocess.PIPE, stderr=out, text=True, env=env,
                               cwd=Path(__file__).resolve().parents[2])
     log.write_text(log.read_text() + "\n--- stdout ---\n" + done.stdout)
     if done.returncode != 0:
@@ -271,8 +271,8 @@ def planted(obj, seed: int, learners: int, mentors: int, days: int, families: tu
 
 def _run(experiment, seed: int, learners: int, mentors: int, days: int, families: tuple[str, ...],
          var_dir: Path) -> dict:
-    from models import clock
     from api import create_app
+    from models import clock
 
     k = experiment.K
     started = time.perf_counter()
@@ -320,7 +320,7 @@ def _run(experiment, seed: int, learners: int, mentors: int, days: int, families
     click.echo("goal (issue 18): " + ", ".join(f"{name.replace('_', ' ')}: {'yes' if ok else 'NO'}"
                                                for name, ok in goal.items()))
     click.echo(f"done in {time.perf_counter() - started:.0f}s")
-    return {"seed": seed, "learners": learners, "mentors": mentors, "days": days, "bookings": int(len(world.bookings)),
+    return {"seed": seed, "learners": learners, "mentors": mentors, "days": days, "bookings": len(world.bookings),
             "held_out": held, "k": k, "rows": rows, "goal": goal, "served": served_meta,
             "champion": {"version": champion, "family": champion_family},
             "pipeline": pipeline, "seconds": round(time.perf_counter() - started, 1)}
