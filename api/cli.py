@@ -251,6 +251,8 @@ def _attach_lazy_commands() -> None:
         (bench, "chat", "api.chat.bench:chat", "Chat delivery across eventlet workers on the Redis queue."),
         (bench, "admin-mentors", "api.admin.bench:admin_mentors",
          "The admin's mentors list (pages, status filter, JSON API) on a demo world of N mentors."),
+        (bench, "planted", "api.recommendations.planted_bench:planted",
+         "A world with planted tastes through `pipeline all` and the served endpoint: P@10, overlap@10 per model."),
         (cli, "run-jobs", "api.bookings.jobs:run_jobs_command",
          "Periodic jobs: expire unanswered requests, complete sessions, send reminders."),
         (cli, "jobs", "api.scheduler:jobs_command",
@@ -266,12 +268,21 @@ def _attach_lazy_commands() -> None:
     ]
     for group, name, import_path, help_text in lazy_commands:
         # benchmarks build their own databases; screenshots seeds its own world (or checks --var-dir's)
-        group.add_command(LazyCommand(name, import_path, help_text,
+        group.add_command(LazyCommand(name, import_path, help_text, make_obj=LAZY_OBJECTS.get(name),
                                       needs_db=group is not bench and name != "screenshots"))
     cli.add_command(LazyCommand("pipeline", "pipelines.cli:pipeline",
                                 "ML pipelines (Prefect flows): ingest, train, promote, monitor, all, serve.",
                                 make_obj=_pipeline_settings, needs_db=frozenset({"ingest", "all"})))
 
+
+def _planted_world() -> dict:
+    """What `bench planted` (in api/) needs from experiments/, which the app may not import: the world generator."""
+    from experiments import planted
+
+    return {"planted": planted}
+
+
+LAZY_OBJECTS = {"planted": _planted_world}  # lazy command -> what builds its click context object
 
 PIPELINE_STEPS = {
     "all": "Running the ML pipeline: ingest, train every model family, promote, monitor (a few minutes)",
