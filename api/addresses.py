@@ -28,15 +28,20 @@ def served_url(host: str, port: int, scheme: str = "http") -> str:
 
 
 def public_base_url() -> str:
-    """The base of absolute links, without a trailing slash: the setting, else the request's own, else the served one."""
+    """The base of absolute links, without a trailing slash: the setting, else the address `mentorhub serve` was
+    started on, else the request's own (a server started some other way, e.g. in tests), else the default.
+
+    The served address comes before the request's Host header, so a forged Host cannot put its own site into a
+    password-reset mail; production must set PUBLIC_BASE_URL (api/secret_key.py refuses to start without it).
+    """
     app = current_app if has_app_context() else None
     settings = app.config["MENTORHUB_SETTINGS"] if app is not None else None
     if settings is not None and settings.public_base_url:
         return settings.public_base_url.rstrip("/")
-    if has_request_context():
-        return request.host_url.rstrip("/")
     if app is not None and app.config.get("SERVED_URL"):
         return app.config["SERVED_URL"].rstrip("/")
+    if has_request_context():
+        return request.host_url.rstrip("/")
     return DEFAULT_SERVED_URL
 
 

@@ -22,10 +22,13 @@ def weak(key: str) -> bool:
 
 
 def production_problems(settings: Settings) -> list[str]:
-    """What production lacks: a strong SECRET_KEY, and the secret of every service whose id is configured."""
+    """What production lacks: a strong SECRET_KEY, the public address, and the secret of every service whose id
+    is configured."""
     problems = []
     if weak(settings.secret_key):
         problems.append(f"SECRET_KEY is missing, built in or weak (use at least {MIN_LENGTH} random characters)")
+    if not settings.public_base_url:
+        problems.append("PUBLIC_BASE_URL is not set (links in e-mails must not follow a request's Host header)")
     pairs = [
         ("STRIPE_SECRET_KEY", settings.stripe_secret_key, "STRIPE_WEBHOOK_SECRET", settings.stripe_webhook_secret),
         ("RAZORPAY_KEY_ID", settings.razorpay_key_id, "RAZORPAY_KEY_SECRET", settings.razorpay_key_secret),

@@ -56,7 +56,8 @@ def _tier_environment(env: dict, var_dir: Path, database_url: str, port: int, wo
                     if line.strip() and not line.startswith("#"))
     return {**env, **deployed, "GRANIAN_HOST": "127.0.0.1", "GRANIAN_PORT": str(port), "GRANIAN_WORKERS": str(workers),
             "GRANIAN_LOG_LEVEL": "warning", "MENTORHUB_PROFILE": "production", "VAR_DIR": str(var_dir),
-            "DATABASE_URL": database_url, "SECRET_KEY": SECRET, "LOG_LEVEL": "WARNING",
+            "DATABASE_URL": database_url, "SECRET_KEY": SECRET, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            "LOG_LEVEL": "WARNING",
             "SOCKETIO_ASYNC_MODE": "threading", "SERVING_AB_CHECK_SECONDS": "0",
             "SERVING_FIRST_LOAD_WAIT_SECONDS": "120"}
 
@@ -65,7 +66,8 @@ def _settings(var_dir: Path, database_url: str = ""):
     from api.settings import Settings
 
     return Settings(_env_file=None, profile="production", var_dir=var_dir, database_url=database_url,
-                    log_level="WARNING", secret_key=SECRET, socketio_async_mode="threading", serving_ab_check_seconds=0)
+                    log_level="WARNING", secret_key=SECRET, socketio_async_mode="threading", serving_ab_check_seconds=0,
+                    public_base_url="http://127.0.0.1")
 
 
 def _postgres_database(var_dir: Path, marker: Path) -> str:

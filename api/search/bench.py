@@ -70,7 +70,8 @@ def _settings_for(var_dir: Path, database_url: str):
     from api.settings import Settings
 
     return Settings(_env_file=None, profile="production", var_dir=var_dir, database_url=database_url,
-                    log_level="WARNING", secret_key="bench-secret-key-not-for-production", socketio_async_mode="threading")
+                    log_level="WARNING", secret_key="bench-secret-key-not-for-production", socketio_async_mode="threading",
+                    public_base_url="http://127.0.0.1")
 
 
 def seed(app, mentors: int, reviews: int, random_seed: int = 7, now: datetime | None = None) -> dict:
@@ -307,7 +308,8 @@ from api import create_app
 from api.extensions import db
 from api.settings import Settings
 settings = Settings(_env_file=None, profile="production", var_dir=sys.argv[2], database_url=sys.argv[3],
-                    log_level="WARNING", secret_key="bench-secret-key-not-for-production", socketio_async_mode="threading")
+                    log_level="WARNING", secret_key="bench-secret-key-not-for-production", socketio_async_mode="threading",
+                    public_base_url="http://127.0.0.1")
 app = create_app(settings=settings)
 logging.getLogger("mentorhub.request").setLevel(logging.WARNING)
 

@@ -173,8 +173,11 @@ def test_production_refuses_weak_secrets_and_development_keeps_a_random_key(tmp_
             create_app(settings=production(secret_key=weak))
     strong = secrets.token_urlsafe(48)
     with pytest.raises(InsecureConfiguration, match="STRIPE_WEBHOOK_SECRET"):
-        create_app(settings=production(secret_key=strong, stripe_secret_key="sk_live_123"))
-    apps = [create_app(settings=production(secret_key=strong))]
+        create_app(settings=production(secret_key=strong, stripe_secret_key="sk_live_123",
+                                       public_base_url="https://mentorhub.example"))
+    with pytest.raises(InsecureConfiguration, match="PUBLIC_BASE_URL"):  # mail links never follow a Host header
+        create_app(settings=production(secret_key=strong))
+    apps = [create_app(settings=production(secret_key=strong, public_base_url="https://mentorhub.example"))]
     assert apps[0].config["SECRET_KEY"] == strong
 
     for _ in range(2):  # made once, then read back

@@ -33,7 +33,7 @@ def test_each_response_has_its_own_nonce_and_inline_scripts_carry_it(client):
 
 
 def test_production_adds_hsts(tmp_path):
-    settings = make_settings(tmp_path, profile="production")
+    settings = make_settings(tmp_path, profile="production", public_base_url="https://mentorhub.example")
     app = create_app(settings=settings)
     response = app.test_client().get("/healthz")
     assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")

@@ -66,3 +66,22 @@ def test_outside_a_request_links_use_the_served_address_else_the_default(tmp_pat
         assert urlsplit(public_base_url()).hostname not in ("0.0.0.0", "")  # the machine's name, not the wildcard
     assert served_url("::1", 5104) == "http://[::1]:5104"
     assert served_url("example.org", 443, "https") == "https://example.org"
+
+
+@pytest.mark.db
+def test_a_forged_host_header_cannot_redirect_a_reset_link(app, settings, make_user):
+    """A reset mail links to the address the server was started on, never to a Host header an attacker sent."""
+    import re
+
+    from tests.api.auth.accounts_helpers import outbox
+
+    app.config["SERVED_URL"] = "http://127.0.0.1:5150"
+    make_user("ana@example.com")
+    forged = app.test_client()  # every request of this client says "Host: evil.example"
+    token = forged.get("/api/v1/csrf-token", base_url="http://evil.example").json["csrf_token"]
+    response = forged.post("/api/v1/auth/password/forgot", json={"email": "ana@example.com"},
+                           headers={"X-CSRFToken": token}, base_url="http://evil.example")
+    assert response.status_code < 300, response.json
+    [mail] = [m for m in outbox(settings, "email") if m["to"] == "ana@example.com"]
+    link = re.search(r"https?://\S+", mail["body"]).group(0)
+    assert link.startswith("http://127.0.0.1:5150/") and "evil.example" not in mail["body"]
