@@ -27,10 +27,14 @@ test: $(STAMP) chromium
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
-	touch $(STAMP)
+	@echo "Installing MentorHub into $(VENV) (the first time takes a few minutes; details in var/log/install.log)..."
+	@mkdir -p var/log
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@{ $(BIN)/python -m pip install --upgrade pip setuptools wheel \
+	   && $(BIN)/python -m pip install -c constraints.txt -e '.[test]'; } > var/log/install.log 2>&1 \
+	  || { tail -n 30 var/log/install.log; echo "Install failed: see var/log/install.log"; exit 1; }
+	@touch $(STAMP)
+	@echo "Installed."
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
