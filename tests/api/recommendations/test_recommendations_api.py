@@ -20,6 +20,12 @@ def world(app):
         return build_world()
 
 
+@pytest.fixture
+def fresh(make_user, world):
+    """A learner with no bookings (the world's learner has booked ada, ben and carla: never recommended to them)."""
+    return make_user("fresh@example.com", roles=("learner",)).id
+
+
 def _as(app, login, user_id):
     with app.app_context():
         user = db.session.get(User, user_id)
@@ -53,8 +59,8 @@ def test_no_model_serves_popularity_with_reasons_and_logs_the_exposure(app, clie
     assert exposures[0].payload["mentor_ids"] == ids
 
 
-def test_filters_topic_price_and_availability(app, client, login, world):
-    _as(app, login, world.learner)
+def test_filters_topic_price_and_availability(app, client, login, world, fresh):
+    _as(app, login, fresh)
     python = client.get("/api/v1/recommendations?topic=python").get_json()
     assert {r["id"] for r in python["recommendations"]} == {world.ada, world.ben}
     cheap = client.get("/api/v1/recommendations?price_max=40&currency=USD").get_json()
@@ -80,8 +86,8 @@ def test_unknown_learner_without_history_still_gets_recommendations(app, client,
     assert len(body["recommendations"]) == 4  # ada, ben, carla, dan
 
 
-def test_click_and_booking_are_attributed_to_the_exposure(app, client, login, world):
-    _as(app, login, world.learner)
+def test_click_and_booking_are_attributed_to_the_exposure(app, client, login, world, fresh):
+    _as(app, login, fresh)
     body = client.get("/api/v1/recommendations?topic=python").get_json()
     exposure_id = body["exposure_id"]
     picked = body["recommendations"][0]
@@ -100,7 +106,7 @@ def test_click_and_booking_are_attributed_to_the_exposure(app, client, login, wo
     from api.bookings import service
 
     with app.app_context():
-        learner = db.session.get(User, world.learner)
+        learner = db.session.get(User, fresh)
         free = service.mentor_free_slots(service.get_mentor(picked["id"]), datetime.now(UTC),
                                          datetime.now(UTC), datetime.now(UTC) + timedelta(days=14))
         service.request_booking(learner, picked["id"], free[0].start)
@@ -136,10 +142,10 @@ def test_home_page_and_search_show_the_section(app, client, login, world):
     assert client.get("/api/v1/mentors?q=python").status_code == 200
 
 
-def test_admin_weights_setting_changes_the_ranking(app, client, login, world):
+def test_admin_weights_setting_changes_the_ranking(app, client, login, world, fresh):
     from api.recommendations import engine
 
-    _as(app, login, world.learner)
+    _as(app, login, fresh)
     with app.app_context():
         engine.set_admin_weights({"popularity": 0.0, "model": 0.0, "availability": 0.0, "interest": 0.0,
                                   "diversity": 0.0, "new_mentor": 5.0})
