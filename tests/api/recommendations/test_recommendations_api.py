@@ -155,3 +155,23 @@ def test_admin_weights_setting_changes_the_ranking(app, client, login, world, fr
     reasons = {r["id"]: r["reason_kind"] for r in body["recommendations"]}
     # every mentor of the small world is new (approved today, under 3 sessions) except the popular carla
     assert body["recommendations"][-1]["id"] == world.carla or reasons[world.carla] != "new_mentor"
+
+
+def test_past_mentors_rated_well_are_in_their_own_book_again_row(app, client, login, world):
+    from api.tables import Booking, Review
+
+    with app.app_context():
+        for mentor_id, rating in ((world.ada, 5), (world.carla, 3)):
+            booking = db.session.scalars(sa.select(Booking).where(Booking.learner_id == world.learner,
+                                                                  Booking.mentor_id == mentor_id)).first()
+            db.session.add(Review(booking_id=booking.id, learner_id=world.learner, mentor_id=mentor_id,
+                                  rating=rating))
+        db.session.commit()
+    _as(app, login, world.learner)
+    body = client.get("/api/v1/recommendations").get_json()
+    assert [r["id"] for r in body["recommendations"]] == [world.dan]  # booked mentors are never "recommended"
+    assert [(r["id"], r["your_rating"]) for r in body["book_again"]] == [(world.ada, 5.0)]  # carla's 3: not
+    for path in ("/profile", "/recommendations"):
+        html = client.get(path).get_data(as_text=True)
+        assert 'id="book-again"' in html and "Ada Lovelace" in html.split('id="book-again"', 1)[1]
+    assert 'id="book-again"' not in client.get("/mentors?q=python").get_data(as_text=True)
