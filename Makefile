@@ -48,9 +48,9 @@ mlflow-ui: $(STAMP)
 prefect-ui: $(STAMP)
 	PREFECT_HOME=var/prefect $(BIN)/prefect server start --port 4200
 
-# continuous retraining: a Prefect deployment on a cron schedule (needs `make prefect-ui` running)
+# continuous retraining: a Prefect deployment on the admin panel's schedule (needs `make prefect-ui` running)
 pipeline-serve: $(STAMP)
-	PREFECT_API_URL=http://127.0.0.1:4200/api $(BIN)/mentorhub pipeline serve --cron "0 3 * * *"
+	PREFECT_API_URL=http://127.0.0.1:4200/api $(BIN)/mentorhub pipeline serve
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

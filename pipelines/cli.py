@@ -196,16 +196,24 @@ def all_command(ctx: click.Context, task_runner: str, dask_address: str, dask_wo
 
 
 @pipeline.command("serve")
-@click.option("--cron", default="0 3 * * *", show_default=True, help="When to retrain (UTC cron).")
+@click.option("--cron", default=None, help="When to retrain (UTC cron); default: the schedule set in the admin "
+                                          "panel (model setting pipeline.retrain_schedule, 0 3 * * * until set).")
 @click.option("--task-runner", type=click.Choice(["thread", "dask"]), default="thread", show_default=True)
 @click.pass_context
-def serve_command(ctx: click.Context, cron: str, task_runner: str) -> None:
+def serve_command(ctx: click.Context, cron: str | None, task_runner: str) -> None:
     """Serve the scheduled `all` deployment (continuous retraining) until interrupted; needs a Prefect server."""
     cfg = _config(ctx)
     if not cfg.get("prefect_api_url"):
         raise click.UsageError("a schedule needs a Prefect server: set PREFECT_API_URL (e.g. after make prefect-ui)")
-    from pipelines.deploy import serve
+    from pipelines.deploy import serve, stored_schedule
 
+    if cron is None:
+        enabled, cron = stored_schedule(cfg["database_url"])
+        if not enabled:
+            cron = None
+            click.echo("Retraining schedule is off (admin panel): the deployment runs only on demand.")
+        else:
+            click.echo(f"Retraining on the admin panel's schedule: {cron} (UTC).")
     serve({"database_url": cfg["database_url"], "var_dir": cfg["var_dir"], "mlflow_uri": cfg["mlflow_uri"],
            "online_store": cfg["online_store"], "redis_url": cfg["redis_url"], "task_runner": task_runner}, cron)
 

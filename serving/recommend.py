@@ -51,6 +51,7 @@ class Catalogue:
     bookings: sp.csc_matrix | None = None  # learners x mentors (1 = booked), for "learners who booked X"
     learner_rows: dict[int, int] = field(default_factory=dict)
     position: dict[int, int] = field(default_factory=dict)
+    silent_since: np.ndarray | None = None  # epoch seconds per mentor, for the "gone quiet" rule (serving.candidates)
 
     def __post_init__(self) -> None:
         if not self.position:
@@ -101,6 +102,7 @@ class Learner:
     interest_topics: tuple[int, ...] = ()
     interests_text: str = ""
     booked: tuple[int, ...] = ()  # mentor ids booked before (any status but rejected/expired)
+    rated_well: tuple[tuple[int, float], ...] = ()  # (mentor id, the learner's average rating): "Book again"
 
 
 @dataclass
@@ -146,15 +148,55 @@ def _percentile_of_keys(keys: np.ndarray) -> np.ndarray:
     return below[keys] / max(keys.size - 1, 1)
 
 
+# the admin's hybrid blend (`ranking.hybrid_blend`) has three slots; each registered family fills one. A family
+# not listed here (a learning-to-rank model over the others' scores, popularity) is already a whole ranking and
+# is served alone.
+FAMILY_SLOTS = {"content-tfidf": "content", "knn-baseline": "collaborative", "svd": "collaborative",
+                "ease": "collaborative", "neural-hybrid": "neural"}
+BLEND_SLOTS = ("content", "collaborative", "neural")
+DEFAULT_BLEND = {"content": 0.3, "collaborative": 0.5, "neural": 0.2}  # the admin's setting before any change
+
+
+def blended(model, raw: np.ndarray, learner: Learner, ids: np.ndarray, companions: dict | None,
+            blend: dict | None) -> np.ndarray:
+    """The base score (0..1) of a learner the arm's model knows: its percentile, blended with the companion
+    models' percentiles at the admin's weights. The arm's model fills its family's slot, the companions (models of
+    the other families, trained on the same data) the others; a slot with no model, or a model that does not know
+    the learner, is left out and the remaining weights are rescaled. All weights of the present slots at 0: the
+    arm's model alone."""
+    own = _percentile(raw)
+    slot = FAMILY_SLOTS.get(getattr(model, "family", ""))
+    if not blend or slot is None:
+        return own
+    parts = {slot: own}
+    for other_slot, other in (companions or {}).items():
+        if other_slot in parts or other is None or float(blend.get(other_slot, 0.0)) <= 0.0:
+            continue
+        try:
+            if other.knows(learner.id):
+                parts[other_slot] = _percentile(other.scores(learner.id, ids))
+        except Exception:  # noqa: BLE001 - a broken companion never fails the request: left out
+            continue
+    total = sum(max(float(blend.get(s, 0.0)), 0.0) for s in parts)
+    if total <= 0.0:
+        return own
+    out = np.zeros(len(ids))
+    for s, values in parts.items():
+        out += max(float(blend.get(s, 0.0)), 0.0) / total * values
+    return out
+
+
 def score_candidates(model, learner: Learner, catalogue: Catalogue, index: np.ndarray,
-                     content_model=None, overlap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
+                     content_model=None, overlap: np.ndarray | None = None, companions: dict | None = None,
+                     blend: dict | None = None) -> tuple[np.ndarray, np.ndarray | None, str]:
     """(base score 0..1, raw model score or None, source) for the candidates `index` (positions in the catalogue);
-    `overlap` is `interest_overlap` of the candidates when the caller has it already."""
+    `overlap` is `interest_overlap` of the candidates when the caller has it already; `companions` and `blend`:
+    see `blended` (without them, the arm's model alone)."""
     ids = catalogue.mentor_ids[index]
     known = model is not None and model.knows(learner.id)
     if known:
         raw = model.scores(learner.id, ids)
-        return _percentile(raw), raw, "model"
+        return blended(model, raw, learner, ids, companions, blend), raw, "model"
     text = " ".join([learner.interests_text] + [catalogue.topic_names.get(t, "") for t in learner.interest_topics])
     if content_model is not None and text.strip():
         raw = content_model.text_scores(text, ids)
@@ -338,12 +380,14 @@ def _co_counts(catalogue: Catalogue, booked: list[int], picked: list[int]) -> np
 
 
 def recommend(model, learner: Learner, catalogue: Catalogue, index: np.ndarray, free_soon: np.ndarray,
-              weights: dict, k: int, content_model=None, exclude_booked: bool = False) -> Ranked:
+              weights: dict, k: int, content_model=None, exclude_booked: bool = False,
+              companions: dict | None = None, blend: dict | None = None) -> Ranked:
     """Score, re-rank and explain: the top k of the candidates `index` (catalogue positions)."""
     index = np.asarray(index, dtype=np.int64)
     overlap = interest_overlap(learner, catalogue, index)
     try:
-        base, raw, source = score_candidates(model, learner, catalogue, index, content_model, overlap)
+        base, raw, source = score_candidates(model, learner, catalogue, index, content_model, overlap, companions,
+                                             blend)
     except Exception:  # noqa: BLE001 - a broken model must never fail the request: popularity instead
         base, raw, source = score_candidates(None, learner, catalogue, index, None, overlap)
     ranked = rerank(base, learner, catalogue, index, free_soon, weights, k, exclude_booked, overlap)

@@ -105,6 +105,8 @@ class ModelRegistry:
         self._aliases: dict[str, str] = {}  # alias -> version
         self._models: dict[str, LoadedModel] = {}  # version -> model
         self._content: LoadedModel | None = None
+        self._companions: dict[str, LoadedModel] = {}  # blend slot -> a model of that family, champion's data
+        self._companions_of: LoadedModel | None = None  # the champion they were chosen for
         self._wanted_versions: set[str] = set()
         self.last_error: str | None = None
         self.last_success: float | None = None
@@ -132,6 +134,11 @@ class ModelRegistry:
     def content_model(self) -> LoadedModel | None:
         """The content-based model for cold start (the newest content-tfidf version of the champion's data)."""
         return self._content
+
+    def companions(self) -> dict[str, LoadedModel]:
+        """One model per hybrid-blend slot (content, collaborative, neural) trained on the champion's data: the
+        champion in its own slot, the best registered version of the other slots' families (by NDCG@10)."""
+        return self._companions
 
     def alias_version(self, alias: str) -> str | None:
         """The version an alias points at (as last polled)."""
@@ -207,13 +214,16 @@ class ModelRegistry:
             logger.info("loaded %s version %s (%s)", self.model_name, version, models[version].family)
         keep = set(aliases.values()) | set(self._wanted_versions)
         models = {v: m for v, m in models.items() if v in keep} or models
-        content = self._content
+        content, companions = self._content, self._companions
         champion = models.get(aliases.get(CHAMPION, ""))
         if champion is not None and champion.family == CONTENT_FAMILY:
             content = champion
         elif champion is not None and (content is None or content.data_version != champion.data_version):
             content = self._load_content(client, champion.data_version) or content
+        if champion is not None and self._companions_of is not champion:
+            companions = self._load_companions(client, champion, content, models)
         self._models, self._aliases, self._content = models, aliases, content
+        self._companions, self._companions_of = companions, champion if champion is not None else self._companions_of
         self.last_error = None
         self.last_success = time.time()
         self._last_poll = time.monotonic()
@@ -236,6 +246,51 @@ class ModelRegistry:
         except Exception as error:  # noqa: BLE001
             logger.warning("could not load the content model: %s", error)
             return None
+
+    def _load_companions(self, client, champion: LoadedModel, content: LoadedModel | None,
+                         loaded: dict[str, LoadedModel]) -> dict[str, LoadedModel]:
+        """The blend's companions of this champion (see `companions`); slots whose model cannot be loaded stay
+        empty (serving rescales the blend over the others)."""
+        from serving.recommend import FAMILY_SLOTS
+
+        out: dict[str, LoadedModel] = {}
+        own = FAMILY_SLOTS.get(champion.family)
+        if own is None:
+            return out  # a model that is a whole ranking by itself: no blend
+        out[own] = champion
+        if content is not None and own != "content":
+            out["content"] = content
+        try:
+            versions = client.search_model_versions(f"name='{self.model_name}'")
+        except Exception:  # noqa: BLE001 - no companions: the champion alone
+            return out
+        for slot in ("collaborative", "neural"):
+            if slot in out:
+                continue
+            same = [v for v in versions if FAMILY_SLOTS.get((v.tags or {}).get("family", "")) == slot
+                    and (v.tags or {}).get("data_version") == champion.data_version]
+            if not same:
+                continue
+
+            def quality(v) -> tuple:
+                try:
+                    metric = float((v.tags or {}).get("ndcg_at_10", "nan"))
+                except ValueError:
+                    metric = float("nan")
+                return (metric if metric == metric else -1.0, int(v.version))
+
+            best = max(same, key=quality)
+            found = loaded.get(str(best.version))
+            if found is None:
+                try:
+                    found = LoadedModel(version=str(best.version), family=best.tags["family"],
+                                        recommender=self.loader(self.model_name, str(best.version)),
+                                        data_version=champion.data_version)
+                except Exception as error:  # noqa: BLE001
+                    logger.warning("could not load the %s companion: %s", slot, error)
+                    continue
+            out[slot] = found
+        return out
 
     def wait_until_loaded(self, timeout: float = 60.0) -> bool:
         """Poll now (synchronously) and tell whether a champion is in memory; for start-up scripts and tests."""

@@ -1,11 +1,16 @@
 """Model settings stored as ModelSetting rows, "retrain now", and the MLflow registry (read lazily).
 
-Keys (JSON values) that serving and the pipelines read:
-- "rerank_weights": serving.recommend.DEFAULT_WEIGHTS' fields (0..5 each), read by api.recommendations.engine
-- "ranking.candidate_rules": require_availability_days (0..60), min_rating (0..5), max_price_minor (0: none),
-  exclude_booked_by_learner (bool)
-- "ranking.hybrid_blend": content, collaborative, neural (0..1 each, summing to 1)
-- "pipeline.retrain_schedule": enabled (bool), cron (5 fields, UTC)
+Keys (JSON values) that serving and the pipelines read (serving: `api.recommendations.engine.model_settings`,
+cached briefly and dropped in this process as soon as an admin saves; other processes within
+`serving_settings_cache_seconds`):
+- "rerank_weights": serving.recommend.DEFAULT_WEIGHTS' fields (0..5 each): the re-ranking (engine.admin_weights)
+- "ranking.candidate_rules": require_availability_days (0..60), min_rating (0..5), max_price_minor (USD minor
+  units, 0: none), exclude_booked_by_learner (bool), quiet_after_days (0..365, 0: off): which mentors may be
+  recommended (serving.candidates, engine.candidate_index)
+- "ranking.hybrid_blend": content, collaborative, neural (0..1 each, summing to 1): how the arm's model is blended
+  with the other families' models (serving.recommend.blended)
+- "pipeline.retrain_schedule": enabled (bool), cron (5 fields, UTC): the Prefect deployment's schedule
+  (`mentorhub pipeline serve`, pipelines.deploy.stored_schedule)
 """
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from flask import current_app
 from api.admin import audit
 from api.extensions import db
 from api.tables import ModelSetting
+from serving.recommend import DEFAULT_BLEND
 
 logger = logging.getLogger("mentorhub.admin")
 
@@ -34,14 +40,17 @@ SPECS: dict[str, dict[str, tuple]] = {
     "rerank_weights": {},
     "ranking.candidate_rules": {
         "require_availability_days": (int, 0, 0, 60, "Free slot within (days; 0: any)"),
-        "min_rating": (float, 0.0, 0.0, 5.0, "Minimum rating (0: any)"),
-        "max_price_minor": (int, 0, 0, 10_000_000, "Maximum price in minor units (0: none)"),
-        "exclude_booked_by_learner": (bool, False, None, None, "Leave out mentors the learner already booked"),
+        "min_rating": (float, 0.0, 0.0, 5.0, "Minimum average rating (0: any; mentors not rated yet stay)"),
+        "max_price_minor": (int, 0, 0, 10_000_000, "Maximum price per session in US cents (0: none)"),
+        "exclude_booked_by_learner": (bool, True, None, None,
+                                      "Leave out mentors the learner already booked (shown under Book again)"),
+        "quiet_after_days": (int, 0, 0, 365, "Hide mentors gone quiet: a request unanswered for this many days "
+                                             "and no answer to a later one (0: off)"),
     },
     "ranking.hybrid_blend": {
-        "content": (float, 0.3, 0.0, 1.0, "Content-based"),
-        "collaborative": (float, 0.5, 0.0, 1.0, "Collaborative"),
-        "neural": (float, 0.2, 0.0, 1.0, "Neural"),
+        "content": (float, DEFAULT_BLEND["content"], 0.0, 1.0, "Content-based"),
+        "collaborative": (float, DEFAULT_BLEND["collaborative"], 0.0, 1.0, "Collaborative"),
+        "neural": (float, DEFAULT_BLEND["neural"], 0.0, 1.0, "Neural"),
     },
     "pipeline.retrain_schedule": {
         "enabled": (bool, True, None, None, "Retrain on a schedule"),
@@ -138,13 +147,12 @@ def update(key: str, values: dict, admin_id: int) -> dict:
     changed = {k: {"from": before.get(k), "to": v} for k, v in merged.items() if before.get(k) != v}
     audit.record("model_settings.update", "setting", key, admin_id=admin_id, commit=False, changed=changed)
     db.session.commit()
-    if key == "rerank_weights":
-        try:
-            from api.recommendations.engine import state
+    try:
+        from api.recommendations.engine import settings_changed
 
-            state().weights = None  # serving reads the new weights at once in this process
-        except Exception:  # noqa: BLE001 - serving not set up: it reads the row after its cache expires
-            pass
+        settings_changed()  # serving reads the new value at once in this process
+    except Exception:  # noqa: BLE001 - serving not set up: it reads the row after its cache expires
+        pass
     return merged
 
 

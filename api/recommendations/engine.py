@@ -36,6 +36,7 @@ from api.tables import (
     MentorProfile,
     MentorStatus,
     ModelSetting,
+    Review,
     Role,
     Topic,
     User,
@@ -45,14 +46,23 @@ from api.tables import (
     utcnow,
 )
 from serving import ab
-from serving.recommend import Catalogue, Learner, Ranked, merge_weights, recommend
+from serving.candidates import REFERENCE_CURRENCY, CandidateRules, booked_mask, rule_mask
+from serving.recommend import DEFAULT_BLEND, Catalogue, Learner, Ranked, merge_weights, recommend
 from serving.registry import ModelRegistry
 
 logger = logging.getLogger(__name__)
 UTC = timezone.utc
 EXTENSION = "serving"
 WEIGHTS_KEY = "rerank_weights"
-BOOKED_STATUSES = ("requested", "accepted", "completed")
+RULES_KEY = "ranking.candidate_rules"
+BLEND_KEY = "ranking.hybrid_blend"
+# a learner's past mentors: every booking but a declined or expired request
+BOOKED_STATUSES = ("requested", "accepted", "completed", "cancelled_by_learner", "cancelled_by_mentor", "no_show")
+# "gone quiet": a request still waiting or expired unanswered; an answer is any of the others but a cancellation by
+# the learner before it was answered (an accepted request may be cancelled later: it was answered)
+UNANSWERED_STATUSES = ("requested", "expired")
+ANSWERED_STATUSES = ("accepted", "rejected", "completed", "cancelled_by_mentor", "no_show")
+BOOK_AGAIN_MIN_RATING = 4.0  # the learner's own average rating of a past mentor for the "Book again" row
 
 
 def _settings():
@@ -79,6 +89,7 @@ class ServingState:
     windows_computing: set = field(default_factory=set)  # windows a background thread is computing
     experiment: _Cached | None = None
     weights: _Cached | None = None
+    model_settings: _Cached | None = None  # every ModelSetting row (key -> value), dropped when an admin saves
     last_ab_check: float = field(default_factory=time.monotonic)
 
 
@@ -161,7 +172,26 @@ def build_catalogue(now: datetime | None = None) -> tuple[Catalogue, np.ndarray,
     currencies = [r.currency or "USD" for r in rows]
     zones = [(int(r.session_minutes or 60), r.timezone or "UTC") for r in rows]
     catalogue.booking_history = history  # for the learner index built with it
+    catalogue.silent_since = _silent_since(position, len(rows))
     return catalogue, prices, currencies, zones
+
+
+def _silent_since(position: dict[int, int], size: int) -> np.ndarray:
+    """Per catalogue mentor, when the oldest request they left unanswered after the newest request they did answer
+    was made (epoch seconds; +inf: none), for the "gone quiet" rule (serving.candidates)."""
+    out = np.full(size, np.inf)
+    answered = (sa.select(Booking.mentor_id.label("mentor_id"), sa.func.max(Booking.created_at).label("last"))
+                .where(Booking.status.in_(ANSWERED_STATUSES)).group_by(Booking.mentor_id).subquery())
+    statement = (sa.select(Booking.mentor_id, sa.func.min(Booking.created_at))
+                 .outerjoin(answered, answered.c.mentor_id == Booking.mentor_id)
+                 .where(Booking.status.in_(UNANSWERED_STATUSES),
+                        sa.or_(answered.c.last.is_(None), Booking.created_at > answered.c.last))
+                 .group_by(Booking.mentor_id))
+    for mentor_id, since in db.session.execute(statement):
+        pos = position.get(mentor_id)
+        if pos is not None and since is not None:
+            out[pos] = _aware(since).timestamp()
+    return out
 
 
 @dataclass
@@ -183,18 +213,32 @@ def build_learner_index(history: dict[int, dict[int, None]], started: float) -> 
     topics: dict[int, list[int]] = {}
     for learner_id, topic_id in connection.execute(sa.select(learner_topics.c.learner_id, learner_topics.c.topic_id)):
         topics.setdefault(learner_id, []).append(topic_id)
+    rated: dict[int, list[tuple[int, float]]] = {}
+    for learner_id, mentor_id, rating in connection.execute(_rated_well()):
+        rated.setdefault(learner_id, []).append((int(mentor_id), float(rating)))
     learners: dict[int, Learner] = {}
     for user_id, interests in connection.execute(sa.select(LearnerProfile.user_id, LearnerProfile.interests)):
         learners[user_id] = Learner(id=user_id, interest_topics=tuple(topics.pop(user_id, ())),
-                                    interests_text=interests or "", booked=tuple(history.get(user_id, ())))
+                                    interests_text=interests or "", booked=tuple(history.get(user_id, ())),
+                                    rated_well=tuple(rated.get(user_id, ())))
     for learner_id, booked in history.items():
         if learner_id not in learners:
             learners[learner_id] = Learner(id=learner_id, interest_topics=tuple(topics.pop(learner_id, ())),
-                                           booked=tuple(booked))
+                                           booked=tuple(booked), rated_well=tuple(rated.get(learner_id, ())))
     for learner_id, ts in topics.items():
         learners[learner_id] = Learner(id=learner_id, interest_topics=tuple(ts))
     max_user_id = int(db.session.execute(sa.select(sa.func.max(User.id))).scalar() or 0)
     return LearnerIndex(learners=learners, max_user_id=max_user_id, started=started)
+
+
+def _rated_well(learner_id: int | None = None):
+    """(learner, mentor) pairs the learner rated at least BOOK_AGAIN_MIN_RATING on average, the most recently
+    rated first."""
+    statement = (sa.select(Review.learner_id, Review.mentor_id, sa.func.avg(Review.rating))
+                 .group_by(Review.learner_id, Review.mentor_id)
+                 .having(sa.func.avg(Review.rating) >= BOOK_AGAIN_MIN_RATING)
+                 .order_by(Review.learner_id, sa.func.max(Review.created_at).desc(), Review.mentor_id))
+    return statement if learner_id is None else statement.where(Review.learner_id == learner_id)
 
 
 def install_change_listener() -> None:
@@ -207,7 +251,7 @@ def install_change_listener() -> None:
     def after_flush(session, flush_context) -> None:
         changed = session.info.setdefault("serving_changed_learners", set())
         for obj in (*session.new, *session.dirty, *session.deleted):
-            if isinstance(obj, Booking) and obj.learner_id is not None:
+            if isinstance(obj, (Booking, Review)) and obj.learner_id is not None:
                 changed.add(int(obj.learner_id))
             elif isinstance(obj, LearnerProfile) and obj.user_id is not None:
                 changed.add(int(obj.user_id))
@@ -340,7 +384,14 @@ def _rebuild_in_background(app) -> None:
 def invalidate(app=None) -> None:
     """Forget the cached catalogue and learners, availability, experiment and weights (tests, admin changes)."""
     st = state(app)
-    st.catalogue, st.windows, st.experiment, st.weights = None, {}, None, None
+    st.catalogue, st.windows, st.experiment, st.weights, st.model_settings = None, {}, None, None, None
+
+
+def settings_changed(app=None) -> None:
+    """An admin saved a model setting: this process reads them again on its next request (other processes
+    within `serving_settings_cache_seconds`)."""
+    st = state(app)
+    st.weights = st.model_settings = None
 
 
 def converted_prices(bundle: dict, currency: str) -> np.ndarray:
@@ -486,7 +537,21 @@ def learner_from_db(learner_id: int) -> Learner:
     booked = tuple(dict.fromkeys(int(m) for m in db.session.execute(
         sa.select(Booking.mentor_id).where(Booking.learner_id == learner_id, Booking.status.in_(BOOKED_STATUSES))
         .order_by(Booking.starts_at.desc()).limit(200)).scalars()))
-    return Learner(id=learner_id, interest_topics=topics, interests_text=interests, booked=booked)
+    rated = tuple((int(m), float(r)) for _l, m, r in db.session.execute(_rated_well(learner_id)))
+    return Learner(id=learner_id, interest_topics=topics, interests_text=interests, booked=booked, rated_well=rated)
+
+
+def model_settings() -> dict[str, dict]:
+    """Every stored ModelSetting (key -> value), cached for `serving_settings_cache_seconds` and dropped at once
+    when an admin saves one (`settings_changed`)."""
+    st = state()
+    cached = st.model_settings
+    if cached is not None and cached.expires > time.monotonic():
+        return cached.value
+    value = {key: v for key, v in db.session.execute(sa.select(ModelSetting.key, ModelSetting.value))
+             if isinstance(v, dict)}
+    st.model_settings = _Cached(value, time.monotonic() + _settings().serving_settings_cache_seconds)
+    return value
 
 
 def admin_weights() -> dict:
@@ -494,10 +559,26 @@ def admin_weights() -> dict:
     st = state()
     if st.weights is not None and st.weights.expires > time.monotonic():
         return st.weights.value
-    row = db.session.get(ModelSetting, WEIGHTS_KEY)
-    value = merge_weights(row.value if row is not None and isinstance(row.value, dict) else None)
+    value = merge_weights(model_settings().get(WEIGHTS_KEY))
     st.weights = _Cached(value, time.monotonic() + _settings().serving_settings_cache_seconds)
     return value
+
+
+def candidate_rules() -> CandidateRules:
+    """ModelSetting 'ranking.candidate_rules' over the defaults (serving.candidates)."""
+    return CandidateRules.from_setting(model_settings().get(RULES_KEY))
+
+
+def hybrid_blend() -> dict:
+    """ModelSetting 'ranking.hybrid_blend' (content, collaborative, neural) over the defaults."""
+    out = dict(DEFAULT_BLEND)
+    for key, value in (model_settings().get(BLEND_KEY) or {}).items():
+        if key in out:
+            try:
+                out[key] = max(float(value), 0.0)
+            except (TypeError, ValueError):
+                continue
+    return out
 
 
 def set_admin_weights(weights: dict, by: int | None = None) -> dict:
@@ -513,7 +594,7 @@ def set_admin_weights(weights: dict, by: int | None = None) -> dict:
         row.value = {**(row.value or {}), **value}
         row.updated_by = by
     db.session.commit()
-    state().weights = None
+    settings_changed()
     return merge_weights(value)
 
 
@@ -546,9 +627,13 @@ class Recommendations:
     arm: str | None
     exposure_id: int | None
     fallback: str | None = None  # why the model was not used, when it was not
+    book_again: list = field(default_factory=list)  # [(mentor id, the learner's rating)]: past mentors rated well
 
 
-def candidate_index(bundle: dict, filters: SearchFilters | None, now: datetime) -> np.ndarray:
+def candidate_index(bundle: dict, filters: SearchFilters | None, now: datetime, rules: CandidateRules | None = None,
+                    booked: tuple[int, ...] = (), tz: str = "UTC") -> np.ndarray:
+    """Catalogue positions of the mentors that fit the request's filters and the admin's candidate rules, without
+    the `booked` ones (the learner's past mentors, when the rule leaves them out)."""
     cat: Catalogue = bundle["catalogue"]
     mask = None  # every mentor, until a filter narrows it
 
@@ -566,35 +651,63 @@ def candidate_index(bundle: dict, filters: SearchFilters | None, now: datetime) 
             mask = narrow(converted_prices(bundle, filters.currency) <= filters.price_max_minor)
         if filters.availability is not None and len(cat) and (mask is None or mask.any()):
             mask = narrow(free_in_window(bundle, filters.availability, now))  # cached: never changed in place
+    if rules is not None:
+        keep = rule_mask(rules, cat.rating_avg,
+                         converted_prices(bundle, REFERENCE_CURRENCY) if rules.max_price_minor > 0 else None,
+                         cat.silent_since, now.timestamp())
+        if keep is not None:
+            mask = narrow(keep)
+        days = rules.require_availability_days
+        if days > 0 and len(cat) and (mask is None or mask.any()):  # a free slot from today to N days ahead
+            window = default_window(tz, now.astimezone(_zone(tz)).date(), days + 1)
+            mask = narrow(free_in_window(bundle, window, now))
+    if booked:
+        mask = narrow(~booked_mask(len(cat), cat.position, booked))
     return np.arange(len(cat)) if mask is None else np.flatnonzero(mask)
 
 
+def book_again(learner: Learner, cat: Catalogue, k: int) -> list[tuple[int, float]]:
+    """The learner's past mentors they rated well (most recently rated first), still on the catalogue."""
+    return [(m, r) for m, r in learner.rated_well if m in cat.position][:k]
+
+
 def recommend_for(learner_id: int, filters: SearchFilters | None = None, k: int = 10, source: str = "api",
-                  log: bool = True, now: datetime | None = None, exclude_booked: bool = False) -> Recommendations:
-    """Recommendations for a learner, with reasons; logs one exposure event (unless `log` is False)."""
+                  log: bool = True, now: datetime | None = None,
+                  exclude_booked: bool | None = None) -> Recommendations:
+    """Recommendations for a learner, with reasons; logs one exposure event (unless `log` is False).
+
+    The candidates obey the admin's candidate rules (`ranking.candidate_rules`); the learner's past mentors are
+    left out unless the rule `exclude_booked_by_learner` is off (or `exclude_booked` says otherwise), and the
+    ones they rated well come back as `book_again`. The arm's model is blended with its companions at the
+    admin's `ranking.hybrid_blend`, then re-ranked with `rerank_weights`."""
     settings = _settings()
     now = now or clock.now()
     st = state()
     bundle = catalogue(now)
     cat: Catalogue = bundle["catalogue"]
-    index = candidate_index(bundle, filters, now)
+    rules = candidate_rules()
+    if exclude_booked is None:
+        exclude_booked = rules.exclude_booked_by_learner
+    learner = learner_context(learner_id, bundle)
+    tz = (filters.tz if filters is not None else None) or "UTC"
+    index = candidate_index(bundle, filters, now, rules, learner.booked if exclude_booked else (), tz)
     arm = arm_for(learner_id)
     weights = merge_weights(admin_weights(), arm.rerank_weights if arm else None)
     fallback = None
+    companions = None
     try:
         model = st.registry.model(alias=(arm.model_alias if arm else "champion") or "champion",
                                   version=arm.model_version if arm else None)
         content_model = st.registry.content_model()
+        companions = st.registry.companions()
     except Exception as error:  # noqa: BLE001 - popularity rather than an error page
         logger.warning("model registry failed: %s", error)
         model, content_model = None, None
     if model is None:
         fallback = st.registry.last_error or "no model registered"
-    learner = learner_context(learner_id, bundle)
-    tz = (filters.tz if filters is not None else None) or "UTC"
     soon = free_in_window(bundle, soon_window(tz, now), now, wait=False) if len(index) else np.zeros(0, bool)
     ranked: Ranked = recommend(model, learner, cat, index, soon[index] if len(index) else np.zeros(0, bool),
-                               weights, k, content_model, exclude_booked)
+                               weights, k, content_model, False, companions, hybrid_blend())
     exposure_id = None
     version = ranked.model_version
     if log and ranked.picks:  # queued with its id; a background thread writes it within milliseconds
@@ -607,7 +720,8 @@ def recommend_for(learner_id: int, filters: SearchFilters | None = None, k: int 
             payload=payload))
     _maybe_check_experiments(settings)
     return Recommendations(learner_id=learner_id, picks=ranked.picks, source=ranked.source, model_version=version,
-                           arm=arm.label if arm else None, exposure_id=exposure_id, fallback=fallback)
+                           arm=arm.label if arm else None, exposure_id=exposure_id, fallback=fallback,
+                           book_again=book_again(learner, cat, k))
 
 
 def _maybe_check_experiments(settings) -> None:

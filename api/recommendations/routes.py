@@ -82,6 +82,13 @@ def _items(result: engine.Recommendations, currency: str) -> list[dict]:
     return items
 
 
+def _book_again(result: engine.Recommendations, currency: str) -> list[dict]:
+    """The "Book again" row: past mentors the learner rated well, with their card and the learner's rating."""
+    cards = engine.cards([m for m, _r in result.book_again], currency)
+    return [{"card": cards[m], "your_rating": round(r, 1), "url": url_for("search.preview_page", mentor_id=m),
+             "reason": f"You rated your sessions {r:.1f}★"} for m, r in result.book_again if m in cards]
+
+
 # ---------------------------------------------------------------- JSON
 
 
@@ -103,6 +110,9 @@ def api_recommendations():
         "recommendations": [{**item["card"].as_dict(), "position": item["position"], "score": item["score"],
                              "reason": item["reason"], "reason_kind": item["reason_kind"],
                              "click_url": item["click_url"]} for item in items],
+        # past mentors the learner rated well: never in "recommendations" (the candidate rule), listed here
+        "book_again": [{**item["card"].as_dict(), "your_rating": item["your_rating"], "reason": item["reason"]}
+                       for item in _book_again(result, filters.currency)],
         "exposure_id": result.exposure_id, "model_version": result.model_version, "arm": result.arm,
         "ranking": result.source, "fallback": result.fallback, "k": k, "currency": filters.currency,
         "filters": filters.log_payload(),
@@ -172,6 +182,7 @@ def page():
         filters = _parse(MultiDict())
     result = engine.recommend_for(current_user.id, filters, _settings().serving_page_k, source="page")
     return render_template("recommendations/page.html", items=_items(result, filters.currency), result=result,
+                           book_again=_book_again(result, filters.currency),
                            topics=query.all_topics(), selected=set(request.args.getlist("topic")),
                            format_money=format_money)
 
@@ -181,8 +192,10 @@ def _section_helper():
     return {"recommendations_section": recommendations_section}
 
 
-def recommendations_section(k: int | None = None, topic_ids: tuple[int, ...] = (), source: str = "home") -> Markup:
-    """The "Recommended for you" section for the logged-in learner ('' for anyone else or on any failure)."""
+def recommendations_section(k: int | None = None, topic_ids: tuple[int, ...] = (), source: str = "home",
+                            with_book_again: bool | None = None) -> Markup:
+    """The "Recommended for you" section for the logged-in learner ('' for anyone else or on any failure), with
+    the "Book again" row on the home page (not beside search results)."""
     if not _is_learner():
         return Markup("")
     try:
@@ -194,8 +207,10 @@ def recommendations_section(k: int | None = None, topic_ids: tuple[int, ...] = (
             filters = replace(filters, topic_ids=tuple(topic_ids))
         result = engine.recommend_for(current_user.id, filters, k or _settings().serving_section_k, source=source)
         items = _items(result, currency)
+        again = _book_again(result, currency) if (source != "search" if with_book_again is None
+                                                   else with_book_again) else []
         return Markup(render_template("recommendations/_section.html", items=items, result=result,
-                                      format_money=format_money))
+                                      book_again=again, format_money=format_money))
     except Exception:  # noqa: BLE001 - the page around it must still render
         logger.exception("recommendations section failed")
         db.session.rollback()

@@ -20,6 +20,12 @@ def world(app):
         return build_world()
 
 
+@pytest.fixture
+def fresh(make_user, world):
+    """A learner with no bookings (the world's learner has booked ada, ben and carla: never recommended to them)."""
+    return make_user("fresh@example.com", roles=("learner",)).id
+
+
 def _as(app, login, user_id):
     with app.app_context():
         user = db.session.get(User, user_id)
@@ -53,8 +59,8 @@ def test_no_model_serves_popularity_with_reasons_and_logs_the_exposure(app, clie
     assert exposures[0].payload["mentor_ids"] == ids
 
 
-def test_filters_topic_price_and_availability(app, client, login, world):
-    _as(app, login, world.learner)
+def test_filters_topic_price_and_availability(app, client, login, world, fresh):
+    _as(app, login, fresh)
     python = client.get("/api/v1/recommendations?topic=python").get_json()
     assert {r["id"] for r in python["recommendations"]} == {world.ada, world.ben}
     cheap = client.get("/api/v1/recommendations?price_max=40&currency=USD").get_json()
@@ -80,8 +86,8 @@ def test_unknown_learner_without_history_still_gets_recommendations(app, client,
     assert len(body["recommendations"]) == 4  # ada, ben, carla, dan
 
 
-def test_click_and_booking_are_attributed_to_the_exposure(app, client, login, world):
-    _as(app, login, world.learner)
+def test_click_and_booking_are_attributed_to_the_exposure(app, client, login, world, fresh):
+    _as(app, login, fresh)
     body = client.get("/api/v1/recommendations?topic=python").get_json()
     exposure_id = body["exposure_id"]
     picked = body["recommendations"][0]
@@ -100,7 +106,7 @@ def test_click_and_booking_are_attributed_to_the_exposure(app, client, login, wo
     from api.bookings import service
 
     with app.app_context():
-        learner = db.session.get(User, world.learner)
+        learner = db.session.get(User, fresh)
         free = service.mentor_free_slots(service.get_mentor(picked["id"]), datetime.now(UTC),
                                          datetime.now(UTC), datetime.now(UTC) + timedelta(days=14))
         service.request_booking(learner, picked["id"], free[0].start)
@@ -136,10 +142,10 @@ def test_home_page_and_search_show_the_section(app, client, login, world):
     assert client.get("/api/v1/mentors?q=python").status_code == 200
 
 
-def test_admin_weights_setting_changes_the_ranking(app, client, login, world):
+def test_admin_weights_setting_changes_the_ranking(app, client, login, world, fresh):
     from api.recommendations import engine
 
-    _as(app, login, world.learner)
+    _as(app, login, fresh)
     with app.app_context():
         engine.set_admin_weights({"popularity": 0.0, "model": 0.0, "availability": 0.0, "interest": 0.0,
                                   "diversity": 0.0, "new_mentor": 5.0})
@@ -149,3 +155,23 @@ def test_admin_weights_setting_changes_the_ranking(app, client, login, world):
     reasons = {r["id"]: r["reason_kind"] for r in body["recommendations"]}
     # every mentor of the small world is new (approved today, under 3 sessions) except the popular carla
     assert body["recommendations"][-1]["id"] == world.carla or reasons[world.carla] != "new_mentor"
+
+
+def test_past_mentors_rated_well_are_in_their_own_book_again_row(app, client, login, world):
+    from api.tables import Booking, Review
+
+    with app.app_context():
+        for mentor_id, rating in ((world.ada, 5), (world.carla, 3)):
+            booking = db.session.scalars(sa.select(Booking).where(Booking.learner_id == world.learner,
+                                                                  Booking.mentor_id == mentor_id)).first()
+            db.session.add(Review(booking_id=booking.id, learner_id=world.learner, mentor_id=mentor_id,
+                                  rating=rating))
+        db.session.commit()
+    _as(app, login, world.learner)
+    body = client.get("/api/v1/recommendations").get_json()
+    assert [r["id"] for r in body["recommendations"]] == [world.dan]  # booked mentors are never "recommended"
+    assert [(r["id"], r["your_rating"]) for r in body["book_again"]] == [(world.ada, 5.0)]  # carla's 3: not
+    for path in ("/profile", "/recommendations"):
+        html = client.get(path).get_data(as_text=True)
+        assert 'id="book-again"' in html and "Ada Lovelace" in html.split('id="book-again"', 1)[1]
+    assert 'id="book-again"' not in client.get("/mentors?q=python").get_data(as_text=True)
