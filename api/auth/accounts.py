@@ -168,9 +168,21 @@ def log_out(user: User) -> None:
 
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
-    if not verify_password(user.password_hash, current_password or ""):
-        raise FieldError("current_password", "The current password is not correct.")
+    confirm_current_password(user, current_password, "The current password is not correct.")
     set_password(user, new_password)
+
+
+def confirm_current_password(user: User, password: str | None, wrong_message: str) -> None:
+    """The account's current password, for a change that could take the account over: wrong guesses are counted
+    per account (at most login_limit_per_account), so a stolen session cannot guess its way to the password."""
+    from api.auth import limits
+
+    counter_key = limits.key("confirm-password", user.id)
+    limits.check(counter_key, _settings().login_limit_per_account,
+                 "Too many wrong passwords; wait a while before trying again.", "current_password")
+    if not user.password_hash or not verify_password(user.password_hash, password or ""):
+        raise FieldError("current_password", wrong_message)
+    limits.refund(counter_key)
 
 
 def set_password(user: User, new_password: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from models import clock
 from api.activity import log_event
-from api.auth.accounts import FieldError, request_email_change, send_phone_code
+from api.auth.accounts import FieldError, confirm_current_password, request_email_change, send_phone_code
 from api.auth.validation import check_full_name, check_time_zone, normalise_email, normalise_phone
 from api.extensions import db
 from api import money
@@ -184,19 +184,10 @@ def update_contact(user: User, data: dict, changed: list[str]) -> None:
 
 
 def confirm_password(user: User, password: str | None) -> None:
-    """The current password, for a change that could take the account over; wrong guesses are counted."""
-    from api.auth import limits, throttle
-    from api.auth.passwords import verify_password
-
-    message = "Enter your current password to change the e-mail address."
+    """The current password, for a change of the e-mail address (which could take the account over)."""
     if not user.password_hash:
         raise FieldError("current_password", "Set a password first (use “Forgot password”), then change the address.")
-    counter_key = limits.key("confirm-password", user.id)
-    limits.check(counter_key, throttle._settings().login_limit_per_account,
-                 "Too many wrong passwords; wait a while before trying again.", "current_password")
-    if not verify_password(user.password_hash, password or ""):
-        raise FieldError("current_password", message)
-    limits.refund(counter_key)
+    confirm_current_password(user, password, "Enter your current password to change the e-mail address.")
 
 
 def _after_contact_change(user: User, changed: list[str]) -> None:

@@ -346,3 +346,22 @@ def test_api_needs_a_session(api):
 def test_signup_role_is_kept_and_admin_cannot_be_chosen(app, api):
     api.signup(role="mentor")
     assert _user(app).role_names == {Role.MENTOR.value}
+
+
+@pytest.mark.db
+def test_wrong_current_passwords_are_counted_on_a_password_change(app, settings, make_user):
+    """A stolen session cannot guess the password through the change form: after login_limit_per_account wrong
+    current passwords the change is refused (429), even with the right one."""
+    from tests.api.auth.accounts_helpers import JsonClient
+
+    settings.login_limit_per_account = "3 per 15 minutes"
+    make_user("ana@example.com")
+    client = JsonClient(app.test_client())
+    client.login()
+    for _ in range(3):
+        wrong = client.post("/api/v1/auth/password/change",
+                            json={"current_password": "not my password", "new_password": "a much better passphrase"})
+        assert wrong.status_code == 400 and "current_password" in wrong.json["error"]["fields"]
+    locked = client.post("/api/v1/auth/password/change",
+                         json={"current_password": PASSWORD, "new_password": "a much better passphrase"})
+    assert locked.status_code == 429 and "current_password" in locked.json["error"]["fields"]
