@@ -17,4 +17,7 @@ SEED = 42
 
 DEFAULT_K = 10
 RELEVANCE_THRESHOLD = 4.0  # a rating at or above this counts as a relevant (liked) item
+# Rating models take their scale (lowest, highest rating) from the data at fit time; this is only the
+# scale assumed when a frame has no ratings at all (implicit feedback). An explicit `rating_scale=`
+# hyperparameter overrides both.
 RATING_SCALE = (1.0, 5.0)
