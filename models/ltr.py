@@ -183,9 +183,16 @@ class LearningToRankRecommender(Recommender):
         self._fit_index(interactions, items, users)
         self._side_features(users, items)
         rng = np.random.default_rng(self.seed)
-        early, late = self._split(interactions, rng)
-        state = self._history(early, users, items)
-        x, y, groups = self._training_rows(state, early, late, exposures, rng)
+        try:
+            early, late = self._split(interactions, rng)
+            state = self._history(early, users, items)
+            x, y, groups = self._training_rows(state, early, late, exposures, rng)
+        except ValueError:
+            # the later part holds too few new liked items: hold out a random inner_fraction of each learner's
+            # interactions instead
+            early, late = self._split(interactions, rng, ordered=False)
+            state = self._history(early, users, items)
+            x, y, groups = self._training_rows(state, early, late, exposures, rng)
         import lightgbm
 
         self.ranker_ = lightgbm.LGBMRanker(
@@ -198,12 +205,14 @@ class LearningToRankRecommender(Recommender):
         self.state_ = self._history(interactions, users, items)
         return self
 
-    def _split(self, interactions: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The earlier and the later interactions (by time; at random when there are no times)."""
+    def _split(self, interactions: pd.DataFrame, rng: np.random.Generator,
+               ordered: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The earlier and the later interactions (by time; at random per learner when there are no times, or
+        without `ordered`)."""
         if self.split not in ("time", "user"):
             raise ValueError(f"split must be 'time' or 'user', not {self.split!r}")
-        has_time = TIMESTAMP_COL in interactions.columns and interactions[TIMESTAMP_COL].nunique() > 1
-        if self.split == "user":
+        has_time = ordered and TIMESTAMP_COL in interactions.columns and interactions[TIMESTAMP_COL].nunique() > 1
+        if self.split == "user" or not has_time:
             # each learner's latest inner_fraction of interactions (random order without times; at least one
             # kept before the cut)
             order = pd.to_numeric(interactions[TIMESTAMP_COL], errors="coerce").to_numpy(np.float64) if has_time \
@@ -213,14 +222,12 @@ class LearningToRankRecommender(Recommender):
             position = frame.sort_values(["o", "r"], kind="stable").groupby("u", sort=False).cumcount()
             size = frame.groupby("u")["u"].transform("size")
             late = (position.reindex(frame.index) >= np.maximum(np.ceil(size * (1.0 - self.inner_fraction)), 1)).to_numpy()
-        elif has_time:
+        else:
             ts = pd.to_numeric(interactions[TIMESTAMP_COL], errors="coerce").to_numpy(np.float64)
             cut = np.nanquantile(ts, 1.0 - self.inner_fraction)
             late = ts >= cut
             if late.all():  # many interactions at the last instant
                 late = ts > np.nanmin(ts)
-        else:
-            late = rng.random(len(interactions)) < self.inner_fraction
         early = interactions[~late]
         if early.empty or late.all() or not late.any():
             raise ValueError("too few interactions to learn to rank: need some before and some after the inner cut")
