@@ -80,6 +80,7 @@ def _late_specs() -> list[ModelSpec]:
     from models.collaborative import SVDppRecommender
     from models.ensemble import BlendRecommender, RatingAwareRanker
     from models.implicit import EASERecommender
+    from models.ltr import LearningToRankRecommender
     from models.neural import NeuralHybridRecommender
 
     return [
@@ -89,6 +90,11 @@ def _late_specs() -> list[ModelSpec]:
         ModelSpec("ease-x-neural", lambda: RatingAwareRanker(EASERecommender(l2=EASE_L2), NeuralHybridRecommender()),
                   (RANKING,), description="EASE score times sigmoid of the neural hybrid's rating estimate"),
         ModelSpec("neural-hybrid", NeuralHybridRecommender, (RATING, RANKING)),
+        ModelSpec("ltr", lambda: LearningToRankRecommender(collaborative=EASERecommender(l2=EASE_L2), split="user", n_negatives=200,
+                                                            like_threshold=RELEVANCE_THRESHOLD), (RANKING,),
+                  description="LightGBM lambdarank over user x item features and the EASE and content scores; "
+                              "each user's latest quarter of ratings is what the ranker learns; negatives: those rated below 4 "
+                              "and random catalogue items (no exposure log)"),
         ModelSpec("blend", BlendRecommender, (RATING,),
                   description="ridge stack of KNNBaseline item+user, SVD++, the neural hybrid and a biased MF"),
     ]

@@ -9,7 +9,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.constants import ITEM_COL, RATING_COL, USER_COL
+from models.constants import ITEM_COL, RATING_COL, RATING_SCALE, USER_COL
+
+
+def fitted_rating_scale(interactions: pd.DataFrame, override: tuple[float, float] | None = None) -> tuple[float, float]:
+    """The rating scale a model clips to: ``override`` when given, else the lowest and highest rating in the data."""
+    if override is not None:
+        lo, hi = (float(x) for x in override)
+        if not lo < hi:
+            raise ValueError(f"rating_scale must be (low, high) with low < high, not {override!r}")
+        return lo, hi
+    if RATING_COL not in interactions.columns or not len(interactions):
+        return RATING_SCALE
+    ratings = pd.to_numeric(interactions[RATING_COL], errors="coerce").dropna()
+    if ratings.empty:
+        return RATING_SCALE
+    lo, hi = float(ratings.min()), float(ratings.max())
+    return (lo, hi) if lo < hi else (min(lo, RATING_SCALE[0]), max(hi, RATING_SCALE[1]))
+
+
+def hashable(value: Any) -> Hashable:
+    """A cell as a hashable value: list-like cells (topics, languages) become tuples."""
+    if isinstance(value, (list, tuple, set, np.ndarray)):
+        return tuple(hashable(v) for v in value)
+    return value
 
 
 class NotFittedError(RuntimeError):

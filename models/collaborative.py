@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from models.base import Recommender
-from models.constants import ITEM_COL, RATING_COL, RATING_SCALE, SEED, USER_COL
+from models.base import Recommender, fitted_rating_scale
+from models.constants import ITEM_COL, RATING_COL, SEED, USER_COL
 
 _UNKNOWN = "__unknown__"
 
@@ -24,14 +24,19 @@ def to_surprise_trainset(interactions: pd.DataFrame, rating_scale: tuple[float, 
 
 
 class SurpriseRecommender(Recommender):
-    """Adapter from a scikit-surprise algorithm to the ``Recommender`` interface."""
+    """Adapter from a scikit-surprise algorithm to the ``Recommender`` interface.
+
+    ``rating_scale`` None (the default) takes the scale from the ratings at fit time (``rating_scale_``).
+    """
 
     def _make_algo(self):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def fit(self, interactions: pd.DataFrame, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None):
         self._fit_index(interactions, items)
-        trainset = to_surprise_trainset(interactions, self.rating_scale)
+        # the data's own scale (e.g. 0.5-5 in half stars), unless the hyperparameter fixes one
+        self.rating_scale_ = fitted_rating_scale(interactions, self.rating_scale)
+        trainset = to_surprise_trainset(interactions, self.rating_scale_)
         self.algo_ = self._make_algo()
         self.algo_.fit(trainset)
         self.trainset_ = trainset
@@ -43,7 +48,7 @@ class SurpriseRecommender(Recommender):
 
     def _clip(self, est: np.ndarray) -> np.ndarray:
         """Clipped in place: every caller passes an estimate array it has just built."""
-        lo, hi = self.rating_scale
+        lo, hi = self.rating_scale_
         return np.clip(est, lo, hi, out=est)
 
     def _predict_known(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
@@ -65,7 +70,7 @@ class BaselineOnlyRecommender(SurpriseRecommender):
     """Global mean plus user and item biases (surprise ``BaselineOnly``)."""
 
     def __init__(self, method: str = "als", n_epochs: int = 10, reg_u: float = 15, reg_i: float = 10,
-                 rating_scale: tuple[float, float] = RATING_SCALE):
+                 rating_scale: tuple[float, float] | None = None):
         self.method = method
         self.n_epochs = n_epochs
         self.reg_u = reg_u
@@ -92,7 +97,7 @@ class KNNBaselineRecommender(SurpriseRecommender):
 
     def __init__(self, k: int = 40, min_k: int = 1, user_based: bool = False, sim_name: str = "pearson_baseline",
                  shrinkage: int = 100, bsl_method: str = "als", bsl_n_epochs: int = 10, bsl_reg_u: float = 15,
-                 bsl_reg_i: float = 10, rating_scale: tuple[float, float] = RATING_SCALE):
+                 bsl_reg_i: float = 10, rating_scale: tuple[float, float] | None = None):
         self.k = k
         self.min_k = min_k
         self.user_based = user_based
@@ -120,7 +125,7 @@ class SVDRecommender(SurpriseRecommender):
 
     def __init__(self, n_factors: int = 100, n_epochs: int = 20, lr_all: float = 0.005, reg_all: float = 0.02,
                  init_std_dev: float = 0.1, random_state: int | None = SEED,
-                 rating_scale: tuple[float, float] = RATING_SCALE):
+                 rating_scale: tuple[float, float] | None = None):
         self.n_factors = n_factors
         self.n_epochs = n_epochs
         self.lr_all = lr_all
@@ -186,7 +191,7 @@ class SVDppRecommender(SVDRecommender):
 
     def __init__(self, n_factors: int = 20, n_epochs: int = 20, lr_all: float = 0.007, reg_all: float = 0.02,
                  init_std_dev: float = 0.1, random_state: int | None = SEED,
-                 rating_scale: tuple[float, float] = RATING_SCALE):
+                 rating_scale: tuple[float, float] | None = None):
         super().__init__(n_factors=n_factors, n_epochs=n_epochs, lr_all=lr_all, reg_all=reg_all,
                          init_std_dev=init_std_dev, random_state=random_state, rating_scale=rating_scale)
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from models.base import Recommender
-from models.constants import RATING_COL, RATING_SCALE, SEED
+from models.base import Recommender, fitted_rating_scale
+from models.constants import RATING_COL, SEED
 
 
 def clone(model: Recommender) -> Recommender:
@@ -52,7 +52,7 @@ class BlendRecommender(Recommender):
         ridge: float = 1.0,
         support_features: bool = True,
         refit: bool = True,
-        rating_scale: tuple[float, float] = RATING_SCALE,
+        rating_scale: tuple[float, float] | None = None,
         seed: int = SEED,
     ):
         self.models = models
@@ -77,6 +77,7 @@ class BlendRecommender(Recommender):
 
     def fit(self, interactions: pd.DataFrame, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None):
         self._fit_index(interactions, items, users)
+        self.rating_scale_ = fitted_rating_scale(interactions, self.rating_scale)
         if not 0.0 < self.holdout_fraction < 1.0:
             raise ValueError("holdout_fraction must be in (0, 1)")
         rng = np.random.default_rng(self.seed)
@@ -103,7 +104,7 @@ class BlendRecommender(Recommender):
         return self
 
     def _predict_known(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        return np.clip(self._design(self.members_, u, i) @ self.coef_, *self.rating_scale)
+        return np.clip(self._design(self.members_, u, i) @ self.coef_, *self.rating_scale_)
 
 
 class _Mapped:

@@ -20,7 +20,7 @@ from models.constants import DEFAULT_K
 ARTIFACT_KEY = "recommender"
 OUTPUT_COLUMNS = ["learner_id", "rank", "mentor_id", "score"]
 # What the wrapped models need; given explicitly so MLflow does not spend seconds inferring it.
-PIP_REQUIREMENTS = ["mlflow", "numpy", "pandas", "scipy", "scikit-learn", "scikit-surprise", "torch"]
+PIP_REQUIREMENTS = ["mlflow", "numpy", "pandas", "scipy", "scikit-learn", "scikit-surprise", "torch", "lightgbm"]
 
 
 def save_recommender(model: Recommender, path: str | Path) -> Path:

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from models.base import Recommender
-from models.constants import CATEGORIES_COL, ITEM_COL, RATING_COL, RATING_SCALE, SEED, TEXT_COL, USER_COL
+from models.base import Recommender, fitted_rating_scale, hashable
+from models.constants import CATEGORIES_COL, ITEM_COL, RATING_COL, SEED, TEXT_COL, USER_COL
 
 _MAX_CATEGORY_LEVELS = 64
 
@@ -70,6 +70,17 @@ def _category_matrix(values: Sequence, vocabulary: dict) -> sp.csr_matrix:
     return sp.diags(1.0 / np.sqrt(np.maximum(counts, 1.0))) @ m
 
 
+def _distinct_values(column: pd.Series) -> int:
+    """Distinct values of a categorical column; a list-valued cell contributes each of its values."""
+    values: set = set()
+    for v in column.dropna().tolist():
+        if isinstance(v, (list, tuple, set, np.ndarray)):
+            values.update(hashable(x) for x in v)
+        else:
+            values.add(hashable(v))
+    return len(values)
+
+
 class NeuralHybridRecommender(Recommender):
     """Multi-task neural hybrid: rating regression (MSE) plus catalogue-softmax ranking."""
 
@@ -90,7 +101,7 @@ class NeuralHybridRecommender(Recommender):
         item_numeric_cols: Sequence[str] | None = None,
         user_categorical_cols: Sequence[str] | None = None,
         user_numeric_cols: Sequence[str] | None = None,
-        rating_scale: tuple[float, float] = RATING_SCALE,
+        rating_scale: tuple[float, float] | None = None,
         seed: int = SEED,
         n_threads: int = 1,
     ):
@@ -151,9 +162,10 @@ class NeuralHybridRecommender(Recommender):
             frame = users.drop_duplicates(USER_COL).set_index(USER_COL).reindex(self.user_ids_)
         cat_cols = self.user_categorical_cols
         if cat_cols is None and frame is not None:
+            # object columns may hold lists (interest topics): count the distinct values inside them
             cat_cols = [c for c in frame.columns if c != TEXT_COL and (frame[c].dtype == object or
                         isinstance(frame[c].dtype, pd.CategoricalDtype))
-                        and frame[c].nunique() <= _MAX_CATEGORY_LEVELS]
+                        and _distinct_values(frame[c]) <= _MAX_CATEGORY_LEVELS]
         self.user_categorical_cols_ = [c for c in (cat_cols or []) if frame is not None and c in frame.columns]
         vocab: dict = {}
         values: list[list] = [[] for _ in range(n_users)]
@@ -162,7 +174,7 @@ class NeuralHybridRecommender(Recommender):
                 if v is None or (isinstance(v, float) and np.isnan(v)):
                     continue
                 for x in [v] if isinstance(v, (str, int, float)) else v:
-                    key = (c, x)
+                    key = (c, hashable(x))
                     values[r].append(vocab.setdefault(key, len(vocab)))
         self.user_vocabulary_ = vocab
         rows = [r for r, vs in enumerate(values) for _ in vs]
@@ -184,6 +196,7 @@ class NeuralHybridRecommender(Recommender):
     # ------------------------------------------------------------------ fit
     def fit(self, interactions: pd.DataFrame, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None):
         self._fit_index(interactions, items, users)
+        self.rating_scale_ = fitted_rating_scale(interactions, self.rating_scale)
         uidx, iidx = self._interaction_indices(interactions)
         if RATING_COL in interactions.columns:
             ratings = interactions[RATING_COL].to_numpy(np.float64)
@@ -322,13 +335,13 @@ class NeuralHybridRecommender(Recommender):
         est += np.where(ku, self.user_biases_[uu], 0.0) + np.where(ki, self.item_biases_[ii], 0.0)
         both = ku & ki
         est[both] += np.einsum("nf,nf->n", self.user_factors_[uu[both]], self.item_factors_[ii[both]])
-        return np.clip(est, *self.rating_scale)
+        return np.clip(est, *self.rating_scale_)
 
     def _score_known(self, u: np.ndarray) -> np.ndarray:
         logits = self.rank_user_factors_[u] @ self.rank_item_factors_.T + self.rank_item_biases_[None, :]
         if self.rating_in_ranking:
             est = self.user_biases_[u][:, None] + self.item_biases_[None, :] + self.user_factors_[u] @ self.item_factors_.T
-            logits = logits + self.rating_in_ranking * np.clip(self.global_mean_ + est, *self.rating_scale)
+            logits = logits + self.rating_in_ranking * np.clip(self.global_mean_ + est, *self.rating_scale_)
         return logits
 
     def _fallback_scores(self) -> np.ndarray:

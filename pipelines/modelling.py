@@ -13,7 +13,10 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from models.constants import CATEGORIES_COL, ITEM_COL, RATING_COL, TEXT_COL, TIMESTAMP_COL, USER_COL
+from models.constants import (
+    CATEGORIES_COL, HOURS_PER_WEEK, ITEM_COL, LANGUAGES_COL, RATING_COL, TEXT_COL, TIMESTAMP_COL, USER_COL,
+    UTC_OFFSET_COL, WEEK_HOURS_COL,
+)
 
 K = 10
 IMPLICIT_RATING = 4.0  # a booking without a review counts as liked (the learner chose and paid)
@@ -21,6 +24,9 @@ ITEM_NUMERIC = ["price_minor", "years_experience", "rating_bayes", "rating_count
                 "response_rate", "acceptance_rate"]
 USER_NUMERIC = ["searches_90d", "views_90d", "bookings_90d", "avg_price_booked", "price_band",
                 "completed_sessions", "avg_rating_given"]
+
+
+USD_PRICE_COL = "price_usd_minor"  # mentors' prices in one currency (the learning-to-rank family compares them)
 
 
 @dataclass(frozen=True)
@@ -31,12 +37,14 @@ class Family:
     build: Callable[[], object]
     trains_on: str = "ranking"  # ranking: every booked pair; ratings: reviews only
     params: dict = field(default_factory=dict)
+    uses_exposures: bool = False  # fit(..., exposures=): what learners were shown (negatives when not booked)
 
 
 def _families() -> dict[str, Family]:
     from models.collaborative import KNNBaselineRecommender, SVDRecommender
     from models.content import TfidfContentRecommender
     from models.implicit import EASERecommender
+    from models.ltr import LearningToRankRecommender
     from models.neural import NeuralHybridRecommender
     from models.popularity import PopularityRecommender
 
@@ -50,10 +58,13 @@ def _families() -> dict[str, Family]:
         Family("neural-hybrid", lambda: NeuralHybridRecommender(
             n_factors=32, n_epochs=20, item_numeric_cols=ITEM_NUMERIC, user_numeric_cols=USER_NUMERIC,
             user_categorical_cols=[CATEGORIES_COL], n_threads=1)),
+        Family("ltr", lambda: LearningToRankRecommender(
+            collaborative=EASERecommender(l2=50.0), content=TfidfContentRecommender(min_df=1),
+            price_col=USD_PRICE_COL, n_threads=1), uses_exposures=True),
     ]}
 
 
-FAMILY_NAMES = ("popularity", "content-tfidf", "knn-baseline", "svd", "ease", "neural-hybrid")
+FAMILY_NAMES = ("popularity", "content-tfidf", "knn-baseline", "svd", "ease", "neural-hybrid", "ltr")
 
 
 def family(name: str) -> Family:
@@ -114,24 +125,151 @@ def relevant_in_holdout(holdout: pd.DataFrame, seen: pd.DataFrame) -> dict[int, 
     return out
 
 
-def users_frame(learner_features: pd.DataFrame) -> pd.DataFrame:
-    """Side information of learners for the models (from the learner feature view)."""
+LEARNER_PROFILE_COLS = [UTC_OFFSET_COL, WEEK_HOURS_COL]
+MENTOR_PROFILE_COLS = [USD_PRICE_COL, LANGUAGES_COL, UTC_OFFSET_COL, WEEK_HOURS_COL]
+
+
+def users_frame(learner_features: pd.DataFrame, profiles: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Side information of learners for the models (the learner feature view, plus `learner_profiles`)."""
     frame = learner_features.rename(columns={"learner_id": USER_COL}).copy()
     frame[TEXT_COL] = (frame["interests_text"].fillna("") + " " + frame["interest_topics"].fillna("")).str.strip()
     frame[CATEGORIES_COL] = frame["interest_topics"].fillna("").str.split()
     for c in USER_NUMERIC:
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(np.float64)
-    return frame[[USER_COL, TEXT_COL, CATEGORIES_COL, *USER_NUMERIC]]
+    columns = [USER_COL, TEXT_COL, CATEGORIES_COL, *USER_NUMERIC]
+    if profiles is not None:
+        frame = frame.merge(profiles[[USER_COL, *LEARNER_PROFILE_COLS]], on=USER_COL, how="left")
+        columns += LEARNER_PROFILE_COLS
+    return frame[columns]
 
 
-def items_frame(mentor_features: pd.DataFrame) -> pd.DataFrame:
-    """Side information of mentors for the models (mentor activity and profile views)."""
+def items_frame(mentor_features: pd.DataFrame, profiles: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Side information of mentors for the models (mentor activity and profile views, plus `mentor_profiles`)."""
     frame = mentor_features.rename(columns={"mentor_id": ITEM_COL}).copy()
     frame[TEXT_COL] = (frame["text"].fillna("") + " " + frame["topics"].fillna("")).str.strip()
     frame[CATEGORIES_COL] = frame["topics"].fillna("").str.split()
     for c in ITEM_NUMERIC:
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype(np.float64)
-    return frame[[ITEM_COL, TEXT_COL, CATEGORIES_COL, *ITEM_NUMERIC]]
+    columns = [ITEM_COL, TEXT_COL, CATEGORIES_COL, *ITEM_NUMERIC]
+    if profiles is not None:
+        frame = frame.merge(profiles[[ITEM_COL, *MENTOR_PROFILE_COLS]], on=ITEM_COL, how="left")
+        columns += MENTOR_PROFILE_COLS
+    return frame[columns]
+
+
+# ------------------------------------------------ profiles and exposures (learning to rank)
+def _utc_offset_hours(zone: str | None, at: pd.Timestamp) -> float:
+    from zoneinfo import ZoneInfo
+
+    try:
+        offset = pd.Timestamp(at).tz_convert(ZoneInfo(str(zone or "UTC"))).utcoffset()
+    except (KeyError, ValueError):  # an unknown zone name
+        return float("nan")
+    return offset.total_seconds() / 3600.0 if offset is not None else 0.0
+
+
+def week_hours(windows: list[tuple[int, str, str]], offset_hours: float) -> list[int]:
+    """The hours of the week (0 = Monday 00:00 UTC .. 167) that weekly local windows (weekday, "HH:MM", "HH:MM") touch."""
+    hours: set[int] = set()
+    if not np.isfinite(offset_hours):
+        offset_hours = 0.0
+    for weekday, start, end in windows:
+        try:
+            h0, m0 = (int(x) for x in str(start)[:5].split(":"))
+            h1, m1 = (int(x) for x in str(end)[:5].split(":"))
+        except ValueError:
+            continue
+        # in hours since Monday 00:00 UTC: every hour the window touches, a part hour included
+        start = int(weekday) * 24 + h0 + m0 / 60.0 - offset_hours
+        end = int(weekday) * 24 + h1 + m1 / 60.0 - offset_hours
+        hours.update(h % HOURS_PER_WEEK for h in range(int(np.floor(start)), int(np.ceil(end))))
+    return sorted(hours)
+
+
+def _json_list(value) -> list:
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    return list(value)
+
+
+def learner_profiles(records: dict[str, pd.DataFrame], at: pd.Timestamp) -> pd.DataFrame:
+    """Per learner: the time zone's UTC offset (at `at`) and the preferred hours of the week (UTC)."""
+    zones = records["user_zones"].rename(columns={"id": USER_COL}) if "user_zones" in records else \
+        pd.DataFrame(columns=[USER_COL, "timezone"])
+    frame = records["learners"].rename(columns={"user_id": USER_COL})
+    frame = frame.merge(zones[[USER_COL, "timezone"]], on=USER_COL, how="left")
+    offsets = {z: _utc_offset_hours(z, at) for z in frame["timezone"].fillna("UTC").unique()}
+    frame[UTC_OFFSET_COL] = frame["timezone"].fillna("UTC").map(offsets).astype(np.float64)
+    slots = frame["preferred_slots"] if "preferred_slots" in frame.columns else pd.Series([[]] * len(frame))
+    frame[WEEK_HOURS_COL] = [
+        week_hours([(s.get("weekday", 0), s.get("start", ""), s.get("end", "")) for s in _json_list(v)
+                    if isinstance(s, dict)], off)
+        for v, off in zip(slots.tolist(), frame[UTC_OFFSET_COL].tolist())]
+    frame[USER_COL] = frame[USER_COL].astype(np.int64)
+    return frame[[USER_COL, *LEARNER_PROFILE_COLS]]
+
+
+def mentor_profiles(records: dict[str, pd.DataFrame], at: pd.Timestamp) -> pd.DataFrame:
+    """Per mentor: price in USD minor units, languages, the time zone's UTC offset and available hours (UTC)."""
+    frame = records["mentors"].rename(columns={"user_id": ITEM_COL}).copy()
+    zone_col = frame["timezone"] if "timezone" in frame.columns else pd.Series("UTC", index=frame.index)
+    offsets = {z: _utc_offset_hours(z, at) for z in zone_col.fillna("UTC").unique()}
+    frame[UTC_OFFSET_COL] = zone_col.fillna("UTC").map(offsets).astype(np.float64)
+    frame[LANGUAGES_COL] = frame["languages"].map(lambda v: [str(x) for x in _json_list(v)]) \
+        if "languages" in frame.columns else [[] for _ in range(len(frame))]
+    price = frame[USD_PRICE_COL] if USD_PRICE_COL in frame.columns else frame["price_minor"]
+    frame[USD_PRICE_COL] = pd.to_numeric(price, errors="coerce").astype(np.float64)
+    rules = records.get("availability")
+    windows: dict[int, list[int]] = {}
+    if rules is not None and len(rules):
+        rule_offsets = {z: _utc_offset_hours(z, at) for z in rules["timezone"].fillna("UTC").unique()}
+        for mentor, group in rules.groupby("mentor_id"):
+            hours: set[int] = set()
+            for weekday, start, end, zone in group[["weekday", "start_time", "end_time", "timezone"]].itertuples(
+                    index=False):
+                hours.update(week_hours([(weekday, start, end)], rule_offsets[zone if zone else "UTC"]))
+            windows[int(mentor)] = sorted(hours)
+    frame[ITEM_COL] = frame[ITEM_COL].astype(np.int64)
+    frame[WEEK_HOURS_COL] = [windows.get(m, []) for m in frame[ITEM_COL].tolist()]
+    return frame[[ITEM_COL, *MENTOR_PROFILE_COLS]]
+
+
+def exposures(events: pd.DataFrame) -> pd.DataFrame:
+    """What each learner was shown, one row per (learner, mentor, time): served recommendations (exposure
+    events, payload `mentor_ids`) and search result pages (search events, payload `results`)."""
+    import json
+
+    rows: list[tuple[int, int, pd.Timestamp]] = []
+    if len(events):
+        shown = events[events["event_type"].astype(str).isin(["exposure", "search"])
+                       & events["user_id"].notna()]
+        for kind, user, when, payload in shown[["event_type", "user_id", "occurred_at", "payload"]].itertuples(
+                index=False):
+            try:
+                data = json.loads(payload) if isinstance(payload, str) else (payload or {})
+            except ValueError:
+                continue
+            mentors = data.get("mentor_ids" if str(kind) == "exposure" else "results") or []
+            rows.extend((int(user), int(m), when) for m in mentors if m is not None)
+    frame = pd.DataFrame(rows, columns=["learner_id", "mentor_id", "event_timestamp"])
+    frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)
+    return frame.drop_duplicates().reset_index(drop=True)
+
+
+def exposure_interactions(shown: pd.DataFrame) -> pd.DataFrame:
+    """Exposures in the models' columns (user, item, timestamp in seconds)."""
+    return pd.DataFrame({
+        USER_COL: shown["learner_id"].astype(np.int64).to_numpy(),
+        ITEM_COL: shown["mentor_id"].astype(np.int64).to_numpy(),
+        TIMESTAMP_COL: (pd.to_datetime(shown["event_timestamp"], utc=True).astype("int64") // 10**9).to_numpy(),
+    })
 
 
 # ------------------------------------------------------------- fit and score
@@ -139,9 +277,11 @@ def load_dataset(paths: dict) -> dict[str, pd.DataFrame]:
     return {name: pd.read_parquet(path) for name, path in paths.items() if str(path).endswith(".parquet")}
 
 
-def _fit(spec: Family, interactions: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame):
+def _fit(spec: Family, interactions: pd.DataFrame, users: pd.DataFrame, items: pd.DataFrame,
+         shown: pd.DataFrame | None = None):
     started = time.perf_counter()
-    model = spec.build().fit(interactions, users=users, items=items)
+    extra = {"exposures": shown} if spec.uses_exposures else {}
+    model = spec.build().fit(interactions, users=users, items=items, **extra)
     return model, time.perf_counter() - started
 
 
@@ -149,14 +289,14 @@ def fit_family(name: str, data: dict[str, pd.DataFrame]):
     """Fit one family on the training interactions (before the cut-off) and side frames; returns (model, seconds)."""
     spec = family(name)
     interactions = data["train_ratings"] if spec.trains_on == "ratings" else data["train_ranking"]
-    return _fit(spec, interactions, data["users"], data["items"])
+    return _fit(spec, interactions, data["users"], data["items"], data.get("train_exposures"))
 
 
 def refit_family(name: str, data: dict[str, pd.DataFrame]):
     """Fit one family on ALL interactions (train + hold-out), side frames as of the newest one; (model, seconds)."""
     spec = family(name)
     interactions = data["all_ratings"] if spec.trains_on == "ratings" else data["all_ranking"]
-    return _fit(spec, interactions, data["users_all"], data["items_all"])
+    return _fit(spec, interactions, data["users_all"], data["items_all"], data.get("all_exposures"))
 
 
 def fit_evaluate_refit(name: str, data: dict[str, pd.DataFrame]) -> dict:

@@ -28,9 +28,13 @@ EVENT_COLUMNS = ["id", "occurred_at", "event_type", "user_id", "mentor_id", "boo
 # table name in the app database -> (snapshot name, columns, JSON columns)
 RECORD_QUERIES: dict[str, tuple[str, list[str], list[str]]] = {
     "mentors": ("mentor_profiles", ["user_id", "headline", "bio", "years_experience", "past_roles", "languages",
-                                    "price_minor", "currency", "session_minutes", "status", "rating_count",
-                                    "rating_sum", "created_at", "updated_at"], ["past_roles", "languages"]),
-    "learners": ("learner_profiles", ["user_id", "interests", "created_at", "updated_at"], []),
+                                    "price_minor", "currency", "price_usd_minor", "session_minutes", "timezone",
+                                    "status", "rating_count", "rating_sum", "created_at", "updated_at"],
+                ["past_roles", "languages"]),
+    "learners": ("learner_profiles", ["user_id", "interests", "preferred_slots", "created_at", "updated_at"],
+                 ["preferred_slots"]),
+    "availability": ("availability_rules", ["mentor_id", "weekday", "start_time", "end_time", "timezone"], []),
+    "user_zones": ("users", ["id", "timezone"], []),
     "topics": ("topics", ["id", "slug", "name", "category"], []),
     "learner_topics": ("learner_topics", ["learner_id", "topic_id"], []),
     "mentor_topics": ("mentor_topics", ["mentor_id", "topic_id"], []),
@@ -39,6 +43,7 @@ RECORD_QUERIES: dict[str, tuple[str, list[str], list[str]]] = {
     "reviews": ("reviews", ["id", "booking_id", "learner_id", "mentor_id", "rating", "hidden", "created_at"], []),
 }
 TIME_COLUMNS = ("occurred_at", "created_at", "updated_at", "starts_at", "ends_at")
+CLOCK_COLUMNS = ("start_time", "end_time")  # times of day (weekly availability), kept as "HH:MM" text
 
 
 def utc_stamp(when: datetime | None = None) -> str:
@@ -78,6 +83,9 @@ def _normalise(frame: pd.DataFrame, json_cols: list[str]) -> pd.DataFrame:
     for c in TIME_COLUMNS:
         if c in frame.columns:
             frame[c] = _to_utc(frame[c])
+    for c in CLOCK_COLUMNS:
+        if c in frame.columns:
+            frame[c] = frame[c].map(lambda v: str(v)[:5] if v is not None else None)
     for c in ("status", "event_type"):
         if c in frame.columns:
             frame[c] = frame[c].astype(str)

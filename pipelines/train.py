@@ -52,19 +52,32 @@ def build_training_data(var_dir: str, online_store: str, redis_url: str, data_ve
     mentor_frame_all = historical_features(store, at_end("mentor_id", mentors),
                                            feature_refs(MENTOR_ACTIVITY) + feature_refs(MENTOR_PROFILE))
 
+    # learning to rank: profile fields the feature views do not carry (time zones, weekly hours, languages, prices
+    # in one currency) and what learners were shown (exposures and search results: the negatives when not booked)
+    from pipelines.offline import load_events, load_records
+
+    records = load_records(var_dir)
+    shown = modelling.exposures(load_events(var_dir, ["occurred_at", "event_type", "user_id", "payload"]))
+    learner_profiles = modelling.learner_profiles(records, cutoff)
+    mentor_profiles = modelling.mentor_profiles(records, cutoff)
+    learner_profiles_all = modelling.learner_profiles(records, trained_until)
+    mentor_profiles_all = modelling.mentor_profiles(records, trained_until)
+
     out = pipeline_dir(var_dir) / "datasets" / data_version
     out.mkdir(parents=True, exist_ok=True)
     frames = {
         "train_ranking": modelling.ranking_interactions(train),
         "train_ratings": modelling.rating_interactions(train),
         "holdout": holdout.reset_index(drop=True),
-        "users": modelling.users_frame(learner_frame),
-        "items": modelling.items_frame(mentor_frame),
+        "users": modelling.users_frame(learner_frame, learner_profiles),
+        "items": modelling.items_frame(mentor_frame, mentor_profiles),
+        "train_exposures": modelling.exposure_interactions(shown[shown["event_timestamp"] < cutoff]),
+        "all_exposures": modelling.exposure_interactions(shown),
         "training_frame": training_frame,
         "all_ranking": modelling.ranking_interactions(labels),
         "all_ratings": modelling.rating_interactions(labels),
-        "users_all": modelling.users_frame(learner_frame_all),
-        "items_all": modelling.items_frame(mentor_frame_all),
+        "users_all": modelling.users_frame(learner_frame_all, learner_profiles_all),
+        "items_all": modelling.items_frame(mentor_frame_all, mentor_profiles_all),
     }
     paths = {}
     for name, frame in frames.items():

@@ -379,6 +379,17 @@ def _co_counts(catalogue: Catalogue, booked: list[int], picked: list[int]) -> np
     return np.where(keys[at] == wanted, values[at], 0)
 
 
+def _model_reasons(model, learner: Learner, catalogue: Catalogue, positions: list[int]) -> list[list] | None:
+    """Reasons from the model itself (e.g. the learning-to-rank family), or None: never an error for the request."""
+    explain_own = getattr(model, "reasons", None)
+    if explain_own is None or not positions:
+        return None
+    try:
+        return explain_own(learner.id, catalogue.mentor_ids[positions].tolist())
+    except Exception:  # noqa: BLE001 - the rule-based reasons instead
+        return None
+
+
 def recommend(model, learner: Learner, catalogue: Catalogue, index: np.ndarray, free_soon: np.ndarray,
               weights: dict, k: int, content_model=None, exclude_booked: bool = False,
               companions: dict | None = None, blend: dict | None = None) -> Ranked:
@@ -402,11 +413,15 @@ def recommend(model, learner: Learner, catalogue: Catalogue, index: np.ndarray, 
         slots = slot[positions].tolist()
     co = co_booking(learner, catalogue, positions)
     booked_topics = _booked_topics(learner, catalogue) if learner.booked else None
+    own = _model_reasons(model, learner, catalogue, positions) if source == "model" else None
     picks = []
     for n, ((pos, score), i) in enumerate(zip(ranked, slots), start=1):
         value = None if raw is None or i < 0 or not math.isfinite(raw[i]) else float(raw[i])
         free = bool(free_soon[i]) if 0 <= i < len(free_soon) else False
-        reason, kind = explain(pos, learner, catalogue, free, source, co.get(pos), booked_topics)
+        if own and own[n - 1]:  # the model's strongest feature for this pick, in its words
+            reason, kind = own[n - 1][0].text, f"model:{own[n - 1][0].feature}"
+        else:
+            reason, kind = explain(pos, learner, catalogue, free, source, co.get(pos), booked_topics)
         picks.append(Pick(mentor_id=int(catalogue.mentor_ids[pos]), position=n, score=round(score, 6),
                           model_score=value, reason=reason, reason_kind=kind))
     return Ranked(picks=picks, source=source if model is not None or source != "model" else "popularity",

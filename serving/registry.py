@@ -62,6 +62,14 @@ class LoadedModel:
         index[inside] = self._lookup[ids[inside]]
         return np.append(full, np.nan)[index]
 
+    def reasons(self, learner_id: int, mentor_ids) -> list[list] | None:
+        """The model's own reasons for these picks, strongest first (models that explain themselves: the
+        learning-to-rank family's per-feature contributions); None when the model has none for this learner."""
+        explain = getattr(self.recommender, "reasons", None)
+        if explain is None or learner_id not in self._users:
+            return None
+        return explain(learner_id, [int(m) for m in mentor_ids])
+
     def text_scores(self, text: str, mentor_ids: np.ndarray) -> np.ndarray | None:
         """Content similarity of free text to these mentors (content models only)."""
         if self._text_scores is None or not text.strip():

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from experiments.cli import recsys
-from experiments.recsys_benchmark import format_table, model_specs, run_benchmark
+from experiments.recsys_benchmark import default_model_names, format_table, model_specs, run_benchmark
 from experiments.tuning import validation_split
 
 N_USERS, N_ITEMS = 30, 24
@@ -74,7 +74,15 @@ def test_run_benchmark_rejects_unknown_models(tiny_movielens):
 
 def test_every_default_model_has_a_spec():
     specs = model_specs()
-    assert {"neural-hybrid", "blend", "ease", "peer-svd", "peer-knn-baseline-item"} <= set(specs)
+    assert {"neural-hybrid", "blend", "ease", "ltr", "peer-svd", "peer-knn-baseline-item"} <= set(specs)
+    assert "ltr" in default_model_names()
+
+
+def test_learning_to_rank_runs_in_the_harness(tiny_movielens):
+    result = run_benchmark(tiny_movielens, folds=[1], models=["ltr", "peer-popularity"], progress=False)
+    ltr = result["models"]["ltr"]
+    assert ltr["rmse"] is None and ltr["ndcg_at_10"] is not None  # a ranker: scored on the top-N task only
+    assert ltr["precision_at_10"] > result["models"]["peer-popularity"]["precision_at_10"]
 
 
 def test_cli_runs_a_subset_and_prints_the_table(tiny_movielens, tmp_path):

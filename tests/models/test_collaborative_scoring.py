@@ -23,5 +23,5 @@ def test_score_batch_of_every_item_matches_the_base_class(factory, interactions,
     bias, factors_t = model._aligned_items()
     est = (model.trainset_.global_mean + model.algo_.bu[iu][:, None]) + bias[None, :]
     est += model._user_factors()[iu] @ factors_t
-    np.testing.assert_array_equal(model.score_batch(iter([1])), np.clip(est, *model.rating_scale))
+    np.testing.assert_array_equal(model.score_batch(iter([1])), np.clip(est, *model.rating_scale_))
     np.testing.assert_array_equal(model.score_batch([1], [3, 1, 77]), Recommender.score_batch(model, [1], [3, 1, 77]))
