@@ -30,6 +30,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -208,11 +209,14 @@ def _mix(count: int, learner_ids: list[int], topics: list[str], seed: int = 3) -
 
 
 def _start(command: list[str], env: dict, health: str, timeout: float = 240.0) -> subprocess.Popen:
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # the server's log goes to a file: a pipe nobody reads would fill up and stop a server that logs errors
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise click.ClickException("a bench server died: " + process.stderr.read().decode()[-2000:])
+            log.seek(0)
+            raise click.ClickException("a bench server died: " + log.read().decode(errors="replace")[-2000:])
         try:
             with urllib.request.urlopen(health, timeout=2) as response:
                 if response.status == 200:

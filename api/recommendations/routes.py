@@ -111,7 +111,8 @@ def api_recommendations():
                              "reason": item["reason"], "reason_kind": item["reason_kind"],
                              "click_url": item["click_url"]} for item in items],
         # past mentors the learner rated well: never in "recommendations" (the candidate rule), listed here
-        "book_again": [{**item["card"].as_dict(), "your_rating": item["your_rating"], "reason": item["reason"]}
+        "book_again": [{**item["card"].as_dict(), "your_rating": item["your_rating"], "reason": item["reason"],
+                        "url": item["url"]}
                        for item in _book_again(result, filters.currency)],
         "exposure_id": result.exposure_id, "model_version": result.model_version, "arm": result.arm,
         "ranking": result.source, "fallback": result.fallback, "k": k, "currency": filters.currency,

@@ -18,7 +18,10 @@ from flask_login import LoginManager
 from api.settings import Settings
 
 # pages of the web tier that the API links to (click-through), built here but served there
-WEB_LINKS = {"recommendations.click": "/recommendations/go/<int:exposure_id>/<int:mentor_id>"}
+# the web tier's pages that the JSON links to (built here, served there); tests/api/recommendations/test_service.py
+# checks each rule against the full app's
+WEB_LINKS = {"recommendations.click": "/recommendations/go/<int:exposure_id>/<int:mentor_id>",
+             "search.preview_page": "/mentors/<int:mentor_id>/preview"}
 
 
 def create_service(settings: Settings | None = None) -> Flask:

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 
 from api.auth.principals import directory_for
 from api.extensions import db
+from api.recommendations.service import WEB_LINKS
 from api.tables import User
 from tests.conftest import eventually
 from tests.api.search.discovery_helpers import build_world
@@ -119,3 +120,22 @@ def test_the_principal_query_survives_a_dropped_connection(service, world):
             connection.close()
         assert reader.rows(world.learner) == expected != []
         assert reader.local.connection is not connection
+
+
+def test_the_tier_links_book_again_like_the_full_app(app, service, world):
+    """A learner who rated a past mentor well gets the "Book again" row from the tier too, linked to the web
+    tier's profile page (the tier builds that link without serving it)."""
+    from api.tables import Booking, Review
+
+    with app.app_context():
+        booking = db.session.scalars(sa.select(Booking).where(Booking.learner_id == world.learner,
+                                                              Booking.mentor_id == world.ada)).first()
+        db.session.add(Review(booking_id=booking.id, learner_id=world.learner, mentor_id=world.ada, rating=5))
+        db.session.commit()
+    ours = _client(service, world.learner).get("/api/v1/recommendations?k=3")
+    full = _client(app, world.learner).get("/api/v1/recommendations?k=3")
+    assert ours.status_code == full.status_code == 200, ours.get_data(as_text=True)
+    assert ours.get_json()["book_again"] == full.get_json()["book_again"]
+    assert [b["url"] for b in ours.get_json()["book_again"]] == [f"/mentors/{world.ada}/preview"]
+    for endpoint, rule in WEB_LINKS.items():  # the same address as the page it stands for
+        assert rule in {r.rule for r in app.url_map.iter_rules(endpoint)}, endpoint
