@@ -81,8 +81,8 @@ MACHINE_TIME = {  # these measure the machine, not the business: they stay on th
     "api/admin/modelsettings.py": "the retraining log's file name",
     "pipelines/offline.py": "partition file names and how long the export waits for ids that commit late",
     "api/bookings/calendar_sync.py": "OAuth token expiry, which Google's client checks against the machine's clock",
-    "api/search/bench.py": "benchmarks seed for a server process that runs on the system clock",
-    "api/recommendations/bench.py": "benchmarks seed for a server process that runs on the system clock",
+    "api/benchmarks/search.py": "benchmarks seed for a server process that runs on the system clock",
+    "api/benchmarks/serving.py": "benchmarks seed for a server process that runs on the system clock",
 }
 
 

@@ -2,7 +2,7 @@
 
 The blueprint's registration installs the search blend (`api.search.ranking.set_personal_scorer`), the
 booking attribution listener and a `recommendations_section()` template helper that the learner's home
-page and the search page call. `bench.serving` is the `mentorhub bench serving` command.
+page and the search page call. `api.benchmarks.serving` is the `mentorhub bench serving` command.
 """
 from apiflask import APIBlueprint
 from flask import Blueprint

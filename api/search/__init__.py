@@ -1,7 +1,7 @@
 """Mentor discovery: the search page and API, the profile preview, and the one query layer (FTS5 / tsvector).
 
 Pages: GET /mentors (search), GET /mentors/<id>/preview. API: GET /api/v1/mentors,
-GET /api/v1/mentors/<id>/preview, GET /api/v1/mentors/<id>/reviews. `bench.search` is the
+GET /api/v1/mentors/<id>/preview, GET /api/v1/mentors/<id>/reviews. `api.benchmarks.search` is the
 `mentorhub bench search` command.
 """
 from apiflask import APIBlueprint

@@ -200,7 +200,7 @@ def test_a_second_server_on_a_busy_port_refuses_to_start(tmp_path):
     import os
     import socket
 
-    from api.benchmarks import free_port
+    from api.benchmarks.common import free_port
 
     port = free_port()
     with socket.socket() as first:  # a running server's socket, as eventlet makes it

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from api.benchmarks import free_port
-from api.chat.bench import session_cookie_for
+from api.benchmarks.chat import session_cookie_for
+from api.benchmarks.common import free_port
 from tests.conftest import ENV_SETTINGS, make_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

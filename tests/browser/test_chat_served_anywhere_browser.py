@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from api.chat.bench import USER_AGENT, prepare, start_workers
+from api.benchmarks.chat import USER_AGENT, prepare, start_workers
 from tests.conftest import make_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -27,7 +27,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
-from api.benchmarks import free_port
+from api.benchmarks.common import free_port
 from api.notify import read_outbox
 from tests.conftest import eventually, make_settings
 

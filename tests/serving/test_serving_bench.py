@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 
 def test_bench_serving_runs_both_servers_and_writes_the_figures(tmp_path):
-    from api.recommendations.bench import serving
+    from api.benchmarks.serving import serving
 
     out = tmp_path / "serving.json"
     result = CliRunner().invoke(serving, ["--learners", "300", "--mentors", "60", "--requests", "120",

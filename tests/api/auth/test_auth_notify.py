@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from api.benchmarks import free_port
+from api.benchmarks.common import free_port
 from tests.api.auth.accounts_helpers import JsonClient, last_code, last_link, outbox
 
 # Nothing here depends on the database engine: these tests run on SQLite only.

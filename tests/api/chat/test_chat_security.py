@@ -14,7 +14,7 @@ import time
 import pytest
 import requests
 
-from api.chat.bench import USER_AGENT, prepare, session_cookie_for, start_workers
+from api.benchmarks.chat import USER_AGENT, prepare, session_cookie_for, start_workers
 from tests.api.chat.test_cluster import Listener
 from tests.conftest import eventually, make_settings
 

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 import socketio
 
-from api.chat.bench import USER_AGENT, prepare, start_workers
+from api.benchmarks.chat import USER_AGENT, prepare, start_workers
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow

@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 
 import click
 
-from api.benchmarks import free_port, percentile, tree_cpu_seconds
+from api.benchmarks.common import free_port, percentile, tree_cpu_seconds
 
 UTC = timezone.utc
 BENCH_DB = "mentorhub_bench_search"

@@ -40,8 +40,8 @@ from urllib.parse import urlencode
 
 import click
 
-from api.benchmarks import free_port, percentile, tree_cpu_seconds
-from api.search.bench import _chunks, _postgres_url, build_free_slots, seed as seed_search_world
+from api.benchmarks.common import free_port, percentile, tree_cpu_seconds
+from api.benchmarks.search import _chunks, _postgres_url, build_free_slots, seed as seed_search_world
 
 UTC = timezone.utc
 SECRET = secrets.token_urlsafe(48)  # production profile: a strong key, made per run

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from api.benchmarks import percentile
+from api.benchmarks.common import percentile
 
 BENCH_DB = "mentorhub_bench_admin"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"

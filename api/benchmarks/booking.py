@@ -27,7 +27,7 @@ from pathlib import Path
 
 import click
 
-from api.benchmarks import free_port, tree_cpu_seconds
+from api.benchmarks.common import free_port, tree_cpu_seconds
 
 USER_AGENT = "mentorhub-bench/1.0"
 SERVER_WORKERS = 4  # PostgreSQL: gunicorn gthread worker processes (2 cores; requests also wait on the database)

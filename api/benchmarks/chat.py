@@ -2,7 +2,7 @@
 
 It makes a scratch database (PostgreSQL when reachable, else SQLite) with one user per client,
 signs each client a session cookie with the servers' secret (a bench-only key), starts the
-workers as `python -m api.server`, and runs the clients in a few processes (`api.chat.bench_clients`):
+workers as `python -m api.server`, and runs the clients in a few processes (`api.benchmarks.chat_clients`):
 they connect to the workers in turn, join one room and send messages at the given rate through
 the same `send` event the web client uses. Every client records every message it receives (each
 message of each `messages` batch); a message sent at t0 and received at t1 counts (t1 - t0)
@@ -27,9 +27,8 @@ from pathlib import Path
 
 import click
 
-from api.benchmarks import free_port
-
-from api.chat.bench_clients import ROOM, Share, Tally, client_process
+from api.benchmarks.chat_clients import ROOM, Share, Tally, client_process
+from api.benchmarks.common import free_port
 from api.settings import PROJECT_ROOT, Settings
 
 USER_AGENT = "mentorhub-chat-bench/1"
