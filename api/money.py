@@ -75,11 +75,6 @@ def fx_rates() -> dict[str, Decimal]:
     return rates
 
 
-def forget_rates() -> None:
-    """Read the rates again on the next conversion (after the admin changes them)."""
-    g.pop("_mentorhub_fx_rates", None)
-
-
 def rates_key() -> tuple:
     """The rates as a hashable value (part of cache keys of anything built from them)."""
     return tuple(sorted((code, str(rate)) for code, rate in fx_rates().items()))

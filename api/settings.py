@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     profile: Literal["development", "testing", "production"] = Field(
         "development", validation_alias="MENTORHUB_PROFILE"
     )
-    # empty (or the old built-in value): development and testing make a random key once and keep it in
+    # empty (or a well-known placeholder, api.secret_key.BUILT_IN_KEYS): development and testing make a random key once and keep it in
     # var_dir/secret_key; production refuses to start without a strong one (api.secret_key)
     secret_key: str = ""
     var_dir: Path = DEFAULT_VAR_DIR
@@ -124,7 +124,7 @@ class Settings(BaseSettings):
     booking_slot_step_minutes: int = 0  # distance between offered start times; 0: the session length
     booking_answer_hours: int = 48  # a request not answered in this time (or by its start) expires
     booking_cancel_cutoff_hours: int = 24  # later learner cancellations are "late" (see the policy)
-    booking_late_cancel_refund_percent: int = 50  # refund for a late learner cancellation (issue 6: 50 %); ModelSetting "payments.refund_policy" overrides
+    booking_late_cancel_refund_percent: int = 50  # refund, in percent, for a late learner cancellation; ModelSetting "payments.refund_policy" overrides
     booking_reminder_minutes: list[int] = [24 * 60, 60]  # reminders this long before an accepted session
     booking_complete_after_hours: int = 24  # an accepted session is marked completed this long after its end
     # periodic jobs (api/scheduler.py): the served process runs them this often, one server at a time (a database

@@ -100,7 +100,7 @@ def _late_specs() -> list[ModelSpec]:
     ]
 
 
-# Hyperparameters tuned on a split of u1.base only (never on the .test files); see experiments/tuning.py.
+# Hyperparameters chosen on a validation split of u1.base only (never on the .test files).
 EASE_L2 = 500.0
 RP3BETA_PARAMS: dict[str, Any] = {"alpha": 1.0, "beta": 0.5, "k_neighbors": 200}
 

@@ -4,7 +4,6 @@ USER_COL = "user_id"
 ITEM_COL = "item_id"
 RATING_COL = "rating"
 TIMESTAMP_COL = "timestamp"
-PREDICTION_COL = "prediction"
 
 # Side-information columns (items and users frames).
 CATEGORIES_COL = "categories"  # list of category / topic / genre names per item (or user interests)

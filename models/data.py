@@ -111,11 +111,3 @@ def load_interactions_parquet(path: str | Path) -> pd.DataFrame:
         frame[TIMESTAMP_COL] = 0
     ordered = list(INTERACTION_COLUMNS) + [c for c in frame.columns if c not in INTERACTION_COLUMNS]
     return frame[ordered]
-
-
-def binarize(interactions: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
-    """Keep interactions (optionally only those rated >= threshold) with rating set to 1."""
-    frame = interactions if threshold is None else interactions[interactions[RATING_COL] >= threshold]
-    frame = frame.copy()
-    frame[RATING_COL] = 1.0
-    return frame

@@ -256,9 +256,3 @@ def write_table(frame: pd.DataFrame, path: Path) -> Path:
     frame.to_parquet(tmp, index=False)
     tmp.replace(path)
     return path
-
-
-def numeric_summary(frame: pd.DataFrame) -> dict:
-    """Row count and mean of numeric columns (for logs)."""
-    nums = frame.select_dtypes(include=[np.number])
-    return {"rows": int(len(frame)), **{c: float(nums[c].mean()) for c in nums.columns[:6] if len(nums)}}

@@ -153,7 +153,6 @@ def _percentile_of_keys(keys: np.ndarray) -> np.ndarray:
 # is served alone.
 FAMILY_SLOTS = {"content-tfidf": "content", "knn-baseline": "collaborative", "svd": "collaborative",
                 "ease": "collaborative", "neural-hybrid": "neural"}
-BLEND_SLOTS = ("content", "collaborative", "neural")
 DEFAULT_BLEND = {"content": 0.3, "collaborative": 0.5, "neural": 0.2}  # the admin's setting before any change
 
 

@@ -23,14 +23,10 @@ def require_user() -> User:
 
 
 def require_verified(user: User) -> User:
-    """The accounts feature's rule (e-mail, and phone when required) where present, else a verified e-mail."""
-    try:
-        from api.auth.accounts import is_verified
-    except ImportError:  # accounts not merged yet
-        verified = user.email_verified_at is not None
-    else:
-        verified = is_verified(user)
-    if not verified:
+    """The accounts feature's rule: a verified e-mail address, and a verified phone number when required."""
+    from api.auth.accounts import is_verified
+
+    if not is_verified(user):
         raise BookingError(403, "Please verify your account (e-mail address and phone number) before booking.",
                            "account")
     return user

@@ -1,7 +1,7 @@
 """Telling people about their bookings: an in-app notification row and an e-mail in the outbox file.
 
-The e-mail goes through `send_outbox_email`, a stand-in for api.notify (built by accounts) to be merged:
-it appends one JSON line to settings.outbox_path, in the same shape as api.notify.outbox.
+The e-mail goes through `send_outbox_email`, which appends one JSON line to settings.outbox_path, in the same
+shape as api.notify.outbox.
 """
 from __future__ import annotations
 

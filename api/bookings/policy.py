@@ -1,6 +1,6 @@
 """Booking rules: each mentor's slot policy, the cancellation policy, and the hook payments listens on.
 
-Payments (a later issue) turns cancellations into refunds by registering a listener:
+Payments turns cancellations into refunds by registering a listener (api.payments.service.on_booking_transition):
 
     from api.bookings.policy import on_transition
 

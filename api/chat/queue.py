@@ -278,9 +278,6 @@ class ChatEmitter:
     def to_room(self, room_id: int, event: str, data: Any) -> None:
         self.emit(event, data, to=room_key(room_id))
 
-    def to_user(self, user_id: int, event: str, data: Any) -> None:
-        self.emit(event, data, to=user_key(user_id))
-
     def message(self, payload: dict) -> None:
         """Broadcast a stored message (the output of `serialize_message` with its room) to its room."""
         self.to_room(payload["room_id"], MESSAGES_EVENT, messages_event(payload["room_id"], payload["room"], [payload]))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -19,7 +18,6 @@ from api.tables.chat import ModerationAction, topic_room_slug
 logger = logging.getLogger("mentorhub.chat")
 
 GENERAL_SLUG = "general"
-DIRECT_SLUG = re.compile(r"^dm-(\d+)-(\d+)$")
 
 
 class ChatError(Exception):
@@ -38,7 +36,7 @@ def _settings():
 def ensure_public_rooms() -> list[ChatRoom]:
     """The general room and one room per topic (found by its topic), created on first use; general first, then by name.
 
-    Duplicate rooms of a topic (older versions of the seeder named them differently) are merged first.
+    Duplicate rooms of a topic (rooms a seeder made under other names) are merged first.
     """
     public = list(db.session.scalars(select(ChatRoom).where(ChatRoom.kind == "public")))
     topic_ids = [room.topic_id for room in public if room.topic_id is not None]

@@ -88,12 +88,6 @@ class World:
     def counts(self) -> dict[str, int]:
         return {name: len(self.rows[name]) for name in TABLE_ORDER}
 
-    def taste_of(self, learner_id: int) -> dict[str, float]:
-        """A learner's hidden topic interests, slug -> weight, largest first."""
-        row = self.tastes[self.learner_ids.index(learner_id)]
-        order = np.argsort(-row, kind="stable")
-        return {self.topic_slugs[i]: float(row[i]) for i in order}
-
     def top_topic_id(self, learner_id: int) -> int:
         row = self.tastes[self.learner_ids.index(learner_id)]
         return self.topic_ids[int(np.argmax(row))]

@@ -41,10 +41,6 @@ WINDOW = re.compile(r"^(?P<day>[A-Za-z]+|\d)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?
 SESSION_LIMITS = (15, 240)  # minutes, as the database's check on mentor profiles
 
 
-class _Bad(Exception):
-    """Stops checking a row once a problem makes the rest meaningless (the problem is already recorded)."""
-
-
 @dataclass
 class Plan:
     """What the import will write, and what it found already there; `bad` holds the rows it will not write."""

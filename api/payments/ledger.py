@@ -61,20 +61,6 @@ def book_settlement(payment: Payment, at: datetime) -> int:
     return pending
 
 
-def record_payout(mentor_id: int, amount_minor: int, currency: str, reference: str, at: datetime) -> None:
-    """A payout to the mentor (made outside MentorHub) moves money from available to paid out (caller commits)."""
-    if amount_minor <= 0:
-        raise ValueError("a payout must be positive")
-    available = mentor_balances(mentor_id).get(currency.upper(), {}).get("available", 0)
-    if amount_minor > available:
-        raise ValueError("a payout cannot exceed what is available")
-    for account, amount, suffix in (("mentor_available", -amount_minor, "out"), ("mentor_paid_out", amount_minor, "in")):
-        db.session.add(LedgerEntry(entry_key=f"payout:{reference}:{suffix}", account=account, amount_minor=amount,
-                                   currency=currency.upper(), mentor_id=mentor_id, memo=f"Payout {reference}"[:200],
-                                   created_at=at))
-    db.session.flush()
-
-
 def mentor_balances(mentor_id: int) -> dict[str, dict[str, int]]:
     """{currency: {"pending", "available", "paid_out"}} for a mentor."""
     rows = db.session.execute(select(LedgerEntry.currency, LedgerEntry.account, func.sum(LedgerEntry.amount_minor))
@@ -125,12 +111,6 @@ def mentor_entries_in(mentor_id: int, currency: str, limit: int = 100) -> list[d
                                           charged),
              "currency": currency, "booked_minor": entry.amount_minor, "booked_currency": entry.currency}
             for entry, list_price, list_currency, charged in _mentor_rows(mentor_id, limit)]
-
-
-def mentor_entries(mentor_id: int, limit: int = 100) -> list[LedgerEntry]:
-    return list(db.session.scalars(select(LedgerEntry).where(LedgerEntry.mentor_id == mentor_id,
-                                                             LedgerEntry.account.in_(MENTOR_ACCOUNTS))
-                                   .order_by(LedgerEntry.id.desc()).limit(limit)))
 
 
 REVENUE_KINDS = {"learner_payments": "gross", "platform_fees": "fee", "refunds": "refund"}

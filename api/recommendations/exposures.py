@@ -110,9 +110,6 @@ class ExposureWriter:
                 self._cond.notify()  # a woken thread costs the request a switch of the interpreter lock
         return row["id"]
 
-    def is_pending(self, event_id: int) -> bool:
-        return event_id in self._pending_ids
-
     def pending(self) -> int:
         return len(self._queue)
 

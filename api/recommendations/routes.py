@@ -70,7 +70,7 @@ def _k(args) -> int:
 
 def _items(result: engine.Recommendations, currency: str) -> list[dict]:
     cards = engine.cards([p.mentor_id for p in result.picks], currency)
-    # one URL built, the mentor id put in per item (url_for per item was a tenth of the request)
+    # one URL built, the mentor id put in per item (a url_for per item costs about a tenth of the request)
     click_url = url_for("recommendations.click", exposure_id=result.exposure_id or 0, mentor_id=0)[:-1]
     items = []
     for pick in result.picks:

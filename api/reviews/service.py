@@ -73,10 +73,6 @@ def _booking(booking_id: int) -> Booking:
     return booking
 
 
-def can_review(booking: Booking, user) -> bool:
-    return bool(user and booking.learner_id == user.id and booking.status == BookingStatus.COMPLETED)
-
-
 def review_of_booking(booking_id: int) -> Review | None:
     return db.session.scalar(sa.select(Review).where(Review.booking_id == booking_id))
 
@@ -198,10 +194,6 @@ def set_hidden(review_id: int, admin: User, hidden: bool = True, now: datetime |
     db.session.commit()
     db.session.refresh(review)
     return review
-
-
-def hide_review(review_id: int, admin: User, now: datetime | None = None) -> Review:
-    return set_hidden(review_id, admin, True, now)
 
 
 def reported_reviews(limit: int = 100) -> list[Review]:

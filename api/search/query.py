@@ -24,8 +24,6 @@ from api.money import rates_key, sql_convert
 from api.search.currency import convert_minor, factor
 from api.search.filters import EXPERIENCE_LEVELS, SearchFilters
 from api.tables import (
-    Booking,
-    BookingStatus,
     Certification,
     MentorProfile,
     MentorStatus,
@@ -212,10 +210,6 @@ def _cached(key: tuple, build):
     return hit
 
 
-def clear_statement_cache() -> None:
-    _statement_cache.clear()
-
-
 def _price_expr(currency: str, engine_dialect: str):
     """The mentor's price in the learner's currency, minor units: money.convert's exact rule, in SQL."""
     return sql_convert(MentorProfile.price_minor, MentorProfile.currency, currency, engine_dialect)
@@ -388,10 +382,6 @@ def _topic_ids_column(mentor_id_column):
     else:
         agg = sa.func.group_concat(mentor_topics.c.topic_id, ",")
     return inner.with_only_columns(agg).scalar_subquery()
-
-
-CARD_COLUMNS = ("full_name", "headline", "price_minor", "currency", "rating_sum", "rating_count", "bayes_score",
-                "years_experience", "languages", "session_minutes", "picture_path", "completed_90d")
 
 
 def _card_columns(mentor_id_column):
@@ -572,17 +562,6 @@ def load_cards(mentor_ids: list[int], currency: str, now: datetime | None = None
                         .where(MentorProfile.user_id.in_(sa.bindparam("p_ids", expanding=True))))
     rows = {row.user_id: row for row in _execute(statement, {"p_ids": list(mentor_ids)})}
     return [_card(rows[mentor_id], currency) for mentor_id in mentor_ids if mentor_id in rows]
-
-
-def recent_sessions(mentor_ids: list[int], now: datetime) -> dict[int, int]:
-    """Completed sessions per mentor in the popularity window (exact, from the bookings)."""
-    since = now - timedelta(days=_settings().search_popularity_days)
-    rows = db.session.execute(
-        sa.select(Booking.mentor_id, sa.func.count())
-        .where(Booking.mentor_id.in_(mentor_ids), Booking.status == BookingStatus.COMPLETED,
-               Booking.ends_at >= since, Booking.ends_at <= now)
-        .group_by(Booking.mentor_id))
-    return {mentor_id: count for mentor_id, count in rows}
 
 
 # ---------------------------------------------------------------- profile preview

@@ -1,8 +1,8 @@
-"""The relevance hook: where the serving layer will blend personal recommendation scores into search.
+"""The relevance hook: where the recommendation tier blends personal recommendation scores into search.
 
-Today `personal_scores` returns None (no personalisation) and relevance is text match times the
-mentor's Bayesian rating. When `serving` lands it registers a scorer with `set_personal_scorer`;
-`api.search.query` then blends `base + SEARCH_PERSONAL_BLEND_WEIGHT * personal` over the best
+Without a scorer `personal_scores` returns None (no personalisation) and relevance is text match times
+the mentor's Bayesian rating. The recommendations blueprint registers a scorer with `set_personal_scorer`
+when it is installed; `api.search.query` then blends `base + SEARCH_PERSONAL_BLEND_WEIGHT * personal` over the best
 candidates (see `query.PERSONAL_CANDIDATES`) for learners who are logged in.
 """
 from __future__ import annotations

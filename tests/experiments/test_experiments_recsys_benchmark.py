@@ -8,7 +8,6 @@ from click.testing import CliRunner
 
 from experiments.cli import recsys
 from experiments.recsys_benchmark import default_model_names, format_table, model_specs, run_benchmark
-from experiments.tuning import validation_split
 
 N_USERS, N_ITEMS = 30, 24
 FAST_MODELS = ["peer-baseline-only", "peer-svd", "peer-popularity", "peer-item-knn-cosine", "ease"]
@@ -115,13 +114,3 @@ def test_hybrid_models_run_in_the_harness(tiny_movielens):
     result = run_benchmark(tiny_movielens, folds=[1], models=["neural-hybrid", "ease-x-svdpp"], progress=False)
     assert result["models"]["neural-hybrid"]["rmse"] is not None
     assert result["models"]["ease-x-svdpp"]["ndcg_at_10"] is not None
-
-
-def test_validation_split_never_touches_test_and_is_reproducible(tiny_movielens):
-    from models.data import load_movielens_fold
-
-    train, _ = load_movielens_fold(tiny_movielens, 1)
-    a_train, a_valid = validation_split(train, 0.25, seed=1)
-    b_train, b_valid = validation_split(train, 0.25, seed=1)
-    assert len(a_train) + len(a_valid) == len(train)
-    assert a_valid.equals(b_valid)
