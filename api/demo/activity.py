@@ -216,6 +216,12 @@ class _ActivityMixin:
         b.accepted_at = accepted_at
         if forced:
             return
+        if self._after_acceptance(b, accepted_at):
+            self._ratings(b, learner, mentor)
+
+    def _after_acceptance(self, b: _Booking, accepted_at: int) -> bool:
+        """Cancelled (by either side, with a refund), a no-show, or completed; True when completed before now."""
+        rng = self.rng
         r = rng.random()
         if r < 0.06:
             when = int(rng.uniform(accepted_at, b.starts))
@@ -224,44 +230,52 @@ class _ActivityMixin:
                 full = b.starts - when >= 24 * HOUR
                 b.refund = (when, b.price_minor if full else b.price_minor // 2,
                             "Cancelled by learner" + ("" if full else " (less than 24 h notice)"))
-            return
+            return False
         if r < 0.08:
             when = int(rng.uniform(accepted_at, b.starts))
             if self._transition(b, when, "cancelled_by_mentor", "mentor", self._pick(cat.MENTOR_CANCEL_REASONS)):
                 b.refund = (when, b.price_minor, "Cancelled by mentor")
-            return
+            return False
         if r < 0.11:
             self._transition(b, b.starts + 20 * 60, "no_show", "mentor", "Learner did not join")
-            return
-        if not self._transition(b, b.ends, "completed", "system"):
-            return
+            return False
+        return self._transition(b, b.ends, "completed", "system")
+
+    def _ratings(self, b: _Booking, learner: _Learner, mentor: _Mentor) -> None:
+        """After a completed session: the learner's review of the mentor (often), the mentor's rating of the learner."""
+        rng = self.rng
         demo = learner.index == 0
         if demo or rng.random() < 0.75:
-            match = self.tastes[learner.index, b.topic] / self.tastes[learner.index].max()
-            latent = 0.8 + 3.4 * mentor.quality + 1.0 * match + rng.normal(0, 0.55)
-            rating = int(np.clip(round(latent), 1, 5))
-            when = b.ends + int(rng.uniform(0.2, 72) * HOUR)
-            if when < self.now:
-                text = ""
-                if demo or rng.random() < 0.6:
-                    text = self._pick(cat.REVIEW_TEXTS[rating]).format(first=mentor.first,
-                                                                      topic=self.topic_names[b.topic])
-                reply_at = when + int(rng.uniform(2, 48) * HOUR)
-                reply = self._pick(cat.MENTOR_REPLIES) if text and rng.random() < 0.2 and reply_at < self.now else None
-                self.reviews.append({"booking_id": b.id, "learner_id": learner.user_id, "mentor_id": mentor.user_id,
-                                     "rating": rating, "text": text, "mentor_reply": reply,
-                                     "replied_at": _dt(reply_at) if reply else None, "hidden": False,
-                                     "reported_count": 0, "created_at": _dt(when),
-                                     "updated_at": _dt(reply_at if reply else when)})
-                self._event(when, "rating", learner.user_id, mentor.user_id, b.id, rating=rating,
-                            topic=self.topic_slugs[b.topic], has_text=bool(text))
-                heapq.heappush(self.pending_ratings, (when, b.id, mentor.index, rating, learner.index))
+            self._review(b, learner, mentor, demo)
         if rng.random() < 0.5:
             when = b.ends + int(rng.uniform(0.2, 24) * HOUR)
             if when < self.now:
                 self.rows["learner_ratings"].append({
                     "id": len(self.rows["learner_ratings"]) + 1, "booking_id": b.id, "learner_id": learner.user_id,
                     "rating": int(self._pick((3, 4, 4, 5, 5, 5))), "created_at": _dt(when)})
+
+    def _review(self, b: _Booking, learner: _Learner, mentor: _Mentor, demo: bool) -> None:
+        """A rating from the mentor's hidden quality and the learner's taste for the topic, sometimes with text."""
+        rng = self.rng
+        match = self.tastes[learner.index, b.topic] / self.tastes[learner.index].max()
+        latent = 0.8 + 3.4 * mentor.quality + 1.0 * match + rng.normal(0, 0.55)
+        rating = int(np.clip(round(latent), 1, 5))
+        when = b.ends + int(rng.uniform(0.2, 72) * HOUR)
+        if when >= self.now:
+            return
+        text = ""
+        if demo or rng.random() < 0.6:
+            text = self._pick(cat.REVIEW_TEXTS[rating]).format(first=mentor.first, topic=self.topic_names[b.topic])
+        reply_at = when + int(rng.uniform(2, 48) * HOUR)
+        reply = self._pick(cat.MENTOR_REPLIES) if text and rng.random() < 0.2 and reply_at < self.now else None
+        self.reviews.append({"booking_id": b.id, "learner_id": learner.user_id, "mentor_id": mentor.user_id,
+                             "rating": rating, "text": text, "mentor_reply": reply,
+                             "replied_at": _dt(reply_at) if reply else None, "hidden": False,
+                             "reported_count": 0, "created_at": _dt(when),
+                             "updated_at": _dt(reply_at if reply else when)})
+        self._event(when, "rating", learner.user_id, mentor.user_id, b.id, rating=rating,
+                    topic=self.topic_slugs[b.topic], has_text=bool(text))
+        heapq.heappush(self.pending_ratings, (when, b.id, mentor.index, rating, learner.index))
 
     def _demo_guarantees(self) -> None:
         """The demo learner has an upcoming booking; the demo mentor has a request to answer."""
