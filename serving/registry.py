@@ -19,9 +19,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from models.constants import REGISTERED_MODEL_NAME
+
 logger = logging.getLogger(__name__)
 
-MODEL_NAME = "mentorhub-recommender"  # the name pipelines.train registers under
+MODEL_NAME = REGISTERED_MODEL_NAME  # the name pipelines.train registers under
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 CONTENT_FAMILY = "content-tfidf"  # the cold-start model: scores a new learner's interests text
