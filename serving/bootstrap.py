@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from models.aliases import move_alias
 from models.families import build
 from serving.registry import CHALLENGER, CHAMPION, MODEL_NAME
 
@@ -52,5 +53,5 @@ def register(model, family: str, tracking_uri: str, artifact_dir: Path, model_na
     client.set_model_version_tag(model_name, version, "family", family)
     client.set_model_version_tag(model_name, version, "data_version", data_version)
     for alias in aliases:
-        client.set_registered_model_alias(model_name, alias, version)
+        move_alias(client, alias, version, model_name)
     return version
