@@ -14,6 +14,8 @@ INTERACTION_COLUMNS = (USER_COL, ITEM_COL, RATING_COL, TIMESTAMP_COL)
 
 SEED = 42
 
+REGISTERED_MODEL_NAME = "mentorhub-recommender"  # the MLflow registered model every recommender version is logged under
+
 DEFAULT_K = 10
 RELEVANCE_THRESHOLD = 4.0  # a rating at or above this counts as a relevant (liked) item
 # Rating models take their scale (lowest, highest rating) from the data at fit time; this is only the

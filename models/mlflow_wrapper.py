@@ -95,5 +95,5 @@ def log_recommender(model_path: str | Path, family: str, registered_model_name: 
 
 
 def load_model(model_uri: str):
-    """Load a logged recommender as a pyfunc model (e.g. models:/mentorhub-recommender@champion)."""
+    """Load a logged recommender as a pyfunc model (e.g. models:/<REGISTERED_MODEL_NAME>@champion; the name is in models.constants)."""
     return mlflow.pyfunc.load_model(model_uri)

@@ -7,7 +7,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-MODEL_NAME = "mentorhub-recommender"
+from models.constants import REGISTERED_MODEL_NAME
+
+MODEL_NAME = REGISTERED_MODEL_NAME
 EXPERIMENT_NAME = "mentorhub-recommenders"
 IO_RETRIES = 2
 IO_RETRY_DELAY_SECONDS = 2

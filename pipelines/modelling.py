@@ -17,6 +17,7 @@ from models.constants import (
     CATEGORIES_COL, HOURS_PER_WEEK, ITEM_COL, LANGUAGES_COL, RATING_COL, TEXT_COL, TIMESTAMP_COL, USER_COL,
     UTC_OFFSET_COL, WEEK_HOURS_COL,
 )
+from models.families import build
 
 K = 10
 IMPLICIT_RATING = 4.0  # a booking without a review counts as liked (the learner chose and paid)
@@ -41,25 +42,18 @@ class Family:
 
 
 def _families() -> dict[str, Family]:
-    from models.collaborative import KNNBaselineRecommender, SVDRecommender
-    from models.content import TfidfContentRecommender
-    from models.implicit import EASERecommender
-    from models.ltr import LearningToRankRecommender
-    from models.neural import NeuralHybridRecommender
-    from models.popularity import PopularityRecommender
-
     return {f.name: f for f in [
-        Family("popularity", lambda: PopularityRecommender()),
-        Family("content-tfidf", lambda: TfidfContentRecommender(item_text_cols=(TEXT_COL,),
-                                                                user_text_cols=(TEXT_COL,), min_df=1)),
-        Family("knn-baseline", lambda: KNNBaselineRecommender(k=40, user_based=False), trains_on="ratings"),
-        Family("svd", lambda: SVDRecommender(n_factors=50, n_epochs=30), trains_on="ratings"),
-        Family("ease", lambda: EASERecommender(l2=50.0)),
-        Family("neural-hybrid", lambda: NeuralHybridRecommender(
-            n_factors=32, n_epochs=20, item_numeric_cols=ITEM_NUMERIC, user_numeric_cols=USER_NUMERIC,
+        Family("popularity", lambda: build("popularity")),
+        Family("content-tfidf", lambda: build("content-tfidf", item_text_cols=(TEXT_COL,),
+                                              user_text_cols=(TEXT_COL,), min_df=1)),
+        Family("knn-baseline", lambda: build("knn-baseline", k=40, user_based=False), trains_on="ratings"),
+        Family("svd", lambda: build("svd", n_factors=50, n_epochs=30), trains_on="ratings"),
+        Family("ease", lambda: build("ease", l2=50.0)),
+        Family("neural-hybrid", lambda: build(
+            "neural-hybrid", n_factors=32, n_epochs=20, item_numeric_cols=ITEM_NUMERIC, user_numeric_cols=USER_NUMERIC,
             user_categorical_cols=[CATEGORIES_COL], n_threads=1)),
-        Family("ltr", lambda: LearningToRankRecommender(
-            collaborative=EASERecommender(l2=50.0), content=TfidfContentRecommender(min_df=1),
+        Family("ltr", lambda: build(
+            "ltr", collaborative=build("ease", l2=50.0), content=build("content-tfidf", min_df=1),
             price_col=USD_PRICE_COL, n_threads=1), uses_exposures=True),
     ]}
 

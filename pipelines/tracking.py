@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from models.aliases import move_alias
 from pipelines.common import EXPERIMENT_NAME, MODEL_NAME
 
 CHAMPION = "champion"
@@ -81,7 +82,7 @@ def alias_version(mlflow_uri: str, alias: str, model_name: str = MODEL_NAME) -> 
 
 
 def set_alias(mlflow_uri: str, alias: str, version: str, model_name: str = MODEL_NAME) -> None:
-    client(mlflow_uri).set_registered_model_alias(model_name, alias, str(version))
+    move_alias(client(mlflow_uri), alias, version, model_name)
 
 
 def version_metrics(mlflow_uri: str, version: str, model_name: str = MODEL_NAME) -> dict:

@@ -11,24 +11,23 @@ from pathlib import Path
 
 import pandas as pd
 
+from models.aliases import move_alias
+from models.families import build
 from serving.registry import CHALLENGER, CHAMPION, MODEL_NAME
+
+# The families this short path trains, with its own (quick) hyperparameters; constructors from models.families.
+BOOTSTRAP_PARAMS: dict[str, dict] = {
+    "svd": {"n_factors": 32, "n_epochs": 15},
+    "popularity": {},
+    "content-tfidf": {"min_df": 1},
+}
 
 
 def fit(family: str, interactions: pd.DataFrame, items: pd.DataFrame | None = None):
     """Fit `family` (svd | popularity | content-tfidf) on (user_id, item_id, rating, timestamp) interactions."""
-    if family == "svd":
-        from models.collaborative import SVDRecommender
-
-        return SVDRecommender(n_factors=32, n_epochs=15).fit(interactions, items=items)
-    if family == "popularity":
-        from models.popularity import PopularityRecommender
-
-        return PopularityRecommender().fit(interactions, items=items)
-    if family == "content-tfidf":
-        from models.content import TfidfContentRecommender
-
-        return TfidfContentRecommender(min_df=1).fit(interactions, items=items)
-    raise ValueError(f"unknown family {family!r}")
+    if family not in BOOTSTRAP_PARAMS:
+        raise ValueError(f"unknown family {family!r}")
+    return build(family, **BOOTSTRAP_PARAMS[family]).fit(interactions, items=items)
 
 
 def register(model, family: str, tracking_uri: str, artifact_dir: Path, model_name: str = MODEL_NAME,
@@ -54,5 +53,5 @@ def register(model, family: str, tracking_uri: str, artifact_dir: Path, model_na
     client.set_model_version_tag(model_name, version, "family", family)
     client.set_model_version_tag(model_name, version, "data_version", data_version)
     for alias in aliases:
-        client.set_registered_model_alias(model_name, alias, version)
+        move_alias(client, alias, version, model_name)
     return version

@@ -19,9 +19,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from models.aliases import move_alias
+from models.constants import REGISTERED_MODEL_NAME
+
 logger = logging.getLogger(__name__)
 
-MODEL_NAME = "mentorhub-recommender"  # the name pipelines.train registers under
+MODEL_NAME = REGISTERED_MODEL_NAME  # the name pipelines.train registers under
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 CONTENT_FAMILY = "content-tfidf"  # the cold-start model: scores a new learner's interests text
@@ -314,7 +317,7 @@ class ModelRegistry:
 
     # ------------------------------------------------------------ moving aliases
     def set_alias(self, alias: str, version: str) -> None:
-        self.client_factory(self.tracking_uri).set_registered_model_alias(self.model_name, alias, str(version))
+        move_alias(self.client_factory(self.tracking_uri), alias, version, self.model_name)
 
     def _history(self, client) -> list[str]:
         try:
@@ -338,7 +341,7 @@ class ModelRegistry:
         history = self._history(client)
         if previous is not None and (not history or history[-1] != previous):
             history.append(previous)
-        client.set_registered_model_alias(self.model_name, CHAMPION, str(version))
+        move_alias(client, CHAMPION, version, self.model_name)
         history.append(str(version))
         client.set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps(history[-50:]))
         if reason:
@@ -356,7 +359,7 @@ class ModelRegistry:
         if not history:
             raise ValueError("no earlier champion to roll back to")
         target = history[-1]
-        client.set_registered_model_alias(self.model_name, CHAMPION, target)
+        move_alias(client, CHAMPION, target, self.model_name)
         client.set_registered_model_tag(self.model_name, HISTORY_TAG, json.dumps(history))
         self.refresh()
         return {"version": target, "previous": current}

@@ -27,6 +27,7 @@ from api.admin import audit
 from api.extensions import db
 from api.tables import ModelSetting
 from serving.recommend import DEFAULT_BLEND
+from serving.registry import MODEL_NAME
 
 logger = logging.getLogger("mentorhub.admin")
 
@@ -223,7 +224,6 @@ def retrain_status() -> dict | None:
 
 # --- the MLflow registry ------------------------------------------------------------------------
 
-MODEL_NAME = "mentorhub-recommender"
 METRICS = ("precision_at_10", "recall_at_10", "ndcg_at_10", "coverage_at_10", "rmse", "mae")
 
 

@@ -416,6 +416,7 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
     import tempfile
 
     from api import create_app
+    from serving.registry import MODEL_NAME
 
     var_dir = (var_dir or Path(tempfile.gettempdir()) / f"mentorhub-bench-serving-{learners}-{mentors}-{kind}"
                ).resolve()
@@ -463,7 +464,7 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
     mport = free_port()
     menv = {**env, "MLFLOW_TRACKING_URI": _settings(var_dir, database_url).mlflow_uri,  # its server runs `uvicorn` from PATH
             "PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")}
-    mserver = _start([sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/mentorhub-recommender/{version}",
+    mserver = _start([sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{MODEL_NAME}/{version}",
                       "--env-manager", "local", "-h", "127.0.0.1", "-p", str(mport)], menv,
                      f"http://127.0.0.1:{mport}/ping", timeout=600)
     try:
