@@ -27,7 +27,12 @@ def _tables(path) -> set[str]:
             "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite%'")}
 
 
-def test_db_upgrade_and_downgrade(cli_env):
+def test_db_upgrade_and_downgrade(cli_env, monkeypatch):
+    import logging
+
+    # a command runs in a fresh process; in this one, importing mlflow (other tests do) raised the
+    # `alembic` logger to WARNING, which would keep its INFO lines out of the log this test reads
+    monkeypatch.setattr(logging.getLogger("alembic"), "level", logging.NOTSET)
     runner = CliRunner()
     result = runner.invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
