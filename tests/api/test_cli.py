@@ -32,7 +32,9 @@ def test_db_upgrade_and_downgrade(cli_env, monkeypatch):
 
     # a command runs in a fresh process; in this one, importing mlflow (other tests do) raised the
     # `alembic` logger to WARNING, which would keep its INFO lines out of the log this test reads
-    monkeypatch.setattr(logging.getLogger("alembic"), "level", logging.NOTSET)
+    alembic_logger = logging.getLogger("alembic")
+    monkeypatch.setattr(alembic_logger, "level", alembic_logger.level)  # put back after the test
+    alembic_logger.setLevel(logging.NOTSET)  # setLevel also clears the loggers' cached decisions
     runner = CliRunner()
     result = runner.invoke(cli, ["db", "upgrade"])
     assert result.exit_code == 0, result.output
