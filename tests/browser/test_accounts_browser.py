@@ -23,18 +23,6 @@ def settings(tmp_path, database_url):
                          argon2_parallelism=1)
 
 
-@pytest.fixture
-def topics(app):
-    from api.extensions import db
-    from api.tables import Topic
-
-    with app.app_context():
-        db.session.add_all([Topic(slug="python", name="Python", category="programming"),
-                            Topic(slug="statistics", name="Statistics", category="data"),
-                            Topic(slug="spanish", name="Spanish", category="languages")])
-        db.session.commit()
-
-
 def _shot(page, name: str) -> None:
     if SHOTS:
         os.makedirs(SHOTS, exist_ok=True)

@@ -50,19 +50,6 @@ def settings(tmp_path, database_url):
 
 
 @pytest.fixture
-def topics(app):
-    """The catalogue of topics (seeded data, like a fresh install's)."""
-    from api.extensions import db
-    from api.tables import Topic
-
-    with app.app_context():
-        db.session.add_all([Topic(slug="python", name="Python", category="programming"),
-                            Topic(slug="statistics", name="Statistics", category="data"),
-                            Topic(slug="spanish", name="Spanish", category="languages")])
-        db.session.commit()
-
-
-@pytest.fixture
 def served(app):
     """The app over real HTTP on a free port (never 5000) in a thread, and the periodic jobs' scheduler in it."""
     from werkzeug.serving import make_server
