@@ -217,5 +217,12 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """Settings read once per process."""
+    """Settings read once per process (commands and the app factory; a request asks `current_settings`)."""
     return Settings()
+
+
+def current_settings() -> Settings:
+    """The settings of the app serving this request or command (`create_app` puts them in its config)."""
+    from flask import current_app  # lazy: `python -m api.server` imports this before eventlet patches the stdlib
+
+    return current_app.config["MENTORHUB_SETTINGS"]
