@@ -14,11 +14,11 @@ refresh-ranking` does the same from a scheduler (`--force` rebuilds).
 
 Writes through the ORM are seen; a bulk Core write to those tables must call `rewrite()` (or `build()`) itself.
 
-Kept current in the writer's own transaction: a session hook collects the mentors whose bookings, weekly
-rules, exceptions, booking policy, session length or time zone an ORM flush changed, and recomputes their
-rows before the commit (all of them, or for a booking only the days around its old and new times). Every
-rewrite locks the mentor's profile row first on PostgreSQL, so two writers of one mentor take turns and the
-second reads the first one's bookings.
+Kept current in the writer's own transaction: a session hook (`install_hooks`, which create_app wires)
+collects the mentors whose bookings, weekly rules, exceptions, booking policy, session length or time zone an
+ORM flush changed, and recomputes their rows before the commit (all of them, or for a booking only the days
+around its old and new times). Every rewrite locks the mentor's profile row first on PostgreSQL, so two
+writers of one mentor take turns and the second reads the first one's bookings.
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import clock
+from api import hooks
 from api.bookings.slots import BookingPolicy, candidate_slots, windows
 from api.extensions import db
 from api.search import availability
@@ -58,6 +59,7 @@ ANCHOR = "free_slots:anchor"
 FOREVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DEFAULT_NAMES = ("buffer_minutes", "min_notice_minutes", "horizon_days", "slot_step_minutes")
 _PENDING = "mentorhub.search.free_slots"
+HOOK = "search.free_slots"
 _local = threading.Lock()
 
 Span = Callable[[int, BookingPolicy], tuple[datetime, datetime]]  # (mentor, policy) -> [lower, upper) of starts
@@ -243,6 +245,8 @@ def _booking_reach(booking: Booking) -> tuple[datetime, datetime] | None:
 
 def _collect(session, _flush_context) -> None:
     """after_flush: remember which mentors' rows the flushed changes touch ((lower, upper) or None: all)."""
+    if not hooks.active(HOOK):
+        return
     pending: dict[int, tuple | None] = session.info.setdefault(_PENDING, {})
 
     def whole(mentor_id):
@@ -271,6 +275,8 @@ def _collect(session, _flush_context) -> None:
 
 def _apply(session) -> None:
     """before_commit: rewrite the collected mentors' rows inside the committing transaction."""
+    if not hooks.active(HOOK):
+        return
     if session.info.get(_PENDING) is None and not (session.new or session.dirty or session.deleted):
         return
     session.flush()
@@ -297,7 +303,7 @@ def _forget(session, transaction) -> None:
         session.info.pop(_PENDING, None)
 
 
-sa.event.listen(db.session, "after_flush", _collect)
-sa.event.listen(db.session, "before_commit", _apply)
-sa.event.listen(db.session, "after_transaction_end", _forget)
+def install_hooks(app) -> None:
+    """Keep the index current in every commit of `app`: the flushed changes name the mentors to rewrite."""
+    hooks.install(app, HOOK, {"after_flush": _collect, "before_commit": _apply, "after_transaction_end": _forget})
 
