@@ -22,20 +22,19 @@ writers of one mentor take turns and the second reads the first one's bookings.
 """
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import sqlalchemy as sa
-from flask import current_app
 
 from models import clock
 from api import hooks
 from api.bookings.slots import BookingPolicy, candidate_slots, windows
 from api.extensions import db
 from api.search import availability
-from api.search.ranking_columns import at_most_every, params_table
+from api.search.upkeep import at_most_every, params_table
+from api.settings import current_settings
 from api.tables import (
     AvailabilityException,
     AvailabilityRule,
@@ -45,7 +44,6 @@ from api.tables import (
     MentorProfile,
 )
 
-logger = logging.getLogger(__name__)
 UTC = timezone.utc
 
 MARGIN = timedelta(days=2)  # rows run this far beyond each mentor's horizon from the anchor
@@ -54,7 +52,7 @@ LOOKBACK = timedelta(hours=1)  # rewrites start this long before now (the past i
 BOOKING_REACH = timedelta(days=1)  # a booking change rewrites the slots starting this close to it
 CHECK_SECONDS = 60
 CHUNK = 500  # mentors per round of bulk loads
-ADVISORY_LOCK = (5009, 2)  # PostgreSQL: one build or roll at a time (ranking_columns uses (5009, 1))
+ADVISORY_LOCK = (5009, 2)  # PostgreSQL: one build or roll at a time (the ranking columns use (5009, 1))
 ANCHOR = "free_slots:anchor"
 FOREVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DEFAULT_NAMES = ("buffer_minutes", "min_notice_minutes", "horizon_days", "slot_step_minutes")
@@ -157,8 +155,8 @@ def anchor() -> datetime | None:
 
 
 def _defaults() -> dict[str, float]:
-    config = current_app.config["MENTORHUB_SETTINGS"]
-    return {f"free_slots:{name}": float(getattr(config, f"booking_{name}")) for name in DEFAULT_NAMES}
+    settings = current_settings()
+    return {f"free_slots:{name}": float(getattr(settings, f"booking_{name}")) for name in DEFAULT_NAMES}
 
 
 def _end(start: datetime, policy: BookingPolicy) -> datetime:

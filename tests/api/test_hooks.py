@@ -94,7 +94,8 @@ def test_create_app_wires_every_hook_in_one_place():
     assert _calls(_function(tree, "_install_hooks")) == {
         "attribution.install_hooks", "free_slots.install_hooks", "engine.install_hooks"}
     elsewhere = [f"{path.relative_to(ROOT)}: {name}" for path in sorted((ROOT / "api").rglob("*.py"))
-                 if path.name != "app.py" for name in _calls(ast.parse(path.read_text())) if name.endswith("install_hooks")]
+                 if path.name != "app.py"
+                 for name in _calls(ast.parse(path.read_text())) if name.endswith("install_hooks")]
     assert not elsewhere, elsewhere  # no module installs a hook behind create_app's back
 
 
