@@ -149,11 +149,6 @@ def text_tokens(q: str) -> list[str]:
     return list(dict.fromkeys(words))[:MAX_QUERY_TOKENS]
 
 
-def prior_mean() -> float:
-    """The prior mean the stored `bayes_score` values use (the platform's mean rating, reconciled periodically)."""
-    return ranking_columns.prior()[0]
-
-
 def bayesian_average(rating_sum: float, rating_count: int, mean: float, weight: float) -> float:
     """(weight * mean + sum) / (weight + count): few ratings stay near the mean, many speak for themselves."""
     return (weight * mean + rating_sum) / (weight + rating_count)

@@ -16,12 +16,11 @@ process. `refresh_ranking_command` is the same as a CLI command for a scheduler.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import datetime, timedelta, timezone
 
 import click
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask
 
 from models import clock
 from api.extensions import db
@@ -137,20 +136,6 @@ def ensure_fresh() -> None:
     The refresh commits; call it before the request writes anything of its own.
     """
     at_most_every("ranking", CHECK_SECONDS, _local, refresh, "search ranking refresh")
-
-
-def prior() -> tuple[float, float]:
-    """(mean, weight) the stored bayes_score values use."""
-    cache = current_app.extensions.setdefault("search_cache", {})
-    hit = cache.get("ranking_prior")
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    stored = stored_params()
-    settings = current_settings()
-    value = (stored.get("prior_mean", float(settings.search_bayes_prior_mean)),
-             stored.get("prior_weight", float(settings.search_bayes_prior_weight)))
-    cache["ranking_prior"] = (time.monotonic() + 5, value)
-    return value
 
 
 @click.command("refresh-ranking")
