@@ -83,26 +83,19 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     input_guard.register(app)
     for blueprint in FEATURE_BLUEPRINTS:
         app.register_blueprint(blueprint)
-    _install_hooks(app)
-    errors.register(app)
-    headers.register(app, production=settings.profile == "production")
-    return app
-
-
-def _install_hooks(app: APIFlask) -> None:
-    """What one feature does inside another's transaction, all wired here (api/hooks.py).
-
-    On a commit that creates or changes a booking (and on other writes they name) the app's session runs:
-    - before the flush: a new booking-request event is attributed to the recommendation exposure it follows;
-    - after the flush: search notes the mentors whose free slots moved, the serving caches the learners who changed;
-    - before the commit: search rewrites those mentors' rows of the free-slot index in the same transaction;
-    - after the commit: the serving caches mark those learners stale.
-    Payments' refunds run inside booking transitions through `api.bookings.policy.on_transition`
-    (registered by api.payments.service).
-    """
+    # What one feature does inside another's transaction (api/hooks.py), all wired here. On a commit that
+    # creates or changes a booking (and on the other writes each names) the app's session runs, in this order:
+    # - before the flush: a new booking-request event is attributed to the recommendation exposure it follows;
+    # - after the flush: search notes the mentors whose free slots moved, the serving caches the learners changed;
+    # - before the commit: search rewrites those mentors' rows of the free-slot index, in the same transaction;
+    # - after the commit: the serving caches mark those learners stale.
+    # (Payments' refunds run inside booking transitions: `api.bookings.policy.on_transition`.)
     attribution.install_hooks(app)
     free_slots.install_hooks(app)
     engine.install_hooks(app)
+    errors.register(app)
+    headers.register(app, production=settings.profile == "production")
+    return app
 
 
 def _fix_clock(instant: str) -> None:
