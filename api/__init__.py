@@ -89,9 +89,11 @@ def _feature_blueprints():
     from api.admin import bp as admin
     from api.auth import api_bp as auth_api
     from api.auth import bp as auth
+    from api.bookings import api_bp as bookings_api
     from api.bookings import bp as bookings
     from api.chat import bp as chat
     from api.core import bp as core
+    from api.payments import api_bp as payments_api
     from api.payments import bp as payments
     from api.profiles import api_bp as profiles_api
     from api.profiles import bp as profiles
@@ -102,8 +104,8 @@ def _feature_blueprints():
     from api.search import api_bp as search_api
     from api.search import bp as search
 
-    return [core, auth, auth_api, profiles, profiles_api, admin, admin_api, bookings, chat,
-            search, search_api, reviews, reviews_api, recommendations, recommendations_api, payments]
+    return [core, auth, auth_api, profiles, profiles_api, admin, admin_api, bookings, bookings_api, chat,
+            search, search_api, reviews, reviews_api, recommendations, recommendations_api, payments, payments_api]
 
 
 def _migrations_dir():

@@ -9,9 +9,9 @@ import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from flask import current_app
-
-from api.settings import Settings
+from api.extensions import db
+from api.settings import Settings, current_settings
+from api.tables import Payment, PaymentCheckout
 
 # what a provider says about a payment, in our words
 CREATED, AUTHORIZED, CAPTURED, RELEASED, FAILED = "created", "authorized", "captured", "released", "failed"
@@ -256,9 +256,6 @@ class SandboxGateway(Gateway):
         return {"sandbox": True}
 
     def fetch(self, order_ref, charge_ref):
-        from api.extensions import db
-        from api.tables import Payment, PaymentCheckout
-
         checkout = db.session.query(PaymentCheckout).filter_by(order_ref=order_ref).one()
         payment = db.session.get(Payment, checkout.payment_id)
         status = checkout.provider_status if checkout.provider_status in _RANK else CREATED
@@ -279,12 +276,8 @@ _RANK = {CREATED: 0, FAILED: 0, AUTHORIZED: 1, CAPTURED: 2, RELEASED: 3}
 GATEWAYS = {cls.name: cls for cls in (StripeGateway, RazorpayGateway, SandboxGateway)}
 
 
-def _settings() -> Settings:
-    return current_app.config["MENTORHUB_SETTINGS"]
-
-
 def configured(name: str, settings: Settings | None = None) -> bool:
-    settings = settings or _settings()
+    settings = settings or current_settings()
     if name == "stripe":
         return bool(settings.stripe_secret_key)
     if name == "razorpay":
@@ -294,7 +287,7 @@ def configured(name: str, settings: Settings | None = None) -> bool:
 
 def name_for_currency(currency: str, settings: Settings | None = None) -> str:
     """settings.payments_gateway when forced; auto: Razorpay for INR, Stripe otherwise, sandbox without keys."""
-    settings = settings or _settings()
+    settings = settings or current_settings()
     if settings.payments_gateway != "auto":
         return settings.payments_gateway
     preferred = "razorpay" if currency.upper() == "INR" else "stripe"
@@ -307,4 +300,4 @@ def name_for_currency(currency: str, settings: Settings | None = None) -> str:
 
 
 def gateway(name: str) -> Gateway:
-    return GATEWAYS[name](_settings())
+    return GATEWAYS[name](current_settings())
