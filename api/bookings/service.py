@@ -29,7 +29,8 @@ from sqlalchemy.exc import IntegrityError
 from api.activity import log_event
 from api.addresses import public_base_url
 from api.bookings import calendar_sync, notices
-from api.bookings.policy import BookingTransition, CancellationTerms, cancellation_terms, emit, payment_first, policy_for
+from api.bookings.policy import (BookingTransition, CancellationTerms, cancellation_terms, emit, payment_first,
+                                 policy_for)
 from api.bookings.slots import BookingPolicy, Interval, SlotRefusal, check_offered, free_slots, zone
 from api.bookings.timefmt import format_when
 from api.bookings.transaction import after_commit, lock_learner, serialised_write
@@ -620,6 +621,19 @@ def due_for_completion(now: datetime) -> list[int]:
                                                             Booking.ends_at <= now - grace)))
 
 
+# ---------------------------------------------------------------- a mentor's own policy
+
+
+def set_own_policy(mentor_id: int, values: dict) -> None:
+    """A mentor's own buffer, notice, horizon and slot step (a None value: the platform default)."""
+    get_mentor(mentor_id, bookable=False)
+    with serialised_write():
+        own = db.session.get(MentorBookingPolicy, mentor_id) or MentorBookingPolicy(mentor_id=mentor_id)
+        for name, value in values.items():
+            setattr(own, name, value)
+        db.session.add(own)
+
+
 # ---------------------------------------------------------------- what a viewer is offered
 
 
@@ -652,12 +666,3 @@ def slot_range(start: str | None, days: int, tz_name: str, now: datetime) -> tup
     begin = datetime.combine(first, datetime.min.time(), tzinfo=tz)
     return begin, datetime.combine(first + timedelta(days=days), datetime.min.time(), tzinfo=tz)
 
-
-def set_own_policy(mentor_id: int, values: dict) -> None:
-    """A mentor's own buffer, notice, horizon and slot step (a None value: the platform default)."""
-    get_mentor(mentor_id, bookable=False)
-    with serialised_write():
-        own = db.session.get(MentorBookingPolicy, mentor_id) or MentorBookingPolicy(mentor_id=mentor_id)
-        for name, value in values.items():
-            setattr(own, name, value)
-        db.session.add(own)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 
+import redis
 from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
@@ -64,8 +65,6 @@ def healthz():
 
 
 def _redis_state(url: str) -> str:
-    import redis
-
     try:
         redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
         return "ok"
