@@ -162,15 +162,7 @@ def get_booking(booking_id: int):
 def act(booking_id: int, action: str, data: dict):
     """accept | reject (reason required) | cancel | complete | no-show."""
     user = _viewer()
-    operations = {
-        "accept": lambda: service.accept(booking_id, user),
-        "reject": lambda: service.reject(booking_id, user, data["reason"]),
-        "cancel": lambda: service.cancel(booking_id, user, data["reason"]),
-        "complete": lambda: service.complete(booking_id, user),
-        "no-show": lambda: service.mark_no_show(booking_id, user, data["reason"]),
-    }
-    booking = operations[action]()
-    return booking_json(booking, user)
+    return booking_json(service.act(action, booking_id, user, data["reason"]), user)
 
 
 @api_bp.post("/api/v1/bookings/<int:booking_id>/reschedule")

@@ -174,16 +174,8 @@ def detail(booking_id: int):
 @auth_required
 def act_page(booking_id: int, action: str):
     user = _viewer()
-    reason = request.form.get("reason", "").strip()
-    operations = {
-        "accept": lambda: service.accept(booking_id, user),
-        "reject": lambda: service.reject(booking_id, user, reason),
-        "cancel": lambda: service.cancel(booking_id, user, reason),
-        "complete": lambda: service.complete(booking_id, user),
-        "no-show": lambda: service.mark_no_show(booking_id, user, reason),
-    }
     try:
-        booking = operations[action]()
+        booking = service.act(action, booking_id, user, request.form.get("reason", "").strip())
         flash(f"Booking {booking.status.value.replace('_', ' ')}: "
               f"{format_when(booking.starts_at, booking.ends_at, user.timezone)}.", "success")
     except BookingError as error:
@@ -220,7 +212,6 @@ def reschedule_page(booking_id: int):
 @bp.get("/bookings/calendar/google/connect")
 @auth_required
 def google_connect():
-    user = _viewer()
     if not current_settings().google_client_id:
         flash("Google Calendar is not configured on this MentorHub.", "error")
         return redirect(url_for("bookings.dashboard"))

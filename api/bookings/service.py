@@ -495,6 +495,19 @@ def expire(booking_id: int, now: datetime | None = None) -> Booking:
     return _transition(booking_id, None, S.EXPIRED, now or now_utc())
 
 
+def act(action: str, booking_id: int, user: User, reason: str = "") -> Booking:
+    """One of the actions `available_actions` offers, by its name: accept, reject, cancel, complete or no-show."""
+    if action == "accept":
+        return accept(booking_id, user)
+    if action == "reject":
+        return reject(booking_id, user, reason)
+    if action == "cancel":
+        return cancel(booking_id, user, reason)
+    if action == "complete":
+        return complete(booking_id, user)
+    return mark_no_show(booking_id, user, reason)
+
+
 def preview_cancellation(booking_id: int, user: User, now: datetime | None = None) -> CancellationTerms:
     booking = db.session.get(Booking, booking_id)
     if booking is None:

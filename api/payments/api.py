@@ -10,17 +10,15 @@ from apiflask.fields import Float, Integer
 from apiflask.validators import Range
 from flask import request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from api.auth.decorators import admin_required, auth_required, verified_required
 from api.errors import error_response
-from api.extensions import csrf, db
+from api.extensions import csrf
 from api.money import viewer_currency
 from api.payments import config, ledger, service, webhooks
 from api.payments.service import PaymentError
 from api.payments.display import own_booking, payment_json, price_for_viewer, viewer
 from api.settings import current_settings
-from api.tables import Booking, Payment
 
 logger = logging.getLogger(__name__)
 api_bp = APIBlueprint("payments_api", __name__, tag="Payments")
@@ -65,9 +63,7 @@ def api_confirm(booking_id: int):
 @auth_required
 def api_receipts():
     user = viewer()
-    payments = db.session.scalars(select(Payment).join(Booking, Booking.id == Payment.booking_id)
-                                  .where(Booking.learner_id == user.id).order_by(Payment.id.desc()).limit(100))
-    return {"receipts": [payment_json(p, user) for p in payments]}
+    return {"receipts": [payment_json(p, user) for p in service.learner_payments(user.id)]}
 
 
 @api_bp.get("/api/v1/payments/earnings")

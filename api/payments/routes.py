@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from api.auth.decorators import auth_required, verified_required
+from api.auth.decorators import auth_required, role_required, verified_required
 from api.errors import error_response
 from api.extensions import csrf, db
 from api.money import format_money, price_in, viewer_currency
@@ -102,8 +102,7 @@ def stripe_return(booking_id: int):
 @auth_required
 def receipts():
     user = viewer()
-    payments = list(db.session.scalars(select(Payment).join(Booking, Booking.id == Payment.booking_id)
-                                       .where(Booking.learner_id == user.id).order_by(Payment.id.desc()).limit(100)))
+    payments = service.learner_payments(user.id)
     mentors = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_({p.booking.mentor_id for p in payments})))}
     return render_template("payments/receipts.html", payments=payments, mentors=mentors, viewer=user,
                            labels={k: v.label for k, v in GATEWAYS.items()})
@@ -124,11 +123,9 @@ def receipt(payment_id: int):
 
 
 @bp.get("/payments/earnings")
-@auth_required
+@role_required(Role.MENTOR)
 def earnings():
     user = viewer()
-    if not user.has_role(Role.MENTOR):
-        abort(403)
     currency = viewer_currency(user)
     has_entries = bool(ledger.mentor_balances(user.id))
     return render_template("payments/earnings.html", viewer=user, currency=currency, has_entries=has_entries,

@@ -61,6 +61,12 @@ def payment_for(booking_id: int) -> Payment | None:
     return db.session.scalar(select(Payment).where(Payment.booking_id == booking_id).order_by(Payment.id.desc()).limit(1))
 
 
+def learner_payments(learner_id: int, limit: int = 100) -> list[Payment]:
+    """The learner's payments (their receipts), newest first."""
+    return list(db.session.scalars(select(Payment).join(Booking, Booking.id == Payment.booking_id)
+                                   .where(Booking.learner_id == learner_id).order_by(Payment.id.desc()).limit(limit)))
+
+
 def checkout_of(payment: Payment) -> PaymentCheckout:
     return db.session.get(PaymentCheckout, payment.id)
 

@@ -24,7 +24,8 @@ def _json_body() -> dict:
     return body if isinstance(body, dict) else {}
 
 
-def _api_error(error: ReviewError):
+@api_bp.errorhandler(ReviewError)
+def _review_error(error: ReviewError):
     return error_response(error.status, error.message, error.fields)
 
 
@@ -33,10 +34,7 @@ def _api_error(error: ReviewError):
 def api_create(booking_id: int):
     """Rate a completed session 1-5 with an optional text (the booking's learner, once)."""
     body = _json_body()
-    try:
-        review = service.create_review(booking_id, _user(), body.get("rating"), body.get("text", ""))
-    except ReviewError as error:
-        return _api_error(error)
+    review = service.create_review(booking_id, _user(), body.get("rating"), body.get("text", ""))
     return service.review_json(review, _user()), 201
 
 
@@ -45,10 +43,7 @@ def api_create(booking_id: int):
 def api_edit(review_id: int):
     """Change rating and text (the author, within the edit window)."""
     body = _json_body()
-    try:
-        review = service.edit_review(review_id, _user(), body.get("rating"), body.get("text", ""))
-    except ReviewError as error:
-        return _api_error(error)
+    review = service.edit_review(review_id, _user(), body.get("rating"), body.get("text", ""))
     return service.review_json(review, _user())
 
 
@@ -56,10 +51,7 @@ def api_edit(review_id: int):
 @auth_required
 def api_reply(review_id: int):
     """The reviewed mentor's one public reply."""
-    try:
-        review = service.reply(review_id, _user(), _json_body().get("text", ""))
-    except ReviewError as error:
-        return _api_error(error)
+    review = service.reply(review_id, _user(), _json_body().get("text", ""))
     return service.review_json(review, _user())
 
 
@@ -67,10 +59,7 @@ def api_reply(review_id: int):
 @auth_required
 def api_report(review_id: int):
     """Flag a review for the admins (once per user)."""
-    try:
-        service.report(review_id, _user(), _json_body().get("reason", ""))
-    except ReviewError as error:
-        return _api_error(error)
+    service.report(review_id, _user(), _json_body().get("reason", ""))
     return {"reported": True}, 201
 
 
@@ -78,10 +67,7 @@ def api_report(review_id: int):
 @admin_required
 def api_hide(review_id: int, action: str):
     """Admins: hide a review (out of the list and the rating aggregate) or show it again."""
-    try:
-        review = service.set_hidden(review_id, _user(), action == "hide")
-    except ReviewError as error:
-        return _api_error(error)
+    review = service.set_hidden(review_id, _user(), action == "hide")
     return service.review_json(review)
 
 
@@ -97,8 +83,5 @@ def api_reported():
 def api_rate_learner(booking_id: int):
     """The mentor's private rating of the learner of a completed session (once)."""
     body = _json_body()
-    try:
-        row = service.rate_learner(booking_id, _user(), body.get("rating"), body.get("note", ""))
-    except ReviewError as error:
-        return _api_error(error)
+    row = service.rate_learner(booking_id, _user(), body.get("rating"), body.get("note", ""))
     return {"booking_id": row.booking_id, "learner_id": row.learner_id, "rating": row.rating}, 201
