@@ -129,22 +129,27 @@ def request_slot(mentor_id: int):
 # ---------------------------------------------------------------- dashboards
 
 
+def _dashboard_sections(user: User, is_mentor: bool, now: datetime) -> dict[str, list[Booking]]:
+    """Requests to answer, upcoming sessions as mentor and as learner, and the 50 latest past sessions."""
+    mentor_upcoming = service.bookings_of(user, "mentor", "upcoming", now) if is_mentor else []
+    past = service.bookings_of(user, "learner", "past", now, 50)
+    if is_mentor:
+        past += service.bookings_of(user, "mentor", "past", now, 50)
+    return {
+        "requests": [b for b in mentor_upcoming if b.status.value == "requested"],
+        "mentor_upcoming": [b for b in mentor_upcoming if b.status.value == "accepted"],
+        "learner_upcoming": service.bookings_of(user, "learner", "upcoming", now),
+        "past": sorted(past, key=lambda b: b.starts_at, reverse=True)[:50],
+    }
+
+
 @bp.get("/bookings/")
 @auth_required
 def dashboard():
     """Upcoming and past sessions as learner and as mentor, in the viewer's own time zone, with actions."""
     user = _viewer()
-    now = service.now_utc()
     is_mentor = user.has_role(Role.MENTOR)
-    mentor_upcoming = service.bookings_of(user, "mentor", "upcoming", now) if is_mentor else []
-    sections = {
-        "requests": [b for b in mentor_upcoming if b.status.value == "requested"],
-        "mentor_upcoming": [b for b in mentor_upcoming if b.status.value == "accepted"],
-        "learner_upcoming": service.bookings_of(user, "learner", "upcoming", now),
-        "past": sorted(service.bookings_of(user, "learner", "past", now, 50)
-                       + (service.bookings_of(user, "mentor", "past", now, 50) if is_mentor else []),
-                       key=lambda b: b.starts_at, reverse=True)[:50],
-    }
+    sections = _dashboard_sections(user, is_mentor, service.now_utc())
     people = {u.id: u for u in db.session.query(User).filter(User.id.in_(
         {b.mentor_id for s in sections.values() for b in s} | {b.learner_id for s in sections.values() for b in s}))}
     reviewed = service.reviewed_booking_ids(b.id for b in sections["past"] if b.status.value == "completed")
