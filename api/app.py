@@ -16,12 +16,14 @@ from api.admin import api_bp as admin_api
 from api.admin import bp as admin
 from api.auth import api_bp as auth_api
 from api.auth import bp as auth
+from api.bookings import api_bp as bookings_api
 from api.bookings import bp as bookings
 from api.chat import bp as chat
 from api.chat.queue import client_manager as chat_client_manager
 from api.config import flask_config
 from api.core import bp as core
 from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
+from api.payments import api_bp as payments_api
 from api.payments import bp as payments
 from api.profiles import api_bp as profiles_api
 from api.profiles import bp as profiles
@@ -38,8 +40,8 @@ from api.settings import Settings, get_settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FEATURE_BLUEPRINTS: tuple[Blueprint, ...] = (  # one blueprint (and one JSON blueprint) per feature
-    core, auth, auth_api, profiles, profiles_api, admin, admin_api, bookings, chat, search, search_api, reviews,
-    reviews_api, recommendations, recommendations_api, payments)
+    core, auth, auth_api, profiles, profiles_api, admin, admin_api, bookings, bookings_api, chat, search, search_api,
+    reviews, reviews_api, recommendations, recommendations_api, payments, payments_api)
 
 
 def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> APIFlask:
