@@ -78,7 +78,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         # always given: otherwise a queue made for an earlier app in this process would be reused
         client_manager=chat_client_manager(settings),
     )
-    if settings.forwarded_proxies:  # around the Socket.IO middleware too, so the socket origin check sees the proxy's view
+    # around the Socket.IO middleware too, so the socket origin check sees the proxy's view
+    if settings.forwarded_proxies:
         hops = settings.forwarded_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
