@@ -14,20 +14,24 @@ cached briefly and dropped in this process as soon as an admin saves; other proc
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import current_app
-
 from api.admin import audit
 from api.extensions import db
+from api.recommendations.engine import settings_changed
+from api.settings import current_settings
 from api.tables import ModelSetting
-from serving.recommend import DEFAULT_BLEND
-from serving.registry import MODEL_NAME
+from serving.recommend import DEFAULT_BLEND, DEFAULT_WEIGHTS
+from serving.registry import CHALLENGER, CHAMPION, MODEL_NAME
 
 logger = logging.getLogger("mentorhub.admin")
 
@@ -35,10 +39,11 @@ WEIGHT_LABELS = {"model": "Model score", "availability": "Availability soon", "p
                  "diversity": "Diversity (topic overlap penalty)", "new_mentor": "Fair exposure for new mentors",
                  "interest": "Match with stated interests"}
 # "rerank_weights" is the key serving reads (api.recommendations.engine.admin_weights); its fields and
-# defaults are serving.recommend.DEFAULT_WEIGHTS (filled in by _rerank_spec on first use).
+# defaults are serving.recommend.DEFAULT_WEIGHTS.
 SPECS: dict[str, dict[str, tuple]] = {
     # name: (type, default, minimum, maximum, label)
-    "rerank_weights": {},
+    "rerank_weights": {name: (float, float(value), 0.0, 5.0, WEIGHT_LABELS.get(name, name))
+                       for name, value in DEFAULT_WEIGHTS.items()},
     "ranking.candidate_rules": {
         "require_availability_days": (int, 0, 0, 60, "Free slot within (days; 0: any)"),
         "min_rating": (float, 0.0, 0.0, 5.0, "Minimum average rating (0: any; mentors not rated yet stay)"),
@@ -60,14 +65,6 @@ SPECS: dict[str, dict[str, tuple]] = {
 }
 
 
-def _rerank_spec() -> None:
-    if not SPECS["rerank_weights"]:
-        from serving.recommend import DEFAULT_WEIGHTS
-
-        SPECS["rerank_weights"].update({name: (float, float(value), 0.0, 5.0, WEIGHT_LABELS.get(name, name))
-                                        for name, value in DEFAULT_WEIGHTS.items()})
-
-
 TITLES = {"rerank_weights": "Re-ranking weights", "ranking.candidate_rules": "Candidate rules",
           "ranking.hybrid_blend": "Hybrid blend", "pipeline.retrain_schedule": "Retraining schedule"}
 CRON = re.compile(r"^(\S+\s+){4}\S+$")
@@ -81,17 +78,14 @@ class SettingError(ValueError):
 
 
 def specs() -> dict[str, dict[str, tuple]]:
-    _rerank_spec()
     return SPECS
 
 
 def defaults(key: str) -> dict:
-    _rerank_spec()
     return {name: spec[1] for name, spec in SPECS[key].items()}
 
 
 def current(key: str) -> dict:
-    _rerank_spec()
     row = db.session.get(ModelSetting, key)
     return {**defaults(key), **{k: v for k, v in ((row.value if row else None) or {}).items() if k in SPECS[key]}}
 
@@ -124,7 +118,6 @@ def _coerce(key: str, name: str, value):
 
 
 def validate(key: str, values: dict) -> dict:
-    _rerank_spec()
     if key not in SPECS:
         raise SettingError("key", f"Unknown setting {key!r}.")
     unknown = set(values) - set(SPECS[key])
@@ -149,8 +142,6 @@ def update(key: str, values: dict, admin_id: int) -> dict:
     audit.record("model_settings.update", "setting", key, admin_id=admin_id, commit=False, changed=changed)
     db.session.commit()
     try:
-        from api.recommendations.engine import settings_changed
-
         settings_changed()  # serving reads the new value at once in this process
     except Exception:  # noqa: BLE001 - serving not set up: it reads the row after its cache expires
         pass
@@ -160,11 +151,11 @@ def update(key: str, values: dict, admin_id: int) -> dict:
 # --- retrain now --------------------------------------------------------------------------------
 
 def _retrain_dir() -> Path:
-    return Path(current_app.config["MENTORHUB_SETTINGS"].var_dir) / "admin" / "retrain"
+    return Path(current_settings().var_dir) / "admin" / "retrain"
 
 
 def retrain_command() -> list[str]:
-    configured = current_app.config["MENTORHUB_SETTINGS"].admin_retrain_command
+    configured = current_settings().admin_retrain_command
     return list(configured) if configured else [sys.executable, "-m", "api.cli", "--verbose", "pipeline", "all"]
 
 
@@ -190,8 +181,6 @@ def start_retraining(admin_id: int) -> dict:
 
 
 def _alive(pid: int) -> bool:
-    import os
-
     try:
         finished, _status = os.waitpid(pid, os.WNOHANG)  # our own child: reap it once it is done
         if finished == pid:
@@ -207,8 +196,6 @@ def _alive(pid: int) -> bool:
 
 def retrain_status() -> dict | None:
     """The last run started from the panel: pid, start time, log file name, running or not, and its log's tail."""
-    import json
-
     path = _retrain_dir() / "last.json"
     if not path.is_file():
         return None
@@ -230,11 +217,10 @@ METRICS = ("precision_at_10", "recall_at_10", "ndcg_at_10", "coverage_at_10", "r
 def registry_versions(tracking_uri: str) -> dict:
     """The registered model's versions, newest first, with aliases, family and offline metrics (mlflow imported here)."""
     try:
-        import mlflow
-        from mlflow import MlflowClient
+        import mlflow  # lazy: mlflow costs seconds to import; only the registry views need it
 
         mlflow.set_tracking_uri(tracking_uri)
-        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         versions = client.search_model_versions(f"name='{MODEL_NAME}'")
     except Exception as error:  # noqa: BLE001 - no registry yet, or an unreachable server: shown, never a 500
         logger.warning("MLflow registry not readable: %s", error)
@@ -267,8 +253,6 @@ def registry_versions(tracking_uri: str) -> dict:
 
 
 def _alias_order(alias: str) -> tuple:
-    from serving.registry import CHALLENGER, CHAMPION
-
     return ({CHAMPION: 0, CHALLENGER: 1}.get(alias, 2), alias)
 
 
@@ -277,8 +261,6 @@ def _aliases(client, versions) -> dict[str, str]:
 
     Like serving (serving.registry), champion and challenger are resolved by alias when the model lists none.
     """
-    from serving.registry import CHALLENGER, CHAMPION
-
     found: dict[str, str] = {}
     listed = False
     try:
@@ -305,9 +287,6 @@ UI_PROBE_SECONDS = 0.3
 
 def ui_answers(url: str, timeout: float = UI_PROBE_SECONDS) -> bool:
     """Does a web UI (MLflow's, Prefect's) answer at this address right now? A short probe, never an error."""
-    import urllib.error
-    import urllib.request
-
     if not url.startswith(("http://", "https://")):
         return False
     try:
