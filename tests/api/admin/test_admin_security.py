@@ -241,5 +241,11 @@ def test_every_admin_route_of_every_feature_needs_the_second_factor(app, make_us
         if not refused:
             let_through.append((method, path, endpoint, response.status_code))
     assert ("PUT", "/api/v1/payments/settings") in admin_only
+    assert ("GET", "/admin/moderation") in admin_only and ("GET", "/chat/admin") in admin_only
     assert len(admin_only) > 40
     assert let_through == []
+    # the walk found every route of every feature that the admin guard protects
+    guarded = [(method, path) for method, path, endpoint in _every_url(app)
+               if getattr(app.view_functions[endpoint], "admin_only", False)]
+    assert len(guarded) > 60
+    assert sorted(set(guarded) - set(admin_only)) == []
