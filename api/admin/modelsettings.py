@@ -95,19 +95,13 @@ def all_settings() -> dict[str, dict]:
 
 
 def _coerce(key: str, name: str, value):
+    """One field's value as its spec's type, within its bounds; SettingError naming the field otherwise."""
     kind, _default, low, high, label = SPECS[key][name]
     field = f"{key}.{name}"
     if kind is bool:
-        if isinstance(value, str):
-            value = value.lower() in {"1", "true", "on", "yes"}
-        return bool(value)
+        return value.lower() in {"1", "true", "on", "yes"} if isinstance(value, str) else bool(value)
     if kind is str:
-        value = str(value or "").strip()
-        if name == "cron":
-            parts = value.split()
-            if not CRON.match(value) or not all(CRON_FIELD.match(p) for p in parts):
-                raise SettingError(field, "Write the schedule as five cron fields, e.g. 0 3 * * * (03:00 UTC daily).")
-        return value
+        return _text(field, name, value)
     try:
         number = kind(value)
     except (TypeError, ValueError):
@@ -115,6 +109,13 @@ def _coerce(key: str, name: str, value):
     if number != number or (low is not None and number < low) or (high is not None and number > high):
         raise SettingError(field, f"{label}: between {low:g} and {high:g}.")
     return number
+
+
+def _text(field: str, name: str, value) -> str:
+    value = str(value or "").strip()
+    if name == "cron" and not (CRON.match(value) and all(CRON_FIELD.match(p) for p in value.split())):
+        raise SettingError(field, "Write the schedule as five cron fields, e.g. 0 3 * * * (03:00 UTC daily).")
+    return value
 
 
 def validate(key: str, values: dict) -> dict:
@@ -226,30 +227,36 @@ def registry_versions(tracking_uri: str) -> dict:
         logger.warning("MLflow registry not readable: %s", error)
         return {"versions": [], "aliases": {}, "error": f"The model registry could not be read ({type(error).__name__})."}
     aliases = _aliases(client, versions)
-    rows = []
-    for v in versions:
-        metrics = {}
-        for name in METRICS:
-            if name in (v.tags or {}):
-                try:
-                    metrics[name] = float(v.tags[name])
-                except ValueError:
-                    pass
-        if not metrics and v.run_id:
-            try:
-                run_metrics = client.get_run(v.run_id).data.metrics
-                metrics = {k: float(run_metrics[k]) for k in METRICS if k in run_metrics}
-            except Exception:  # noqa: BLE001
-                pass
-        rows.append({"version": str(v.version),
-                     "aliases": sorted((a for a, version in aliases.items() if version == str(v.version)),
-                                       key=_alias_order),
-                     "family": (v.tags or {}).get("family", ""), "run_id": v.run_id,
-                     "created": datetime.fromtimestamp(v.creation_timestamp / 1000, timezone.utc).isoformat()
-                     if v.creation_timestamp else None, "metrics": metrics})
+    rows = [_version_row(client, v, aliases) for v in versions]
     rows.sort(key=lambda r: int(r["version"]) if r["version"].isdigit() else 0, reverse=True)
     return {"versions": rows, "aliases": dict(sorted(aliases.items(), key=lambda item: _alias_order(item[0]))),
             "error": None}
+
+
+def _version_row(client, v, aliases: dict[str, str]) -> dict:
+    """One model version: its aliases, family, run, creation time and offline metrics."""
+    return {"version": str(v.version),
+            "aliases": sorted((a for a, version in aliases.items() if version == str(v.version)), key=_alias_order),
+            "family": (v.tags or {}).get("family", ""), "run_id": v.run_id,
+            "created": datetime.fromtimestamp(v.creation_timestamp / 1000, timezone.utc).isoformat()
+            if v.creation_timestamp else None, "metrics": _version_metrics(client, v)}
+
+
+def _version_metrics(client, v) -> dict[str, float]:
+    """The offline metrics in the version's tags, else in its training run's metrics."""
+    metrics = {}
+    for name in METRICS:
+        try:
+            metrics[name] = float((v.tags or {})[name])
+        except (KeyError, ValueError):
+            pass
+    if not metrics and v.run_id:
+        try:
+            run_metrics = client.get_run(v.run_id).data.metrics
+            metrics = {k: float(run_metrics[k]) for k in METRICS if k in run_metrics}
+        except Exception:  # noqa: BLE001 - a run that cannot be read: the version shows no metrics
+            pass
+    return metrics
 
 
 def _alias_order(alias: str) -> tuple:
