@@ -4,7 +4,7 @@ Pages on `bp` (api.admin.routes), JSON on `api_bp` (api.admin.api); the other vi
 JSON of one topic each to both. Every view but the two-factor code step is for admins whose session passed TOTP
 two-factor sign-in (`api.auth.decorators.admin_required`).
 """
-from api.admin import experiment_views, mentor_views, ops_views, report_views  # noqa: F401 - their views join bp, api_bp
+from api.admin import experiment_views, mentor_views, ops_views, report_views  # noqa: F401 - views join bp, api_bp
 from api.admin.api import api_bp
 from api.admin.routes import bp
 

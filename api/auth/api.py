@@ -250,5 +250,3 @@ def change_password(data):
         return field_error(error)
     accounts.start_session(user)
     return user_json(user)
-
-

@@ -170,4 +170,3 @@ def claim_nonce(counter_key: str) -> bool:
         return connection.execute(
             sa.delete(_table).where(_table.c.key == counter_key, _table.c.window_ends_at > now())
         ).rowcount == 1
-

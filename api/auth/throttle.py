@@ -116,4 +116,3 @@ def begin_code_check(user_id: int) -> str:
     limits.check(counter_key, current_settings().otp_check_limit,
                  "Too many wrong codes; wait a while before trying again.", "code")
     return counter_key
-
