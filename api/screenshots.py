@@ -150,7 +150,7 @@ def _log_in(page, base: str, role: str, app) -> None:
     if key.count():
         secret = re.sub(r"\s+", "", key.inner_text())
     else:  # enrolled before (an existing var dir): the secret this process can read from the database
-        from api.admin import twofactor
+        from api.auth import twofactor
 
         with app.app_context():
             secret = twofactor._secret(twofactor.totp_row(_ids(app)["admin"]))

@@ -10,6 +10,13 @@ from sqlalchemy import func, select
 from api.extensions import db
 from api.tables import AdminAuditEntry, User
 
+MAX_PAGE = 100_000  # a page number beyond any list; larger ones would overflow the OFFSET
+
+
+def page_number(args) -> int:
+    """The `page` query argument, 1..MAX_PAGE."""
+    return min(max(args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+
 
 def record(action: str, target_type: str | None = None, target_id: Any = None, *, admin_id: int | None = None,
            commit: bool = True, **details: Any) -> AdminAuditEntry:

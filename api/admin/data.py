@@ -1,23 +1,24 @@
 """SQL for the admin reports: loads the rows each report needs as DataFrames (dashboards/ computes).
 
-Every loader takes a `Filters` (date range, topic). pandas is imported inside the functions so
-that the app's start-up stays light.
+Every loader takes a `Filters` (date range, topic).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
+import pandas as pd
 import sqlalchemy as sa
 
-from models import clock
 from api.extensions import db
+from api.payments.ledger import revenue_lines
 from api.tables import (
     Booking,
     BookingStatus,
     ChatRoom,
     Event,
     EventType,
+    LedgerEntry,
     MentorProfile,
     MentorStatus,
     Message,
@@ -30,6 +31,8 @@ from api.tables import (
     learner_topics,
     mentor_topics,
 )
+from dashboards.revenue import LINE_COLUMNS, lines_from_payments
+from models import clock
 
 PERIODS = ("day", "week", "month")
 REFUND_COUNTED = ("succeeded",)
@@ -86,8 +89,6 @@ def _topic_id(filters: Filters) -> int | None:
 
 
 def _frame(statement, columns: list[str]):
-    import pandas as pd
-
     rows = db.session.execute(statement).all()
     return pd.DataFrame([tuple(r) for r in rows], columns=columns)
 
@@ -126,17 +127,7 @@ def money_lines(filters: Filters):
     From the payments ledger (api.payments.ledger.revenue_lines) once it has entries, so that the
     report reconciles with it to the cent; before that, from the payments and refunds tables.
     """
-    import pandas as pd
-
-    from dashboards.revenue import LINE_COLUMNS, lines_from_payments
-
-    try:
-        from api.payments.ledger import revenue_lines
-        from api.tables import LedgerEntry
-
-        has_ledger = db.session.scalar(sa.select(LedgerEntry.id).limit(1)) is not None
-    except ImportError:
-        has_ledger = False
+    has_ledger = db.session.scalar(sa.select(LedgerEntry.id).limit(1)) is not None
     if has_ledger:
         lines = pd.DataFrame(revenue_lines(filters.since, filters.until), columns=LINE_COLUMNS)
         if filters.topic:
@@ -160,8 +151,6 @@ def _search_matches_topic(payload: dict, slug: str) -> bool:
 
 def funnel_events(filters: Filters):
     """Search and profile-view events in the range (event_type column); by topic: searches for it, views of its mentors."""
-    import pandas as pd
-
     topic_id = _topic_id(filters)
     in_range = (Event.occurred_at >= filters.since, Event.occurred_at < filters.until)
     if topic_id is None:

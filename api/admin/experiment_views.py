@@ -1,24 +1,26 @@
 """A/B test pages and JSON: create from registered models, change the split, results, promote, stop an arm."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from api.admin import api_bp, bp, experiments
+from api.admin import experiments
+from api.admin.api import api_bp
 from api.admin.experiments import ExperimentError
-from api.admin.guard import admin_panel_required
+from api.admin.modelsettings import registry_versions
+from api.admin.routes import bp
+from api.auth.decorators import admin_required
 from api.auth.forms import ConfirmForm
 from api.errors import error_response
+from api.settings import current_settings
 
 
 def _versions() -> list[dict]:
-    from api.admin.modelsettings import registry_versions
-
-    return registry_versions(current_app.config["MENTORHUB_SETTINGS"].mlflow_uri)["versions"]
+    return registry_versions(current_settings().mlflow_uri)["versions"]
 
 
 @bp.get("/experiments")
-@admin_panel_required
+@admin_required
 def experiments_page():
     rows = experiments.listing()
     selected = request.args.get("id", type=int) or (rows[0]["id"] if rows else None)
@@ -33,14 +35,14 @@ def experiments_page():
 
 
 @bp.get("/experiments/new")
-@admin_panel_required
+@admin_required
 def new_experiment():
     return render_template("admin/experiment_new.html", versions=_versions(), confirm_form=ConfirmForm(),
                            error=None, form=request.args)
 
 
 @bp.post("/experiments")
-@admin_panel_required
+@admin_required
 def create_experiment():
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -63,7 +65,7 @@ def create_experiment():
 
 
 @bp.post("/experiments/<int:experiment_id>/split")
-@admin_panel_required
+@admin_required
 def split_experiment(experiment_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -79,7 +81,7 @@ def split_experiment(experiment_id: int):
 
 
 @bp.post("/experiments/<int:experiment_id>/<action>")
-@admin_panel_required
+@admin_required
 def experiment_action(experiment_id: int, action: str):
     if action not in ("start", "stop", "promote"):
         abort(404)
@@ -101,7 +103,7 @@ def experiment_action(experiment_id: int, action: str):
 
 
 @bp.post("/experiments/arms/<int:arm_id>/<action>")
-@admin_panel_required
+@admin_required
 def arm_action(arm_id: int, action: str):
     if action not in ("stop", "resume"):
         abort(404)
@@ -124,14 +126,14 @@ def _fail(error: ExperimentError):
 
 
 @api_bp.get("/experiments")
-@admin_panel_required
+@admin_required
 def api_experiments():
     """Every experiment with its arms, shares and live exposure counts."""
     return {"experiments": experiments.listing()}
 
 
 @api_bp.post("/experiments")
-@admin_panel_required
+@admin_required
 def api_create_experiment():
     """{name, description, start, arms: [{name, model_version | model_alias, traffic_share}]}; the first arm is control."""
     body = request.get_json(silent=True) or {}
@@ -145,7 +147,7 @@ def api_create_experiment():
 
 
 @api_bp.get("/experiments/<int:experiment_id>")
-@admin_panel_required
+@admin_required
 def api_experiment_results(experiment_id: int):
     """Per-arm results with 95 % intervals, comparisons with control, guardrails and the winner."""
     try:
@@ -155,7 +157,7 @@ def api_experiment_results(experiment_id: int):
 
 
 @api_bp.put("/experiments/<int:experiment_id>/split")
-@admin_panel_required
+@admin_required
 def api_split(experiment_id: int):
     """{"shares": {arm_id: share}} (fractions or percentages)."""
     body = request.get_json(silent=True) or {}
@@ -167,7 +169,7 @@ def api_split(experiment_id: int):
 
 
 @api_bp.post("/experiments/<int:experiment_id>/<action>")
-@admin_panel_required
+@admin_required
 def api_experiment_action(experiment_id: int, action: str):
     """start, stop, or promote ({"arm": name}; the significant winner when none)."""
     try:
@@ -186,7 +188,7 @@ def api_experiment_action(experiment_id: int, action: str):
 
 
 @api_bp.post("/experiments/arms/<int:arm_id>/<action>")
-@admin_panel_required
+@admin_required
 def api_arm_action(arm_id: int, action: str):
     """Stop or resume one arm."""
     if action not in ("stop", "resume"):

@@ -1,13 +1,15 @@
 """A/B tests for the admin panel, on serving.ab: create from registered models, split, results, promote, stop.
 
-serving.ab never commits; these functions commit and write the audit log. Changing the split is
-done here (serving.ab has no function for it yet): shares are validated like serving's own.
+serving.ab never commits; these functions commit and write the audit log. The split is changed here,
+on the arm rows: shares are validated like serving's own.
 """
 from __future__ import annotations
 
 from api.admin import audit
 from api.extensions import db
+from api.recommendations.engine import state
 from api.tables import AbArm, AbExperiment
+from serving import ab
 
 
 class ExperimentError(ValueError):
@@ -16,15 +18,8 @@ class ExperimentError(ValueError):
         self.message, self.status, self.field = message, status, field
 
 
-def _ab():
-    from serving import ab
-
-    return ab
-
-
 def listing() -> list[dict]:
     """Every experiment, newest first, with arms and live exposure counts."""
-    ab = _ab()
     out = []
     for experiment in ab.list_experiments(db.session):
         counts = {o.arm.id: o for o in ab.arm_outcomes(db.session, experiment["id"])}
@@ -36,7 +31,6 @@ def listing() -> list[dict]:
 
 
 def results(experiment_id: int) -> dict:
-    ab = _ab()
     if ab.get_experiment(db.session, experiment_id) is None:
         raise ExperimentError("No such experiment.", 404)
     return ab.as_json(ab.analyse(db.session, experiment_id))
@@ -44,7 +38,6 @@ def results(experiment_id: int) -> dict:
 
 def create(name: str, arms: list[dict], description: str = "", start: bool = False, *, admin_id: int) -> int:
     """Arms: [{name, model_version or model_alias, traffic_share}]; the first is the control."""
-    ab = _ab()
     name = (name or "").strip()
     if not 3 <= len(name) <= 120:
         raise ExperimentError("Name the experiment (3 to 120 characters).", field="name")
@@ -107,7 +100,6 @@ def set_split(experiment_id: int, shares: dict[int, object], *, admin_id: int) -
 
 
 def start(experiment_id: int, *, admin_id: int) -> None:
-    ab = _ab()
     if db.session.get(AbExperiment, experiment_id) is None:
         raise ExperimentError("No such experiment.", 404)
     ab.start_experiment(db.session, experiment_id)
@@ -117,7 +109,6 @@ def start(experiment_id: int, *, admin_id: int) -> None:
 
 
 def stop(experiment_id: int, *, admin_id: int) -> None:
-    ab = _ab()
     if db.session.get(AbExperiment, experiment_id) is None:
         raise ExperimentError("No such experiment.", 404)
     ab.stop_experiment(db.session, experiment_id)
@@ -131,7 +122,7 @@ def set_arm_active(arm_id: int, active: bool, *, admin_id: int) -> AbArm:
     arm = db.session.get(AbArm, arm_id)
     if arm is None:
         raise ExperimentError("No such arm.", 404)
-    _ab().set_arm_active(db.session, arm_id, active)
+    ab.set_arm_active(db.session, arm_id, active)
     audit.record("ab.arm_resume" if active else "ab.arm_stop", "arm", arm_id, admin_id=admin_id, commit=False,
                  experiment_id=arm.experiment_id, arm=arm.name)
     db.session.commit()
@@ -141,9 +132,6 @@ def set_arm_active(arm_id: int, active: bool, *, admin_id: int) -> AbArm:
 
 def promote(experiment_id: int, arm_name: str | None, *, admin_id: int) -> dict:
     """Move `champion` to the arm's model (the winner when no arm is named) and conclude the experiment."""
-    ab = _ab()
-    from api.recommendations.engine import state
-
     try:
         entry = ab.promote_arm(db.session, state().registry, experiment_id, arm_name or None, by=admin_id)
     except LookupError as error:
@@ -161,8 +149,6 @@ def promote(experiment_id: int, arm_name: str | None, *, admin_id: int) -> dict:
 
 def _forget_serving_cache() -> None:
     try:
-        from api.recommendations.engine import state
-
         state().experiment = None
     except Exception:  # noqa: BLE001 - serving reads the change when its cache expires
         pass

@@ -7,44 +7,24 @@ from apiflask.validators import Length
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from api.admin import api_bp, approval, bp, reports
+from api.admin import approval, reports
+from api.admin.api import api_bp
 from api.admin.data import parse_filters
-from api.admin.guard import admin_panel_required
-from api.admin.routes import RejectForm
+from api.admin.forms import ReasonForm
+from api.admin.routes import bp
 from api.auth.accounts import FieldError
+from api.auth.decorators import admin_required
 from api.auth.forms import ConfirmForm
 from api.errors import error_response
 from api.extensions import db
+from api.settings import current_settings
 from api.tables import User
 
 STATUSES = ("pending", "approved", "rejected", "suspended")
 
 
 def _filters():
-    from flask import current_app
-
-    return parse_filters(request.args, current_app.config["MENTORHUB_SETTINGS"].admin_report_days)
-
-
-def _detail(user_id: int, filters) -> dict | None:
-    from dashboards.mentors import rating_over_time
-
-    from api.admin import data
-
-    rows = reports.mentor_performance(filters, user_id)
-    if not rows:
-        return None
-    mentor = rows[0]
-    trend = rating_over_time(data.mentor_review_rows(user_id), "month")
-    mentor["rating_over_time"] = reports._records(trend)
-    from api.reviews.service import review_json
-    from api.tables import Review
-    import sqlalchemy as sa
-
-    reviews = db.session.scalars(sa.select(Review).where(Review.mentor_id == user_id)
-                                 .order_by(Review.created_at.desc()).limit(20))
-    mentor["reviews"] = [{**review_json(r), "hidden": r.hidden, "reported_count": r.reported_count} for r in reviews]
-    return mentor
+    return parse_filters(request.args, current_settings().admin_report_days)
 
 
 def _listing(filters) -> tuple[str, dict]:
@@ -56,7 +36,7 @@ def _listing(filters) -> tuple[str, dict]:
 
 
 @bp.get("/mentors/all")
-@admin_panel_required
+@admin_required
 def mentors():
     """Mentors by name, one page at a time (status filter and aggregates in SQL)."""
     filters = _filters()
@@ -66,20 +46,20 @@ def mentors():
 
 
 @bp.get("/mentors/<int:user_id>")
-@admin_panel_required
+@admin_required
 def mentor_detail(user_id: int):
     filters = _filters()
-    mentor = _detail(user_id, filters)
+    mentor = reports.mentor_detail(user_id, filters)
     if mentor is None:
         abort(404)
     return render_template("admin/mentor.html", m=mentor, filters=filters, confirm_form=ConfirmForm(),
-                           reason_form=RejectForm())
+                           reason_form=ReasonForm())
 
 
 @bp.post("/mentors/<int:user_id>/suspend")
-@admin_panel_required
+@admin_required
 def suspend(user_id: int):
-    form = RejectForm()
+    form = ReasonForm()
     if not form.validate_on_submit():
         abort(400)
     try:
@@ -94,7 +74,7 @@ def suspend(user_id: int):
 
 
 @bp.post("/mentors/<int:user_id>/reinstate")
-@admin_panel_required
+@admin_required
 def reinstate(user_id: int):
     if not ConfirmForm().validate_on_submit():
         abort(400)
@@ -116,7 +96,7 @@ class ReasonIn(Schema):
 
 
 @api_bp.get("/mentors")
-@admin_panel_required
+@admin_required
 def api_mentors():
     """Mentors with status, rating, booking rates, response time and earnings in the range (start, end, topic).
 
@@ -132,17 +112,17 @@ def api_mentors():
 
 
 @api_bp.get("/mentors/<int:user_id>")
-@admin_panel_required
+@admin_required
 def api_mentor(user_id: int):
     """One mentor's performance, rating over time (monthly) and latest reviews."""
-    mentor = _detail(user_id, _filters())
+    mentor = reports.mentor_detail(user_id, _filters())
     if mentor is None:
         return error_response(404, "No such mentor.")
     return mentor
 
 
 @api_bp.post("/mentors/<int:user_id>/suspend")
-@admin_panel_required
+@admin_required
 @api_bp.input(ReasonIn, arg_name="data")
 def api_suspend(user_id: int, data):
     """Suspend an approved mentor with a reason they will see."""
@@ -156,7 +136,7 @@ def api_suspend(user_id: int, data):
 
 
 @api_bp.post("/mentors/<int:user_id>/reinstate")
-@admin_panel_required
+@admin_required
 def api_reinstate(user_id: int):
     """Reinstate a suspended mentor."""
     try:

@@ -14,20 +14,24 @@ cached briefly and dropped in this process as soon as an admin saves; other proc
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import current_app
-
 from api.admin import audit
 from api.extensions import db
+from api.recommendations.engine import settings_changed
+from api.settings import current_settings
 from api.tables import ModelSetting
-from serving.recommend import DEFAULT_BLEND
-from serving.registry import MODEL_NAME
+from serving.recommend import DEFAULT_BLEND, DEFAULT_WEIGHTS
+from serving.registry import CHALLENGER, CHAMPION, MODEL_NAME
 
 logger = logging.getLogger("mentorhub.admin")
 
@@ -35,10 +39,11 @@ WEIGHT_LABELS = {"model": "Model score", "availability": "Availability soon", "p
                  "diversity": "Diversity (topic overlap penalty)", "new_mentor": "Fair exposure for new mentors",
                  "interest": "Match with stated interests"}
 # "rerank_weights" is the key serving reads (api.recommendations.engine.admin_weights); its fields and
-# defaults are serving.recommend.DEFAULT_WEIGHTS (filled in by _rerank_spec on first use).
+# defaults are serving.recommend.DEFAULT_WEIGHTS.
 SPECS: dict[str, dict[str, tuple]] = {
     # name: (type, default, minimum, maximum, label)
-    "rerank_weights": {},
+    "rerank_weights": {name: (float, float(value), 0.0, 5.0, WEIGHT_LABELS.get(name, name))
+                       for name, value in DEFAULT_WEIGHTS.items()},
     "ranking.candidate_rules": {
         "require_availability_days": (int, 0, 0, 60, "Free slot within (days; 0: any)"),
         "min_rating": (float, 0.0, 0.0, 5.0, "Minimum average rating (0: any; mentors not rated yet stay)"),
@@ -60,14 +65,6 @@ SPECS: dict[str, dict[str, tuple]] = {
 }
 
 
-def _rerank_spec() -> None:
-    if not SPECS["rerank_weights"]:
-        from serving.recommend import DEFAULT_WEIGHTS
-
-        SPECS["rerank_weights"].update({name: (float, float(value), 0.0, 5.0, WEIGHT_LABELS.get(name, name))
-                                        for name, value in DEFAULT_WEIGHTS.items()})
-
-
 TITLES = {"rerank_weights": "Re-ranking weights", "ranking.candidate_rules": "Candidate rules",
           "ranking.hybrid_blend": "Hybrid blend", "pipeline.retrain_schedule": "Retraining schedule"}
 CRON = re.compile(r"^(\S+\s+){4}\S+$")
@@ -81,17 +78,14 @@ class SettingError(ValueError):
 
 
 def specs() -> dict[str, dict[str, tuple]]:
-    _rerank_spec()
     return SPECS
 
 
 def defaults(key: str) -> dict:
-    _rerank_spec()
     return {name: spec[1] for name, spec in SPECS[key].items()}
 
 
 def current(key: str) -> dict:
-    _rerank_spec()
     row = db.session.get(ModelSetting, key)
     return {**defaults(key), **{k: v for k, v in ((row.value if row else None) or {}).items() if k in SPECS[key]}}
 
@@ -101,19 +95,13 @@ def all_settings() -> dict[str, dict]:
 
 
 def _coerce(key: str, name: str, value):
+    """One field's value as its spec's type, within its bounds; SettingError naming the field otherwise."""
     kind, _default, low, high, label = SPECS[key][name]
     field = f"{key}.{name}"
     if kind is bool:
-        if isinstance(value, str):
-            value = value.lower() in {"1", "true", "on", "yes"}
-        return bool(value)
+        return value.lower() in {"1", "true", "on", "yes"} if isinstance(value, str) else bool(value)
     if kind is str:
-        value = str(value or "").strip()
-        if name == "cron":
-            parts = value.split()
-            if not CRON.match(value) or not all(CRON_FIELD.match(p) for p in parts):
-                raise SettingError(field, "Write the schedule as five cron fields, e.g. 0 3 * * * (03:00 UTC daily).")
-        return value
+        return _text(field, name, value)
     try:
         number = kind(value)
     except (TypeError, ValueError):
@@ -123,8 +111,14 @@ def _coerce(key: str, name: str, value):
     return number
 
 
+def _text(field: str, name: str, value) -> str:
+    value = str(value or "").strip()
+    if name == "cron" and not (CRON.match(value) and all(CRON_FIELD.match(p) for p in value.split())):
+        raise SettingError(field, "Write the schedule as five cron fields, e.g. 0 3 * * * (03:00 UTC daily).")
+    return value
+
+
 def validate(key: str, values: dict) -> dict:
-    _rerank_spec()
     if key not in SPECS:
         raise SettingError("key", f"Unknown setting {key!r}.")
     unknown = set(values) - set(SPECS[key])
@@ -149,8 +143,6 @@ def update(key: str, values: dict, admin_id: int) -> dict:
     audit.record("model_settings.update", "setting", key, admin_id=admin_id, commit=False, changed=changed)
     db.session.commit()
     try:
-        from api.recommendations.engine import settings_changed
-
         settings_changed()  # serving reads the new value at once in this process
     except Exception:  # noqa: BLE001 - serving not set up: it reads the row after its cache expires
         pass
@@ -160,11 +152,11 @@ def update(key: str, values: dict, admin_id: int) -> dict:
 # --- retrain now --------------------------------------------------------------------------------
 
 def _retrain_dir() -> Path:
-    return Path(current_app.config["MENTORHUB_SETTINGS"].var_dir) / "admin" / "retrain"
+    return Path(current_settings().var_dir) / "admin" / "retrain"
 
 
 def retrain_command() -> list[str]:
-    configured = current_app.config["MENTORHUB_SETTINGS"].admin_retrain_command
+    configured = current_settings().admin_retrain_command
     return list(configured) if configured else [sys.executable, "-m", "api.cli", "--verbose", "pipeline", "all"]
 
 
@@ -190,8 +182,6 @@ def start_retraining(admin_id: int) -> dict:
 
 
 def _alive(pid: int) -> bool:
-    import os
-
     try:
         finished, _status = os.waitpid(pid, os.WNOHANG)  # our own child: reap it once it is done
         if finished == pid:
@@ -207,8 +197,6 @@ def _alive(pid: int) -> bool:
 
 def retrain_status() -> dict | None:
     """The last run started from the panel: pid, start time, log file name, running or not, and its log's tail."""
-    import json
-
     path = _retrain_dir() / "last.json"
     if not path.is_file():
         return None
@@ -230,45 +218,48 @@ METRICS = ("precision_at_10", "recall_at_10", "ndcg_at_10", "coverage_at_10", "r
 def registry_versions(tracking_uri: str) -> dict:
     """The registered model's versions, newest first, with aliases, family and offline metrics (mlflow imported here)."""
     try:
-        import mlflow
-        from mlflow import MlflowClient
+        import mlflow  # lazy: mlflow costs seconds to import; only the registry views need it
 
         mlflow.set_tracking_uri(tracking_uri)
-        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        client = mlflow.MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         versions = client.search_model_versions(f"name='{MODEL_NAME}'")
     except Exception as error:  # noqa: BLE001 - no registry yet, or an unreachable server: shown, never a 500
         logger.warning("MLflow registry not readable: %s", error)
         return {"versions": [], "aliases": {}, "error": f"The model registry could not be read ({type(error).__name__})."}
     aliases = _aliases(client, versions)
-    rows = []
-    for v in versions:
-        metrics = {}
-        for name in METRICS:
-            if name in (v.tags or {}):
-                try:
-                    metrics[name] = float(v.tags[name])
-                except ValueError:
-                    pass
-        if not metrics and v.run_id:
-            try:
-                run_metrics = client.get_run(v.run_id).data.metrics
-                metrics = {k: float(run_metrics[k]) for k in METRICS if k in run_metrics}
-            except Exception:  # noqa: BLE001
-                pass
-        rows.append({"version": str(v.version),
-                     "aliases": sorted((a for a, version in aliases.items() if version == str(v.version)),
-                                       key=_alias_order),
-                     "family": (v.tags or {}).get("family", ""), "run_id": v.run_id,
-                     "created": datetime.fromtimestamp(v.creation_timestamp / 1000, timezone.utc).isoformat()
-                     if v.creation_timestamp else None, "metrics": metrics})
+    rows = [_version_row(client, v, aliases) for v in versions]
     rows.sort(key=lambda r: int(r["version"]) if r["version"].isdigit() else 0, reverse=True)
     return {"versions": rows, "aliases": dict(sorted(aliases.items(), key=lambda item: _alias_order(item[0]))),
             "error": None}
 
 
-def _alias_order(alias: str) -> tuple:
-    from serving.registry import CHALLENGER, CHAMPION
+def _version_row(client, v, aliases: dict[str, str]) -> dict:
+    """One model version: its aliases, family, run, creation time and offline metrics."""
+    return {"version": str(v.version),
+            "aliases": sorted((a for a, version in aliases.items() if version == str(v.version)), key=_alias_order),
+            "family": (v.tags or {}).get("family", ""), "run_id": v.run_id,
+            "created": datetime.fromtimestamp(v.creation_timestamp / 1000, timezone.utc).isoformat()
+            if v.creation_timestamp else None, "metrics": _version_metrics(client, v)}
 
+
+def _version_metrics(client, v) -> dict[str, float]:
+    """The offline metrics in the version's tags, else in its training run's metrics."""
+    metrics = {}
+    for name in METRICS:
+        try:
+            metrics[name] = float((v.tags or {})[name])
+        except (KeyError, ValueError):
+            pass
+    if not metrics and v.run_id:
+        try:
+            run_metrics = client.get_run(v.run_id).data.metrics
+            metrics = {k: float(run_metrics[k]) for k in METRICS if k in run_metrics}
+        except Exception:  # noqa: BLE001 - a run that cannot be read: the version shows no metrics
+            pass
+    return metrics
+
+
+def _alias_order(alias: str) -> tuple:
     return ({CHAMPION: 0, CHALLENGER: 1}.get(alias, 2), alias)
 
 
@@ -277,8 +268,6 @@ def _aliases(client, versions) -> dict[str, str]:
 
     Like serving (serving.registry), champion and challenger are resolved by alias when the model lists none.
     """
-    from serving.registry import CHALLENGER, CHAMPION
-
     found: dict[str, str] = {}
     listed = False
     try:
@@ -305,9 +294,6 @@ UI_PROBE_SECONDS = 0.3
 
 def ui_answers(url: str, timeout: float = UI_PROBE_SECONDS) -> bool:
     """Does a web UI (MLflow's, Prefect's) answer at this address right now? A short probe, never an error."""
-    import urllib.error
-    import urllib.request
-
     if not url.startswith(("http://", "https://")):
         return False
     try:

@@ -10,11 +10,11 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import current_app
+from api.settings import current_settings
 
 
 def reports_dir() -> Path:
-    return Path(current_app.config["MENTORHUB_SETTINGS"].var_dir) / "reports"
+    return Path(current_settings().var_dir) / "reports"
 
 
 def _made_at(stamp: str) -> datetime | None:

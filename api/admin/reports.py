@@ -1,27 +1,33 @@
 """Each admin report as one JSON-able dict, for its page (and charts) and its /api/v1/admin endpoint."""
 from __future__ import annotations
 
+import csv
+import io
+import statistics
+from datetime import timedelta
+
+import numpy as np
+import sqlalchemy as sa
+
 from api.admin import data
 from api.admin.data import Filters
+from api.extensions import db
+from api.reviews.service import review_json
+from api.tables import Review
+from dashboards.cohorts import retention_cohorts
+from dashboards.funnel import funnel
+from dashboards.mentors import rating_over_time
+from dashboards.platform import chat_activity, signups_by_role, verification_rate
+from dashboards.revenue import decimal_string, revenue_by_period, revenue_by_topic, revenue_totals
+
+ONE_SECOND = timedelta(seconds=1)
 
 
 def _records(frame) -> list[dict]:
-    import numpy as np
-
     return frame.replace({np.nan: None}).to_dict("records") if len(frame) else []
 
 
-def _one_second():
-    from datetime import timedelta
-
-    return timedelta(seconds=1)
-
-
 def analytics(filters: Filters) -> dict:
-    from dashboards.cohorts import retention_cohorts
-    from dashboards.funnel import funnel
-    from dashboards.platform import chat_activity, signups_by_role, verification_rate
-
     signups = signups_by_role(data.signup_rows(filters), filters.period)
     users, activity = data.cohort_rows(filters)
     cohort_period = "month" if filters.period == "month" else "week"
@@ -32,14 +38,12 @@ def analytics(filters: Filters) -> dict:
         "verification": verification_rate(data.verification_rows(filters)),
         "funnel": funnel(data.funnel_events(filters), data.funnel_bookings(filters)),
         "cohorts": {"period": cohort_period, "offsets": 8,
-                    "rows": retention_cohorts(users, activity, cohort_period, 8, until=filters.until - _one_second())},
+                    "rows": retention_cohorts(users, activity, cohort_period, 8, until=filters.until - ONE_SECOND)},
         "chat": _records(chat_activity(data.message_rows(filters), filters.period)),
     }
 
 
 def revenue(filters: Filters) -> dict:
-    from dashboards.revenue import revenue_by_period, revenue_by_topic, revenue_totals
-
     lines, source = data.money_lines(filters)
     return {
         "filters": filters.args(),
@@ -52,11 +56,6 @@ def revenue(filters: Filters) -> dict:
 
 def revenue_csv(filters: Filters) -> str:
     """By period, currency and topic, amounts in major units with exact decimals, then the totals per currency."""
-    import csv
-    import io
-
-    from dashboards.revenue import decimal_string, revenue_by_period, revenue_totals
-
     lines, _source = data.money_lines(filters)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -82,8 +81,6 @@ def _rate(part: int, whole: int) -> float | None:
 
 def _mentor_rows(filters: Filters, mentors: list, every_mentor: bool = False) -> list[dict]:
     """The report rows of these mentors: three grouped queries for all of them, whatever their number."""
-    import statistics
-
     ids = None if every_mentor else [m.user_id for m in mentors]
     counts = data.mentor_booking_counts(filters, ids)
     hours = data.mentor_response_hours(filters, ids)
@@ -122,3 +119,16 @@ def mentor_page(filters: Filters, status: str | None = None, page: int = 1,
     mentors = data.mentor_rows(status, limit=per_page, offset=(page - 1) * per_page)
     return {"rows": _mentor_rows(filters, mentors), "total": total, "page": page, "pages": pages,
             "per_page": per_page}
+
+
+def mentor_detail(user_id: int, filters: Filters) -> dict | None:
+    """One mentor's row of `mentor_performance` with their rating over time (monthly) and latest 20 reviews."""
+    rows = mentor_performance(filters, user_id)
+    if not rows:
+        return None
+    mentor = rows[0]
+    mentor["rating_over_time"] = _records(rating_over_time(data.mentor_review_rows(user_id), "month"))
+    reviews = db.session.scalars(sa.select(Review).where(Review.mentor_id == user_id)
+                                 .order_by(Review.created_at.desc()).limit(20))
+    mentor["reviews"] = [{**review_json(r), "hidden": r.hidden, "reported_count": r.reported_count} for r in reviews]
+    return mentor

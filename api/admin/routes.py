@@ -1,46 +1,57 @@
-"""The admin panel's home, the two-factor step, the audit log and the mentor approval queue (web and JSON)."""
+"""The admin panel's pages: home, the two-factor code step, the audit log and the mentor approval queue.
+
+`bp` holds every page of the panel (the other pages are in mentor_views, ops_views, report_views and
+experiment_views); the JSON views are on `api_bp` (api.admin.api). Every view but the code step is for admins
+whose session passed two-factor sign-in (`admin_required`).
+"""
 from __future__ import annotations
 
-from apiflask import Schema
-from apiflask.fields import Boolean, Float, Integer, String
-from apiflask.validators import Length, Range
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import StringField, TextAreaField
 
-from api.admin import api_bp, approval, audit, bp, twofactor
+from api.admin import approval, audit, moderation, monitoring, reports, signin
+from api.admin.data import parse_filters
+from api.admin.forms import CodeForm, ReasonForm
+from api.auth import twofactor
 from api.auth.accounts import FieldError
-from api.admin.guard import admin_panel_required as admin_required
+from api.auth.decorators import admin_required
 from api.auth.forms import ConfirmForm
+from api.auth.routes import home_for
 from api.errors import error_response
 from api.extensions import db
 from api.profiles import service
-from api.profiles.upgrade import criteria, set_criteria
-from api.tables import User
+from api.tables import Role, User
+from dashboards.revenue import format_minor
 
-MAX_PAGE = 100_000  # a page number beyond any list; larger ones would overflow the OFFSET
-
-
-class RejectForm(FlaskForm):
-    reason = TextAreaField("Reason for the mentor", render_kw={"rows": 3, "maxlength": 2000},
-                           description="The mentor sees this and can fix their profile.")
+bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
-def _queue_items():
-    items = []
-    for profile in approval.pending_mentors():
-        user = db.session.get(User, profile.user_id)
-        items.append({"profile": profile, "user": user, "mentor": service.mentor_json(profile, private=True)})
-    return items
+@bp.context_processor
+def _panel_context():
+    """Formatting helpers and the drift banner on every admin page (read from the small reports index)."""
+    helpers = {"pct": _pct, "money": _money}
+    if request.endpoint == "admin.two_factor":
+        return helpers
+    try:
+        return {**helpers, "drift_alerts": monitoring.drift_alerts()}
+    except Exception:  # noqa: BLE001 - a broken report file never breaks the panel
+        return {**helpers, "drift_alerts": []}
+
+
+def _pct(value, digits: int = 0) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def _money(amount_minor, currency: str) -> str:
+    return format_minor(int(amount_minor or 0), currency)
 
 
 @bp.get("/mentors")
 @admin_required
 def queue():
     """Pending mentors with their details and documents."""
-    return render_template("admin/queue.html", items=_queue_items(), confirm_form=ConfirmForm(),
-                           reject_form=RejectForm(), format_price=service.format_price)
+    return render_template("admin/queue.html", items=approval.queue_items(), confirm_form=ConfirmForm(),
+                           reject_form=ReasonForm(), format_price=service.format_price)
 
 
 @bp.post("/mentors/<int:user_id>/approve")
@@ -63,7 +74,7 @@ def approve(user_id: int):
 @bp.post("/mentors/<int:user_id>/reject")
 @admin_required
 def reject(user_id: int):
-    form = RejectForm()
+    form = ReasonForm()
     if not form.validate_on_submit():
         abort(400)
     try:
@@ -78,112 +89,23 @@ def reject(user_id: int):
     return redirect(url_for("admin.queue"))
 
 
-# --- JSON API -----------------------------------------------------------------------------------
-
-class RejectIn(Schema):
-    reason = String(required=True, validate=Length(min=5, max=2000))
-
-
-class CriteriaIn(Schema):
-    min_completed_sessions = Integer(validate=Range(0, 1000))
-    min_average_rating = Float(validate=Range(1, 5))
-    require_verified = Boolean()
-    min_account_age_days = Integer(validate=Range(0, 3650))
-
-
-@api_bp.get("/mentors/pending")
-@admin_required
-def api_queue():
-    """The approval queue, oldest first, with each mentor's documents."""
-    return {"mentors": [item["mentor"] for item in _queue_items()]}
-
-
-@api_bp.post("/mentors/<int:user_id>/approve")
-@admin_required
-def api_approve(user_id: int):
-    """Approve a pending mentor; they become visible to learners and get an e-mail."""
-    try:
-        profile = approval.approve(user_id, current_user.id)
-    except LookupError:
-        return error_response(404, "No such mentor.")
-    except FieldError as error:
-        return error_response(409, error.message, {error.field: error.message})
-    return {"user_id": profile.user_id, "status": profile.status.value}
-
-
-@api_bp.post("/mentors/<int:user_id>/reject")
-@admin_required
-@api_bp.input(RejectIn, arg_name="data")
-def api_reject(user_id: int, data):
-    """Reject a pending mentor with a reason they will see."""
-    try:
-        profile = approval.reject(user_id, current_user.id, data["reason"])
-    except LookupError:
-        return error_response(404, "No such mentor.")
-    except FieldError as error:
-        return error_response(409 if error.field == "status" else 400, error.message, {error.field: error.message})
-    return {"user_id": profile.user_id, "status": profile.status.value, "reason": profile.status_reason}
-
-
-@api_bp.get("/upgrade-criteria")
-@admin_required
-def api_get_criteria():
-    """The learner-to-mentor upgrade criteria."""
-    return criteria()
-
-
-@api_bp.put("/upgrade-criteria")
-@admin_required
-@api_bp.input(CriteriaIn, arg_name="data")
-def api_put_criteria(data):
-    """Change the upgrade criteria (stored as the ModelSetting "upgrade_criteria")."""
-    before = criteria()
-    after = set_criteria(data, current_user.id)
-    audit.record("upgrade_criteria.update", "setting", "upgrade_criteria",
-                 changed={k: {"from": before.get(k), "to": v} for k, v in after.items() if before.get(k) != v})
-    return after
-
-
-# --- two-factor sign-in (the step after the password; not behind the panel guard) ---------------
-
-class CodeForm(FlaskForm):
-    code = StringField("6-digit code from your authenticator app",
-                       render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "maxlength": 7,
-                                  "pattern": "[0-9 ]*", "autofocus": True})
-
+# --- two-factor sign-in (the step after the password; not behind the admin guard) ---------------
 
 @bp.route("/2fa", methods=["GET", "POST"])
 def two_factor():
     """Enrol (first time: a secret for the authenticator app) or enter the current code; then the session starts."""
-    from api.auth.routes import home_for
-    from api.redirects import safe_next
-    from api.tables import Role
-
     user = twofactor.pending_user()
     if user is None:
-        if current_user.is_authenticated and current_user.has_role(Role.ADMIN):
-            if twofactor.passed(current_user):
-                return redirect(url_for("admin.dashboard"))
-            return twofactor.begin_second_step(current_user._get_current_object())
-        if current_user.is_authenticated:
-            return error_response(403, "You do not have access to this page.")
-        flash("Log in with your password first; then enter the code from your authenticator app.", "info")
-        return redirect(url_for("auth.login"))
+        return _no_code_step()
     enrolled = twofactor.is_enrolled(user)
     secret = None if enrolled else twofactor.enrolment_secret(user)
     form = CodeForm()
     status = 200
     if form.validate_on_submit():
-        passed, left = twofactor.submit_code(user, form.code.data)  # counted on the server, one try per cookie
+        passed, left, next_url = signin.submit_code(user, form.code.data, enrolled)
         if passed:
-            next_url = safe_next(twofactor.pending_next())
-            twofactor.start_admin_session(user)
-            if not enrolled:
-                audit.record("admin.totp_enrol", "user", user.id, admin_id=user.id)
-            audit.record("admin.sign_in", "user", user.id, admin_id=user.id)
             flash("Signed in with two-factor authentication.", "success")
             return redirect(next_url or home_for(user))
-        audit.record("admin.totp_failed", "user", user.id, admin_id=user.id, attempts_left=left)
         if left == 0:
             flash("Too many wrong codes, or this step was already used: log in with your password again "
                   "(after too many wrong codes the step stays locked for a while).", "error")
@@ -195,40 +117,36 @@ def two_factor():
                            qr_svg=twofactor.qr_svg(uri) if uri else None, user=user), status
 
 
+def _no_code_step():
+    """/admin/2fa without a pending password step: an admin goes to the panel or the code step, others away."""
+    if current_user.is_authenticated and current_user.has_role(Role.ADMIN):
+        if twofactor.passed(current_user):
+            return redirect(url_for("admin.dashboard"))
+        return twofactor.begin_second_step(current_user._get_current_object())
+    if current_user.is_authenticated:
+        return error_response(403, "You do not have access to this page.")
+    flash("Log in with your password first; then enter the code from your authenticator app.", "info")
+    return redirect(url_for("auth.login"))
+
+
 # --- home and audit log ---------------------------------------------------------------------------
 
 @bp.get("/")
 @admin_required
 def dashboard():
     """The panel's home: alerts, the last 30 days at a glance, and where to go."""
-    from api.admin import monitoring, reports
-    from api.admin.data import parse_filters
-    from api.chat import moderation as chat_moderation
-    from api.reviews.service import reported_reviews
-
     filters = parse_filters({}, 30)
-    revenue = reports.revenue(filters)
     return render_template(
         "admin/dashboard.html", alerts=monitoring.drift_alerts(), pending=len(approval.pending_mentors()),
-        reported=len(reported_reviews()) + len(chat_moderation.open_reports()), revenue=revenue,
+        reported=moderation.open_count(), revenue=reports.revenue(filters),
         recent=audit.entries(per_page=8)[0], filters=filters)
 
 
 @bp.get("/audit")
 @admin_required
 def audit_log():
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    page = audit.page_number(request.args)
     action = (request.args.get("action") or "").strip()[:64]
     rows, total = audit.entries(page=page, per_page=50, action=action or None)
     return render_template("admin/audit.html", rows=rows, total=total, page=page, action=action,
                            pages=max((total + 49) // 50, 1))
-
-
-@api_bp.get("/audit")
-@admin_required
-def api_audit():
-    """The audit log, newest first (page, per_page up to 200, action prefix)."""
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
-    per_page = min(max(request.args.get("per_page", 50, type=int) or 50, 1), 200)
-    rows, total = audit.entries(page=page, per_page=per_page, action=(request.args.get("action") or None))
-    return {"entries": rows, "total": total, "page": page}

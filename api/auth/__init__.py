@@ -1,15 +1,12 @@
-"""Accounts: sign-up, log-in, sessions, verification, social log-in and password hashing.
+"""Accounts: sign-up, log-in, sessions, verification, social log-in, admins' two-factor sign-in, password hashing.
 
-Other features guard their views with `verified_required` (booking, messaging) and `role_required`.
+Pages in `routes`, JSON in `api`, the rules in `accounts` (with `social` and `twofactor`). Other features guard
+their views with the decorators of `decorators` (`verified_required` for booking and messaging, `role_required`,
+`admin_required`).
 """
-from apiflask import APIBlueprint
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__)
-api_bp = APIBlueprint("auth_api", __name__, url_prefix="/api/v1/auth", tag="Accounts")
-
-from api.auth import session  # noqa: E402,F401
-from api.auth.decorators import admin_required, auth_required, role_required, verified_required  # noqa: E402
-from api.auth import api, routes, social  # noqa: E402,F401
+from api.auth import session  # noqa: F401 - registers Flask-Login's user loader
+from api.auth.api import api_bp
+from api.auth.decorators import admin_required, auth_required, role_required, verified_required
+from api.auth.routes import bp
 
 __all__ = ["admin_required", "api_bp", "auth_required", "bp", "role_required", "verified_required"]

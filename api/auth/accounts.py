@@ -4,13 +4,13 @@ from __future__ import annotations
 import logging
 
 from blinker import signal
-from flask import current_app, session
+from flask import session
 from flask_login import login_user, logout_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.addresses import external_url
-from api.auth import otp, tokens
+from api.auth import limits, otp, throttle, tokens
 from api.auth.limits import LimitReached
 from api.auth.passwords import hash_password, needs_rehash, verify_password
 from api.auth.validation import (
@@ -20,8 +20,10 @@ from api.auth.validation import (
     normalise_phone,
 )
 from api.extensions import db
+from api.money import default_currency
 from api.notify import send_email, send_sms
 from api.notify.mail import MailError
+from api.settings import current_settings
 from api.tables import Role, User, UserRole, utcnow
 
 logger = logging.getLogger("mentorhub.auth")
@@ -33,11 +35,12 @@ _dummy_hashes: dict[tuple, str] = {}
 
 def _spend_one_verification(password: str) -> None:
     """Verify against a dummy hash when there is no account, so both paths cost the same."""
-    settings = _settings()
+    settings = current_settings()
     key = (settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism)
     if key not in _dummy_hashes:
         _dummy_hashes[key] = hash_password("not-a-real-password-0f3c")
     verify_password(_dummy_hashes[key], password or "")
+
 
 SIGNUP_ROLES = (Role.LEARNER.value, Role.MENTOR.value)
 
@@ -49,10 +52,6 @@ class FieldError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
-
-
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
 
 
 def _check(field: str, check, *args, **kwargs):
@@ -86,12 +85,10 @@ def sign_up(*, email: str, phone: str, password: str, full_name: str, role: str)
     _check("password", check_password_strength, password, email=email, full_name=full_name)
     if role not in SIGNUP_ROLES:
         raise FieldError("role", "Choose whether you want to learn or to teach.")
-    message = SIGNUP_MESSAGE.format(email=email, hours=_settings().email_token_max_age_seconds // 3600)
+    message = SIGNUP_MESSAGE.format(email=email, hours=current_settings().email_token_max_age_seconds // 3600)
     password_hash = hash_password(password)  # the same work either way
     owner = find_by_email(email)
     if owner is None:
-        from api.money import default_currency
-
         user = User(email=email, phone=phone, full_name=full_name, password_hash=password_hash,
                     currency=default_currency(None, phone))
         user.roles = [UserRole(role=Role(role))]
@@ -112,8 +109,6 @@ def sign_up(*, email: str, phone: str, password: str, full_name: str, role: str)
 
 
 def _tell_owner_of_sign_up(owner: User) -> None:
-    from api.auth import throttle
-
     try:
         throttle.count_email(owner.id)
     except LimitReached:
@@ -123,6 +118,31 @@ def _tell_owner_of_sign_up(owner: User) -> None:
             f"address, which already has an account. If it was you, log in; if you forgot the password, choose a "
             f"new one here:\n\n{link}\n\nIf it was not you, you can ignore this message: nothing has changed.\n")
     _send(owner.email, "You already have a MentorHub account", text, kind="signup_existing")
+
+
+def check_login(email: str, password: str) -> User | None:
+    """One log-in attempt: counted before the password is checked (LimitReached beyond the limits; the owner of
+    an account locked by them is mailed a one-time sign-in link), given back when it succeeds."""
+    try:
+        attempt = throttle.begin_login(email)
+    except throttle.AccountLocked as locked:
+        _mail_sign_in_link(locked.email)
+        raise
+    user = authenticate(email, password)
+    if user is not None:
+        attempt.succeeded()
+    return user
+
+
+def _mail_sign_in_link(email: str) -> None:
+    """The account's owner gets a one-time sign-in link, at most once per lock window (the answer is the same
+    whether or not the account exists)."""
+    user = find_by_email(email)
+    if user is None or not user.is_active:
+        return
+    count, _ = limits.hit(limits.key("sign-in-link-mail", user.id), current_settings().login_limit_per_account)
+    if count == 1:
+        send_sign_in_link(user)
 
 
 def authenticate(email: str, password: str) -> User | None:
@@ -175,20 +195,21 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 def confirm_current_password(user: User, password: str | None, wrong_message: str) -> None:
     """The account's current password, for a change that could take the account over: wrong guesses are counted
     per account (at most login_limit_per_account), so a stolen session cannot guess its way to the password."""
-    from api.auth import limits
-
     counter_key = limits.key("confirm-password", user.id)
-    limits.check(counter_key, _settings().login_limit_per_account,
+    limits.check(counter_key, current_settings().login_limit_per_account,
                  "Too many wrong passwords; wait a while before trying again.", "current_password")
     if not user.password_hash or not verify_password(user.password_hash, password or ""):
         raise FieldError("current_password", wrong_message)
     limits.refund(counter_key)
 
 
-def set_password(user: User, new_password: str) -> None:
-    """Store a new password and end every other session; the current one is renewed."""
+def set_password(user: User, new_password: str, *, mailbox_proven: bool = False) -> None:
+    """Store a new password and end every other session; the current one is renewed. `mailbox_proven`: the
+    password is set through a link mailed to the account's address, which is then verified too."""
     _check("new_password", check_password_strength, new_password, email=user.email, full_name=user.full_name)
     user.password_hash = hash_password(new_password)
+    if mailbox_proven and user.email_verified_at is None:
+        user.email_verified_at = utcnow()
     end_all_sessions(user)
     db.session.commit()
     sessions_ended.send(user)
@@ -199,7 +220,7 @@ def is_verified(user: User) -> bool:
     """Verified e-mail, and phone too unless settings say otherwise: needed to book or message."""
     if user.email_verified_at is None:
         return False
-    if _settings().verification_requires_phone and user.phone_verified_at is None:
+    if current_settings().verification_requires_phone and user.phone_verified_at is None:
         return False
     return True
 
@@ -207,11 +228,9 @@ def is_verified(user: User) -> bool:
 def send_verification_email(user: User) -> bool:
     """E-mail the verification link; False when the mail server failed (the user may resend).
     Counted per account (LimitReached beyond `email_send_limit`)."""
-    from api.auth import throttle
-
     throttle.count_email(user.id)
     link = external_url("auth.verify_email", token=tokens.make_email_token(user))
-    hours = _settings().email_token_max_age_seconds // 3600
+    hours = current_settings().email_token_max_age_seconds // 3600
     text = (f"Hello {user.full_name},\n\nPlease confirm your e-mail address for MentorHub by opening this link:\n\n"
             f"{link}\n\nThe link works for {hours} hours. If you did not sign up, ignore this message.\n")
     return _send(user.email, "Confirm your e-mail address", text, kind="verify_email")
@@ -220,7 +239,7 @@ def send_verification_email(user: User) -> bool:
 def request_email_change(user: User, new_email: str) -> None:
     """The address changes only when the link mailed to the new one is opened; the old one is told now.
     (A new address that another account uses gets a note instead of the link; the answer is the same.)"""
-    hours = _settings().email_token_max_age_seconds // 3600
+    hours = current_settings().email_token_max_age_seconds // 3600
     if email_taken(new_email, except_user_id=user.id):
         text = (f"Hello,\n\nSomeone tried to move another MentorHub account to this e-mail address, which already "
                 "has an account, so nothing has changed. If it was you, log in to that account instead.\n")
@@ -243,7 +262,7 @@ def request_email_change(user: User, new_email: str) -> None:
 def send_sign_in_link(user: User) -> bool:
     """A one-time link that logs the owner of a locked account in (admins still enter their code)."""
     link = external_url("auth.sign_in_link", token=tokens.make_sign_in_token(user))
-    minutes = _settings().sign_in_link_max_age_seconds // 60
+    minutes = current_settings().sign_in_link_max_age_seconds // 60
     text = (f"Hello {user.full_name},\n\nThere were many failed attempts to log in to your MentorHub account, "
             "so log-in with the password is paused for the networks they came from. If you want to log in "
             f"now, use this one-time link (it works for {minutes} minutes and ends every other session):\n\n"
@@ -265,7 +284,7 @@ def use_sign_in_link(token: str) -> User:
 
 def send_reset_email(user: User) -> bool:
     link = external_url("auth.reset_password", token=tokens.make_reset_token(user))
-    minutes = _settings().password_reset_max_age_seconds // 60
+    minutes = current_settings().password_reset_max_age_seconds // 60
     text = (f"Hello {user.full_name},\n\nSomeone (hopefully you) asked to reset your MentorHub password. "
             f"Choose a new one here:\n\n{link}\n\nThe link works once, for {minutes} minutes. "
             "If you did not ask for it, ignore this message: your password stays the same.\n")
@@ -283,22 +302,29 @@ def _send(to: str, subject: str, text: str, *, kind: str) -> bool:
 def send_phone_code(user: User, *, counted: bool = False) -> None:
     """Text a new code to the account's phone; counted per account, whatever the number (LimitReached beyond
     `otp_send_limit`), unless the caller `counted` it already."""
-    from api.auth import throttle
-
     if not user.phone:
         raise FieldError("phone", "Add a phone number to your account first.")
     if not counted:
         throttle.count_sms(user.id)
     code = otp.issue_code(user)
     db.session.commit()
-    minutes = _settings().otp_ttl_seconds // 60
+    minutes = current_settings().otp_ttl_seconds // 60
     send_sms(user.phone, f"Your MentorHub code is {code}. It expires in {minutes} minutes.", kind="phone_otp")
+
+
+def change_phone(user: User, phone: str) -> None:
+    """A new phone number, to be verified again, and a code texted to it; counted per account before anything
+    changes (LimitReached beyond `otp_send_limit`)."""
+    phone = _check("phone", normalise_phone, phone)
+    throttle.count_sms(user.id)
+    if phone != user.phone:
+        user.phone = phone
+        user.phone_verified_at = None
+    send_phone_code(user, counted=True)  # commits the number with its new code
 
 
 def verify_phone(user: User, code: str) -> None:
     """Check the code; guesses are counted per account over every code sent (LimitReached beyond the limit)."""
-    from api.auth import limits, throttle
-
     counter_key = throttle.begin_code_check(user.id)
     try:
         otp.check_code(user, code)
@@ -326,8 +352,6 @@ def verify_email_token(token: str) -> tuple[User, bool]:
 
 def after_sign_up_verified(user: User) -> None:
     """The sign-up's link was opened: log in (not admins: they sign in with their code) and text the phone code."""
-    from api.tables import Role
-
     if user.has_role(Role.ADMIN) or not user.is_active:
         return
     start_session(user)

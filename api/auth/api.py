@@ -1,18 +1,20 @@
 """JSON API of accounts under /api/v1/auth (the session cookie authenticates; CSRF in X-CSRFToken)."""
 from __future__ import annotations
 
-from apiflask import Schema
+from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Email, Integer, List, String
 from apiflask.validators import Length, OneOf
 from flask_login import current_user
 from marshmallow import ValidationError
 
-from api.auth import accounts, api_bp, throttle
+from api.auth import accounts, throttle, twofactor
 from api.auth.accounts import FieldError
 from api.auth.decorators import auth_required
 from api.auth.validation import check_full_name, normalise_email, normalise_phone
 from api.errors import error_response
-from api.extensions import db
+from api.tables import Role
+
+api_bp = APIBlueprint("auth_api", __name__, url_prefix="/api/v1/auth", tag="Accounts")
 
 
 def _uses(check):
@@ -113,17 +115,11 @@ def signup(data):
 @api_bp.output(UserOut)
 def login(data):
     """Log in with e-mail and password; the response sets a new session cookie."""
-    attempt = throttle.begin_login(data["email"])  # counted before the password is checked (429 beyond)
-    user = accounts.authenticate(data["email"], data["password"])
+    user = accounts.check_login(data["email"], data["password"])  # counted first (429 beyond the limits)
     if user is None:
         return error_response(401, "The e-mail address or password is not correct.",
                               {"password": "The e-mail address or password is not correct."})
-    attempt.succeeded()
-    from api.tables import Role
-
-    if user.has_role(Role.ADMIN):  # admins: TOTP two-factor (api/admin/twofactor.py)
-        from api.admin import twofactor
-
+    if user.has_role(Role.ADMIN):  # admins: TOTP two-factor (api/auth/twofactor.py)
         if not twofactor.is_enrolled(user):
             return error_response(403, "Set up two-factor sign-in first: log in on the web at /login.",
                                   {"totp_code": "not enrolled"})
@@ -212,13 +208,7 @@ def verify_phone(data):
 def change_phone(data):
     """Change the phone number (it must be verified again) and text a code to it (counted per account)."""
     user = current_user._get_current_object()
-    phone = normalise_phone(data["phone"])
-    throttle.count_sms(user.id)  # before anything changes (429 beyond the limit)
-    if phone != user.phone:
-        user.phone = phone
-        user.phone_verified_at = None
-        db.session.commit()
-    accounts.send_phone_code(user, counted=True)
+    accounts.change_phone(user, data["phone"])  # counted before anything changes (429 beyond the limit)
     return user_json(user)
 
 
@@ -260,5 +250,3 @@ def change_password(data):
         return field_error(error)
     accounts.start_session(user)
     return user_json(user)
-
-

@@ -6,6 +6,8 @@ from functools import wraps
 from flask import flash, redirect, request, url_for
 from flask_login import current_user
 
+from api.auth import twofactor
+from api.auth.accounts import is_verified
 from api.errors import error_response, wants_json
 from api.extensions import login_manager
 from api.tables import Role
@@ -16,8 +18,6 @@ def verified_required(view):
 
     @wraps(view)
     def wrapper(*args, **kwargs):
-        from api.auth.accounts import is_verified
-
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if not is_verified(current_user):
@@ -57,8 +57,6 @@ def role_required(*roles: Role):
 
 def _second_factor_missing():
     """None when this admin session passed TOTP; otherwise 401 JSON, or the code step for people."""
-    from api.admin import twofactor
-
     if twofactor.passed(current_user):
         return None
     if wants_json():

@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import sqlalchemy as sa
-from flask import current_app
 
 from api.extensions import db
 from api.tables.auth_counters import AuthCounter
@@ -171,7 +170,3 @@ def claim_nonce(counter_key: str) -> bool:
         return connection.execute(
             sa.delete(_table).where(_table.c.key == counter_key, _table.c.window_ends_at > now())
         ).rowcount == 1
-
-
-def settings():
-    return current_app.config["MENTORHUB_SETTINGS"]

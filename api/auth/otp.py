@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from api.extensions import db
+from api.settings import current_settings
 from api.tables import PhoneVerification, User, utcnow
 
 
@@ -28,7 +29,7 @@ def _digest(user_id: int, phone: str, code: str) -> str:
 
 def issue_code(user: User) -> str:
     """A fresh code for the user's phone; earlier unused codes stop working. The caller sends and commits."""
-    settings = current_app.config["MENTORHUB_SETTINGS"]
+    settings = current_settings()
     now = utcnow()
     for old in db.session.scalars(
         select(PhoneVerification).where(PhoneVerification.user_id == user.id, PhoneVerification.used_at.is_(None))
@@ -44,7 +45,7 @@ def issue_code(user: User) -> str:
 
 def check_code(user: User, code: str) -> None:
     """Mark the phone verified, or raise OtpError. Commits either way (attempts count)."""
-    settings = current_app.config["MENTORHUB_SETTINGS"]
+    settings = current_settings()
     code = (code or "").strip().replace(" ", "")
     if len(code) != 6 or not code.isdigit():
         raise OtpError("Enter the 6-digit code from the text message.")

@@ -10,6 +10,8 @@ from functools import lru_cache
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from api.settings import current_settings
+
 _DEFAULT = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 
 
@@ -20,10 +22,8 @@ def _hasher_for(time_cost: int, memory_cost: int, parallelism: int) -> PasswordH
 
 def current_hasher() -> PasswordHasher:
     """The hasher of the current app's settings, or argon2-cffi's defaults."""
-    from flask import current_app
-
     try:
-        settings = current_app.config["MENTORHUB_SETTINGS"]
+        settings = current_settings()
     except (RuntimeError, KeyError):
         return _DEFAULT
     return _hasher_for(settings.argon2_time_cost, settings.argon2_memory_cost_kib, settings.argon2_parallelism)

@@ -1,14 +1,14 @@
-"""Web pages of accounts: sign-up, log-in/out, verification, forgotten and changed passwords."""
+"""Web pages of accounts: sign-up, log-in/out, verification, forgotten and changed passwords, social log-in."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import logging
 
-from flask import flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
 
-from api.auth import accounts, bp, throttle
+from api.auth import accounts, social, throttle, twofactor
 from api.auth.accounts import FieldError
-from api.auth.limits import LimitReached
+from api.auth.decorators import auth_required
 from api.auth.forms import (
     ChangePasswordForm,
     ConfirmForm,
@@ -19,10 +19,15 @@ from api.auth.forms import (
     ResetPasswordForm,
     SignupForm,
 )
-from api.auth.validation import normalise_phone
-from api.extensions import db
+from api.auth.limits import LimitReached
+from api.errors import error_response
 from api.redirects import safe_next
 from api.tables import Role
+
+bp = Blueprint("auth", __name__)
+bp.record_once(lambda state: social.init_app(state.app))
+
+logger = logging.getLogger("mentorhub.auth.social")
 
 
 def home_for(user) -> str:
@@ -68,16 +73,12 @@ def signup():
 def login():
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
-        attempt = throttle.begin_login(form.email.data)  # counted before the password is checked (429 beyond)
-        user = accounts.authenticate(form.email.data, form.password.data)
+        user = accounts.check_login(form.email.data, form.password.data)  # counted first (429 beyond the limits)
         if user is None:
             form.password.errors = ["The e-mail address or password is not correct."]
             return render_template("auth/login.html", form=form), 401
-        attempt.succeeded()
-        if user.has_role(Role.ADMIN):  # admins: no session until the TOTP code step (api/admin/twofactor.py)
-            from api.admin.twofactor import begin_second_step
-
-            return begin_second_step(user, safe_next(form.next.data))
+        if user.has_role(Role.ADMIN):  # admins: no session until the TOTP code step (api/auth/twofactor.py)
+            return twofactor.begin_second_step(user, safe_next(form.next.data))
         accounts.start_session(user)
         return redirect(safe_next(form.next.data) or home_for(user))
     if current_user.is_authenticated and request.method == "GET":
@@ -95,9 +96,7 @@ def sign_in_link(token: str):
         except FieldError as error:
             return render_template("auth/sign_in_link.html", form=None, error=error.message), 400
         if user.has_role(Role.ADMIN):
-            from api.admin.twofactor import begin_second_step
-
-            return begin_second_step(user)
+            return twofactor.begin_second_step(user)
         accounts.start_session(user)
         flash("You are logged in; every other session of your account has ended.", "success")
         return redirect(home_for(user))
@@ -107,8 +106,6 @@ def sign_in_link(token: str):
 @bp.app_errorhandler(LimitReached)
 def limit_reached(error: LimitReached):
     """Too many attempts, anywhere: 429 with Retry-After (JSON naming the field, or the error page)."""
-    from api.errors import error_response
-
     response = error_response(429, error.message, {error.field: error.message} if error.field else {})
     response.headers["Retry-After"] = str(error.retry_after)
     return response
@@ -124,7 +121,7 @@ def logout():
 
 
 @bp.get("/verify")
-@login_required
+@auth_required
 def verify():
     return render_template("auth/verify.html", confirm_form=ConfirmForm(), code_form=PhoneCodeForm(),
                            phone_form=PhoneNumberForm(phone=current_user.phone or ""),
@@ -132,7 +129,7 @@ def verify():
 
 
 @bp.post("/verify/email/resend")
-@login_required
+@auth_required
 def resend_email():
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -169,7 +166,7 @@ def verify_email(token: str):
 
 
 @bp.post("/verify/phone/send")
-@login_required
+@auth_required
 def send_phone_code():
     form = ConfirmForm()
     if form.validate_on_submit():
@@ -182,7 +179,7 @@ def send_phone_code():
 
 
 @bp.post("/verify/phone")
-@login_required
+@auth_required
 def verify_phone():
     form = PhoneCodeForm()
     if form.validate_on_submit():
@@ -199,22 +196,16 @@ def verify_phone():
 
 
 @bp.post("/account/phone")
-@login_required
+@auth_required
 def change_phone():
     form = PhoneNumberForm()
     if form.validate_on_submit():
         user = current_user._get_current_object()
-        phone = normalise_phone(form.phone.data)
         try:
-            throttle.count_sms(user.id)  # per account, before anything changes
+            accounts.change_phone(user, form.phone.data)  # counted per account before anything changes
         except LimitReached as error:
             flash(error.message, "error")
             return redirect(url_for("auth.verify"))
-        if phone != user.phone:
-            user.phone = phone
-            user.phone_verified_at = None
-            db.session.commit()
-        accounts.send_phone_code(user, counted=True)
         flash(f"We texted a 6-digit code to {user.phone}.", "success")
         return redirect(url_for("auth.verify"))
     return render_template("auth/verify.html", confirm_form=ConfirmForm(), code_form=PhoneCodeForm(),
@@ -243,15 +234,10 @@ def reset_password(token: str):
     form = ResetPasswordForm()
     if form.validate_on_submit():
         try:
-            accounts.set_password(user, form.new_password.data)
+            accounts.set_password(user, form.new_password.data, mailbox_proven=True)
         except FieldError as error:
             _field_error(form, error)
         else:
-            if user.email_verified_at is None:  # the link reached the inbox: the address works
-                from api.tables import utcnow
-
-                user.email_verified_at = utcnow()
-                db.session.commit()
             flash("Your password is changed; log in with the new one.", "success")
             if current_user.is_authenticated:
                 accounts.log_out(current_user._get_current_object())
@@ -260,7 +246,7 @@ def reset_password(token: str):
 
 
 @bp.route("/account/password", methods=["GET", "POST"])
-@login_required
+@auth_required
 def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
@@ -277,10 +263,98 @@ def change_password():
 
 
 @bp.get("/account")
-@login_required
+@auth_required
 def account():
-    from api.auth.social import linked_providers, provider_names
-
     return render_template("auth/account.html", verified=accounts.is_verified(current_user),
-                           providers=provider_names(), linked=linked_providers(current_user),
+                           providers=social.provider_names(), linked=social.linked_providers(current_user),
                            confirm_form=ConfirmForm())
+
+
+# --- social log-in ------------------------------------------------------------------------------
+
+@bp.get("/login/<provider>")
+def social_login(provider: str):
+    """Send the browser to the provider (state, PKCE and, for OpenID Connect, a nonce kept in the session)."""
+    client = social.client(provider)
+    if client is None:
+        return error_response(404, f"Log-in with {provider} is not available.")
+    role = request.args.get("role", "learner")
+    session["social_role"] = role if role in accounts.SIGNUP_ROLES else "learner"
+    return client.authorize_redirect(url_for("auth.social_callback", provider=provider, _external=True))
+
+
+@bp.get("/login/<provider>/callback")
+def social_callback(provider: str):
+    """The provider sends the browser back here; a GET by the protocol, guarded by state/PKCE/nonce."""
+    client = social.client(provider)
+    if client is None:
+        return error_response(404, f"Log-in with {provider} is not available.")
+    label = social.PROVIDER_LABELS[provider]
+    try:
+        identity = social.fetch_identity(provider, client)
+    except Exception as error:  # Authlib and joserfc raise many types: mismatching state, bad signature...
+        logger.warning("social log-in failed: %s", type(error).__name__, extra={"provider": provider})
+        return error_response(400, f"Log-in with {label} did not work (the answer could not be verified); "
+                                   "please try again.")
+    user = social.linked_user(provider, identity["subject"])
+    if user is not None:
+        return _social_log_in(user, label)
+    if current_user.is_authenticated:
+        social.link(current_user.id, provider, identity["subject"])
+        flash(f"Your {label} account is linked: you can log in with it from now on.", "success")
+        return redirect(url_for("auth.account"))
+    return _social_sign_up(provider, label, identity)
+
+
+def _social_log_in(user, label: str):
+    """Log in the account a provider identity is linked to (admins: the code step first)."""
+    if current_user.is_authenticated and current_user.id != user.id:
+        flash(f"That {label} account is already linked to another MentorHub account.", "error")
+        return redirect(url_for("auth.account"))
+    if not user.is_active:
+        return error_response(403, "This account is disabled.")
+    if user.has_role(Role.ADMIN):  # admins: no session until the TOTP code step
+        return twofactor.begin_second_step(user)
+    accounts.start_session(user)
+    return redirect(home_for(user))
+
+
+def _social_sign_up(provider: str, label: str, identity: dict):
+    role = session.get("social_role", "learner")
+    try:
+        email = accounts.normalise_email(identity.get("email") or "")
+    except ValueError:
+        flash(f"Your {label} account did not share an e-mail address; please sign up with e-mail instead.", "error")
+        return redirect(url_for("auth.signup", role=role))
+    if accounts.email_taken(email):
+        flash(f"An account with {email} already exists. Log in with your password, then link {label} "
+              "from your account page.", "error")
+        return redirect(url_for("auth.login"))
+    user = social.create_account(provider, identity, email, role)
+    accounts.start_session(user)
+    if user.email_verified_at is None:
+        accounts.send_verification_email(user)
+    flash(f"Welcome to MentorHub! Your account is linked to {label}.", "success")
+    return redirect(url_for("auth.verify"))
+
+
+@bp.post("/account/social/<provider>/unlink")
+@auth_required
+def social_unlink(provider: str):
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        unlinked = social.unlink(current_user._get_current_object(), provider)
+        if unlinked:
+            flash(f"{social.PROVIDER_LABELS.get(provider, provider)} is no longer linked.", "success")
+        elif unlinked is False:
+            flash("Set a password first (use “Forgot password”), or you could not log in any more.", "error")
+    return redirect(url_for("auth.account"))
+
+
+@bp.app_context_processor
+def _social_providers():
+    """`social_providers` in every template: the configured log-in providers."""
+    try:
+        return {"social_providers": social.provider_names()}
+    except RuntimeError:
+        return {"social_providers": []}

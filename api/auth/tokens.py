@@ -8,6 +8,7 @@ from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from api.extensions import db
+from api.settings import current_settings
 from api.tables import User
 
 _EMAIL_SALT = "mentorhub.email-verify"
@@ -21,10 +22,6 @@ class TokenError(ValueError):
 
 def _serializer(salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
-
-
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
 
 
 def _password_fingerprint(user: User) -> str:
@@ -64,7 +61,7 @@ def _load(salt: str, token: str, max_age: int, what: str) -> dict:
 def user_for_email_token(token: str) -> tuple[User, str | None]:
     """The user whose current e-mail the token names, and the new address of a change (else None);
     TokenError when expired, forged, stale or used."""
-    data = _load(_EMAIL_SALT, token, _settings().email_token_max_age_seconds, "verification")
+    data = _load(_EMAIL_SALT, token, current_settings().email_token_max_age_seconds, "verification")
     user = db.session.get(User, data["uid"])
     if user is None or user.email != data.get("email"):
         raise TokenError("This verification link is for an address that is no longer on the account.")
@@ -78,7 +75,7 @@ def user_for_email_token(token: str) -> tuple[User, str | None]:
 
 def user_for_sign_in_token(token: str) -> User:
     """The user of a one-time sign-in link; it stops working once used (the session version moves on)."""
-    data = _load(_SIGN_IN_SALT, token, _settings().sign_in_link_max_age_seconds, "sign-in")
+    data = _load(_SIGN_IN_SALT, token, current_settings().sign_in_link_max_age_seconds, "sign-in")
     user = db.session.get(User, data["uid"])
     if user is None or not user.is_active or data.get("sv") != user.session_version \
             or data.get("fp") != _password_fingerprint(user):
@@ -87,7 +84,7 @@ def user_for_sign_in_token(token: str) -> User:
 
 
 def user_for_reset_token(token: str) -> User:
-    data = _load(_RESET_SALT, token, _settings().password_reset_max_age_seconds, "password reset")
+    data = _load(_RESET_SALT, token, current_settings().password_reset_max_age_seconds, "password reset")
     user = db.session.get(User, data["uid"])
     if user is None or data.get("fp") != _password_fingerprint(user):
         raise TokenError("This password reset link has already been used; ask for a new one.")

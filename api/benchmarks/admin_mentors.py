@@ -79,7 +79,7 @@ def _signed_in_admin(app):
     import pyotp
     import sqlalchemy as sa
 
-    from api.admin import twofactor
+    from api.auth import twofactor
     from api.cli import DEMO_LOGINS, DEMO_PASSWORD
     from api.extensions import db
     from api.tables import User

@@ -36,7 +36,7 @@ def _fits(page, name: str) -> None:
 def test_every_admin_page_fits_a_390_px_phone(app, live_server, browser, make_user):
     import pyotp
 
-    from api.admin import twofactor
+    from api.auth import twofactor
 
     pending = _seed(app, make_user)
     with app.app_context():

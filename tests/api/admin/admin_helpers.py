@@ -13,7 +13,7 @@ SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 def enrol(app, user_id: int, secret: str = SECRET) -> str:
     """Give the admin a confirmed TOTP secret (as if they had enrolled)."""
-    from api.admin import twofactor
+    from api.auth import twofactor
 
     with app.app_context():
         twofactor.set_secret(user_id, secret)
@@ -49,7 +49,7 @@ def web_login(client, email: str, password: str = PASSWORD):
 
 def pass_second_factor(client) -> None:
     """Mark a test client's injected admin session as having passed TOTP (as `start_admin_session` does)."""
-    from api.admin.twofactor import PASSED_KEY
+    from api.auth.twofactor import PASSED_KEY
 
     with client.session_transaction() as session:
         session[PASSED_KEY] = session["_user_id"]  # "<id>:<session version>", the marker of twofactor.passed

@@ -2,7 +2,8 @@
 
 The password step does not log an admin in: it leaves a short-lived "pending" note in the session,
 and only a correct code from the authenticator app starts the session (`start_admin_session`).
-The session then carries a mark naming the user and session version, which the panel's guard checks.
+The session then carries a mark naming the user and session version, which `admin_required`
+(api.auth.decorators) checks. The code step's page is the admin panel's /admin/2fa (api.admin.routes).
 A code works once (the last accepted time step is claimed atomically), and the secret is stored encrypted.
 
 Nothing the client holds counts attempts: the pending note names a one-time nonce kept on the server, which
@@ -17,26 +18,25 @@ import hashlib
 import secrets
 import time
 
-from flask import current_app, session
+import pyotp
+import segno
+from cryptography.fernet import Fernet
+from flask import current_app, redirect, session, url_for
+from markupsafe import Markup
 from sqlalchemy import or_, select, update
 
 from api.auth import limits
+from api.auth.accounts import start_session
 from api.auth.limits import LimitReached
-
 from api.extensions import db
-from api.tables import AdminTotp, User, utcnow
+from api.settings import current_settings
+from api.tables import AdminTotp, Role, User, utcnow
 
 PENDING_KEY = "admin_2fa_pending"
 PASSED_KEY = "admin_2fa"
 
 
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
-
-
-def _fernet():
-    from cryptography.fernet import Fernet
-
+def _fernet() -> Fernet:
     digest = hashlib.sha256(b"mentorhub-admin-totp:" + current_app.config["SECRET_KEY"].encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
@@ -56,8 +56,6 @@ def is_enrolled(user: User) -> bool:
 
 def enrolment_secret(user: User) -> str:
     """The secret to show while enrolling: made once, kept until confirmed (a reload shows the same one)."""
-    import pyotp
-
     row = totp_row(user.id)
     if row is not None and row.confirmed_at is not None:
         raise ValueError("already enrolled")
@@ -69,16 +67,11 @@ def enrolment_secret(user: User) -> str:
 
 
 def provisioning_uri(user: User, secret: str) -> str:
-    import pyotp
-
-    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=_settings().admin_totp_issuer)
+    return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=current_settings().admin_totp_issuer)
 
 
 def qr_svg(uri: str):
     """The otpauth:// link as a QR code in inline SVG (segno, drawn on the server: no script, no image request)."""
-    import segno
-    from markupsafe import Markup
-
     svg = segno.make(uri, error="m", micro=False).svg_inline(
         scale=1, border=4, dark="#000", light="#fff", svgclass="totp-qr", omitsize=True,
         title="QR code to add MentorHub to your authenticator app")
@@ -109,15 +102,13 @@ def check_code(user: User, code: str | None, now: float | None = None) -> bool:
 
     The code's time step is claimed with one conditional UPDATE, so two requests with the same code (a replay,
     or a race) cannot both pass."""
-    import pyotp
-
     row = totp_row(user.id)
     code = (code or "").strip().replace(" ", "")
     if row is None or len(code) != 6 or not code.isdigit():
         return False
     totp = pyotp.TOTP(_secret(row))
     now = time.time() if now is None else now
-    window = _settings().admin_totp_valid_window
+    window = current_settings().admin_totp_valid_window
     current = int(now) // totp.interval
     for counter in range(current - window, current + window + 1):
         if row.last_counter is not None and counter <= row.last_counter:
@@ -144,7 +135,7 @@ def _attempts_key(user: User) -> str:
 
 
 def _attempts_limit() -> limits.Limit:
-    settings = _settings()
+    settings = current_settings()
     return limits.Limit(settings.admin_totp_max_attempts, settings.admin_totp_lock_seconds)
 
 
@@ -165,7 +156,7 @@ def verify_code(user: User, code: str | None) -> bool:
 
 
 def attempts_left(user: User) -> int:
-    return max(0, _settings().admin_totp_max_attempts - limits.current(_attempts_key(user)))
+    return max(0, current_settings().admin_totp_max_attempts - limits.current(_attempts_key(user)))
 
 
 # --- the session --------------------------------------------------------------------------------
@@ -180,14 +171,12 @@ def _nonce_key(nonce: str) -> str:
 
 def _new_note(user: User, next_url: str) -> None:
     nonce = secrets.token_urlsafe(24)
-    limits.put_nonce(_nonce_key(nonce), _settings().admin_totp_pending_seconds)
+    limits.put_nonce(_nonce_key(nonce), current_settings().admin_totp_pending_seconds)
     session[PENDING_KEY] = {"marker": _marker(user), "at": int(time.time()), "next": next_url, "nonce": nonce}
 
 
 def begin_second_step(user: User, next_url: str | None = None):
     """After a correct password: no session yet, only a note (with a one-time nonce) that the code step may follow."""
-    from flask import redirect, url_for
-
     session.clear()
     _new_note(user, next_url or "")
     return redirect(url_for("admin.two_factor"))
@@ -198,7 +187,7 @@ def pending_user() -> User | None:
     note = session.get(PENDING_KEY)
     if not isinstance(note, dict):
         return None
-    if time.time() - note.get("at", 0) > _settings().admin_totp_pending_seconds \
+    if time.time() - note.get("at", 0) > current_settings().admin_totp_pending_seconds \
             or not limits.nonce_alive(_nonce_key(str(note.get("nonce", "")))):
         session.pop(PENDING_KEY, None)
         return None
@@ -206,8 +195,6 @@ def pending_user() -> User | None:
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
     if user is None or str(user.session_version) != version or not user.is_active:
         return None
-    from api.tables import Role
-
     return user if user.has_role(Role.ADMIN) else None
 
 
@@ -239,8 +226,6 @@ def pending_next() -> str:
 
 def start_admin_session(user: User) -> None:
     """Log the admin in after the second factor and mark the session as having passed it."""
-    from api.auth.accounts import start_session
-
     start_session(user)
     session[PASSED_KEY] = _marker(user)
 
