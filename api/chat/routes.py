@@ -31,12 +31,12 @@ from api.chat.rooms import (
     serialize_many,
     unread_total,
 )
-from api.chat.uploads import path_of, receive, share
+from api.chat.uploads import receive, share, shared_file
 from api.errors import error_response
 from api.extensions import db, socketio
 from api.redirects import redirect_to_next
 from api.settings import current_settings
-from api.tables import Attachment, ChatRoom, Message, Role, User
+from api.tables import ChatRoom, Role, User
 
 bp = Blueprint("chat", __name__)
 
@@ -149,20 +149,10 @@ def chat_contact(user_id: int) -> str | None:
 @auth_required
 def download(attachment_id: int):
     """A shared file, only for the participants of its conversation; never sniffed or run by the browser."""
-    attachment = db.session.get(Attachment, attachment_id)
-    message = db.session.get(Message, attachment.message_id) if attachment else None
-    if message is None or message.deleted_at is not None:
-        abort(404)
-    room = db.session.get(ChatRoom, message.room_id)
-    member = membership(room, current_user.id) if room else None
-    if room is None or member is None or member.banned:
-        abort(404)  # the same answer as for a file that does not exist
-    try:
-        path = path_of(current_settings(), attachment.stored_name)
-    except ChatError:
-        abort(404)
-    if not path.exists():
-        abort(404)
+    found = shared_file(current_settings(), attachment_id, current_user.id)
+    if found is None:
+        abort(404)  # the same answer for a file that does not exist and one the viewer may not have
+    attachment, path = found
     inline = attachment.kind in {"image", "voice"} or attachment.content_type.startswith(("audio/", "application/pdf"))
     response = send_file(path, mimetype=attachment.content_type, as_attachment=not inline,
                          download_name=attachment.original_name, conditional=True, max_age=0)
@@ -209,14 +199,13 @@ def api_unread():
 def api_upload(slug: str):
     """Share a file or a voice message in a one-on-one conversation (multipart: file, voice, duration, body)."""
     settings = current_settings()
-    body = request.form.get("body", "")
-    voice = request.form.get("voice") in {"1", "true", "yes"}
     try:
         room = room_ref(slug)
         member = check_can_send(room, current_user)
-        upload = _upload_to_share(room, voice, settings)
+        upload, voice = _upload_to_share(room, settings)
         stored = receive(settings, upload.stream, upload.filename, voice=voice,
                          duration=request.form.get("duration", type=float))
+        body = request.form.get("body", "")
         _message, payload = share(room, current_user, member, stored, body)
     except ChatError as error:
         return _error(error)
@@ -225,10 +214,12 @@ def api_upload(slug: str):
     return jsonify(ok=True, message=payload), 201
 
 
-def _upload_to_share(room, voice: bool, settings):
-    """The request's file when it may be shared in the room now; ChatError otherwise (before reading the file)."""
+def _upload_to_share(room, settings):
+    """The request's file and whether it is a voice message, when it may be shared in the room now; ChatError
+    otherwise (before the file is read)."""
     if room.kind != "direct":
         raise ChatError("Files and voice messages can be shared in one-on-one conversations.", 403)
+    voice = request.form.get("voice") in {"1", "true", "yes"}
     limit = settings.chat_max_voice_bytes if voice else settings.chat_max_file_bytes
     if request.content_length and request.content_length > limit + 64 * 1024:
         raise ChatError("The voice message is too long." if voice
@@ -239,7 +230,7 @@ def _upload_to_share(room, voice: bool, settings):
     if not flood_control_for(settings).allow(current_user.id, settings.chat_flood_messages,
                                              settings.chat_flood_seconds):
         raise ChatError("You are sending messages too fast; wait a few seconds.", 429)
-    return upload
+    return upload, voice
 
 
 def _payload() -> dict:

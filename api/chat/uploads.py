@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from api.chat.rooms import ChatError, post_message
+from api.chat.rooms import ChatError, membership, post_message
 from api.extensions import db
 from api.images import TooManyPixels, check_pixels
-from api.tables import Attachment, ChatMember, Message, User
+from api.tables import Attachment, ChatMember, ChatRoom, Message, User
 
 IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "gif", "webp"}
 TEXT_EXTENSIONS = {
@@ -214,3 +214,21 @@ def path_of(settings, stored_name: str) -> Path:
     if not stored_name or not all(c in "0123456789abcdef" for c in stored_name):
         raise ChatError("No such file.", 404)
     return chat_dir(settings) / stored_name
+
+
+def shared_file(settings, attachment_id: int, user_id: int) -> tuple[Attachment, Path] | None:
+    """A shared file and its path, when the user takes part in its conversation (not banned) and the message and
+    the file still exist; None otherwise."""
+    attachment = db.session.get(Attachment, attachment_id)
+    message = db.session.get(Message, attachment.message_id) if attachment else None
+    if message is None or message.deleted_at is not None:
+        return None
+    room = db.session.get(ChatRoom, message.room_id)
+    member = membership(room, user_id) if room else None
+    if room is None or member is None or member.banned:
+        return None
+    try:
+        path = path_of(settings, attachment.stored_name)
+    except ChatError:
+        return None
+    return (attachment, path) if path.exists() else None
