@@ -1,4 +1,7 @@
-"""Learner and mentor profiles: validation, saving, visibility, and the events the ML pipeline reads."""
+"""Learner and mentor profiles: validation, saving, visibility, and the events the ML pipeline reads.
+
+A function that writes is one transaction: it commits at its end, or rolls back and raises FieldError (a field and
+its message) or UploadError."""
 from __future__ import annotations
 
 import re
@@ -147,10 +150,11 @@ def all_topics() -> list[Topic]:
 
 # --- contact details shared by both profiles ----------------------------------------------------
 
-def update_contact(user: User, data: dict, changed: list[str]) -> None:
+def update_contact(user: User, data: dict, changed: list[str]) -> str | None:
     """Name, e-mail, phone and time zone. A new phone must be verified again (its code is counted per account,
     before anything changes); a new e-mail needs the current password and takes effect only once the link
-    mailed to it is opened (the old address is told at once)."""
+    mailed to it is opened (the old address is told at once). Returns the new e-mail address asked for, to be
+    mailed after the commit (`_after_contact_change`)."""
     new_email = None
     if data.get("email"):
         email = _check("email", normalise_email, data["email"])
@@ -176,12 +180,11 @@ def update_contact(user: User, data: dict, changed: list[str]) -> None:
         if zone != user.timezone:
             user.timezone = zone
             changed.append("timezone")
-    if new_email is not None:
-        g.requested_email = new_email  # mailed after the commit (_after_contact_change)
     if new_phone is not None:
         user.phone = new_phone
         user.phone_verified_at = None
         changed.append("phone")
+    return new_email
 
 
 def confirm_password(user: User, password: str | None) -> None:
@@ -191,8 +194,8 @@ def confirm_password(user: User, password: str | None) -> None:
     confirm_current_password(user, password, "Enter your current password to change the e-mail address.")
 
 
-def _after_contact_change(user: User, changed: list[str]) -> None:
-    new_email = g.pop("requested_email", None)
+def _after_contact_change(user: User, changed: list[str], new_email: str | None) -> None:
+    """After the commit: the link to a new e-mail address, the code to a new phone number."""
     if new_email is not None:
         request_email_change(user, new_email)
         g.email_change_sent_to = new_email  # the web pages say so
@@ -216,7 +219,7 @@ def update_learner_profile(user: User, data: dict) -> LearnerProfile:
     One transaction: on a FieldError (or any other failure) nothing is saved."""
     changed: list[str] = []
     try:
-        update_contact(user, data, changed)
+        new_email = update_contact(user, data, changed)
         update_currency(user, data, changed)
         profile = learner_profile(user, create=True)
         _apply_learner_fields(profile, data, changed)
@@ -228,7 +231,7 @@ def update_learner_profile(user: User, data: dict) -> LearnerProfile:
     except Exception:
         db.session.rollback()
         raise
-    _after_contact_change(user, changed)
+    _after_contact_change(user, changed, new_email)
     return profile
 
 
@@ -302,7 +305,7 @@ def save_mentor_profile(user: User, data: dict) -> MentorProfile:
     (re)enters the approval queue. One transaction: on a FieldError nothing is saved."""
     changed: list[str] = []
     try:
-        update_contact(user, data, changed)
+        new_email = update_contact(user, data, changed)
         profile = mentor_profile(user)
         creating = profile is None
         if creating:
@@ -325,7 +328,7 @@ def save_mentor_profile(user: User, data: dict) -> MentorProfile:
     except Exception:
         db.session.rollback()
         raise
-    _after_contact_change(user, changed)
+    _after_contact_change(user, changed, new_email)
     return profile
 
 
