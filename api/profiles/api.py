@@ -146,7 +146,7 @@ def post_picture(query, files):
     """Upload a profile picture (multipart field `file`); it is re-encoded and resized."""
     user = current_user._get_current_object()
     target = query["target"]
-    profile = service.mentor_profile(user) if target == "mentor" else service.learner_profile(user, create=True)
+    profile = service.picture_profile(user, target)
     if profile is None:
         return error_response(404, "You have no mentor profile yet.")
     try:

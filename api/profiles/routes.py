@@ -118,7 +118,7 @@ def upload_picture():
         return redirect(url_for("profiles.learner"))
     user = current_user._get_current_object()
     target = "mentor" if form.target.data == "mentor" else "learner"
-    profile = service.mentor_profile(user) if target == "mentor" else service.learner_profile(user, create=True)
+    profile = service.picture_profile(user, target)
     if profile is None:
         flash("Save your mentor profile first, then add a picture.", "error")
         return redirect(url_for("profiles.mentor"))

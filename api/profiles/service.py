@@ -474,6 +474,11 @@ def _set(profile, name: str, value, changed: list[str], current=_UNSET) -> None:
 
 # --- uploads and dated changes of a profile -----------------------------------------------------
 
+def picture_profile(user: User, target: str) -> LearnerProfile | MentorProfile | None:
+    """The profile a picture is for: the mentor profile (None before there is one) or the learner profile."""
+    return mentor_profile(user) if target == "mentor" else learner_profile(user, create=True)
+
+
 def set_picture(user: User, profile: LearnerProfile | MentorProfile, target: str, file: FileStorage | None) -> Upload:
     """Replace the picture of the learner or mentor (`target`) profile; UploadError when the file is refused."""
     try:
