@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from flask import current_app, request
+from flask import request
 from flask_login import current_user
 from flask_socketio import disconnect, join_room, leave_room
 
@@ -43,13 +43,14 @@ from api.chat.rooms import (
 )
 from api.chat.writer import message_writer
 from api.extensions import db, socketio
+from api.settings import current_settings
 from api.tables import User
 
 logger = logging.getLogger("mentorhub.chat")
 
 
 def presence():
-    return presence_for(current_app.config["MENTORHUB_SETTINGS"])
+    return presence_for(current_settings())
 
 
 def _current_user() -> User:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from api.addresses import external_url
 from api.chat.rooms import membership, other_member_id
 from api.extensions import db
+from api.notify import send_email
+from api.settings import current_settings
 from api.tables import Message, User, utcnow
 
 logger = logging.getLogger("mentorhub.chat.offline")
@@ -19,7 +20,7 @@ def notify_if_offline(room, message_id: int, sender: User, is_online) -> bool:
     """E-mail the other participant when offline, unless an earlier unread message already did; True when sent."""
     if room.kind != "direct":
         return False
-    settings = current_app.config["MENTORHUB_SETTINGS"]
+    settings = current_settings()
     recipient_id = other_member_id(room, sender.id)
     if recipient_id is None or is_online(recipient_id):
         return False
@@ -41,8 +42,6 @@ def notify_if_offline(room, message_id: int, sender: User, is_online) -> bool:
     text = (f"Hello {recipient.full_name},\n\n{sender.full_name} sent you a message on MentorHub.\n"
             f"Read and answer it here:\n\n{link}\n")
     try:
-        from api.notify import send_email
-
         send_email(recipient.email, f"New message from {sender.full_name}", text, kind="chat_message")
     except Exception:  # the message is stored; a failed e-mail must not fail the send
         logger.exception("offline chat notification failed")

@@ -9,8 +9,10 @@ from flask import current_app, url_for
 from sqlalchemy import and_, delete, func, or_, select, update
 
 from api.activity import log_event
+from api.auth.accounts import is_verified
 from api.chat.formatting import handle_of, mention_handles, render_body
 from api.extensions import db
+from api.settings import current_settings
 from api.tables import Booking, ChatMember, ChatRoom, EventType, Message, MentorProfile, MentorStatus, Topic, User
 from api.tables import utcnow
 from api.tables.chat import ModerationAction, topic_room_slug
@@ -27,10 +29,6 @@ class ChatError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
-
-
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
 
 
 def ensure_public_rooms() -> list[ChatRoom]:
@@ -214,12 +212,6 @@ def check_can_read(room, user: User) -> ChatMember | None:
     return member
 
 
-def is_verified(user) -> bool:
-    from api.auth.accounts import is_verified as accounts_is_verified
-
-    return accounts_is_verified(user)
-
-
 def check_can_send(room, user: User) -> ChatMember | None:
     """The user's membership when `user` may post in the room now; ChatError otherwise (unverified, muted, banned)."""
     member = membership(room, user.id) if room is not None else None
@@ -359,7 +351,7 @@ def history(room, *, before_id: int | None = None, after_id: int | None = None,
 
     The flag says whether more exist in that direction.
     """
-    settings = _settings()
+    settings = current_settings()
     query = select(Message).where(Message.room_id == room.id)
     if after_id is not None:
         limit = min(limit or settings.chat_sync_max_messages, settings.chat_sync_max_messages)
@@ -402,8 +394,8 @@ def clean_body(body) -> str:
     if not isinstance(body, str):
         raise ChatError("A message needs text.")
     body = body.replace("\x00", "").strip()
-    if len(body) > _settings().chat_message_max_chars:
-        raise ChatError(f"Messages are limited to {_settings().chat_message_max_chars} characters.")
+    if len(body) > current_settings().chat_message_max_chars:
+        raise ChatError(f"Messages are limited to {current_settings().chat_message_max_chars} characters.")
     return body
 
 

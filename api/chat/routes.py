@@ -1,13 +1,18 @@
 """Chat pages (/chat/...) and the chat JSON API (/api/v1/chat/...): history, files, reports, moderation."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, g, jsonify, redirect, render_template, request, send_file, url_for
+from functools import partial
+
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from api.auth import admin_required, auth_required, verified_required
-from api.chat import bp
+from api.auth.accounts import is_verified, sessions_ended
+from api.auth.decorators import admin_required, auth_required, verified_required
 from api.chat import moderation
+from api.chat.events import after_send, broadcast_message, end_sockets, kick_from_room
+from api.chat.flood import flood_control_for
 from api.chat.queue import NAMESPACE, room_key, user_key
+from api.chat.recovery import recover
 from api.chat.rooms import (
     ChatError,
     check_can_read,
@@ -16,27 +21,55 @@ from api.chat.rooms import (
     direct_slug,
     ensure_public_rooms,
     history,
-    is_verified,
     legacy_topic_room,
     may_start_direct,
     membership,
     open_direct_room,
-    post_message,
     room_by_slug,
     room_ref,
     room_title,
     serialize_many,
     unread_total,
 )
-from api.chat.uploads import discard, path_of, receive
+from api.chat.uploads import receive, share, shared_file
 from api.errors import error_response
 from api.extensions import db, socketio
 from api.redirects import redirect_to_next
-from api.tables import Attachment, ChatRoom, Message, Role, User
+from api.settings import current_settings
+from api.tables import ChatRoom, Role, User
+
+bp = Blueprint("chat", __name__)
 
 
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
+@bp.record_once
+def _check_origins(state) -> None:
+    """Socket connections carry the session cookie, so any origin must never be allowed."""
+    settings = state.app.config["MENTORHUB_SETTINGS"]
+    if "*" in settings.cors_allowed_origins:
+        raise RuntimeError("CORS_ALLOWED_ORIGINS must list the site's origins; '*' would let any site use "
+                           "a visitor's chat session")
+
+
+@bp.record_once
+def _wire_client_manager(state) -> None:
+    """The app's client manager closes ended sessions' sockets and, after a queue outage, resends what was missed."""
+    manager = socketio.server.manager if socketio.server is not None else None
+    if manager is not None and hasattr(manager, "on_queue_back"):
+        manager.on_queue_back = partial(recover, state.app)
+    sessions_ended.connect(end_sockets)
+
+
+@bp.app_context_processor
+def _chat_unread():
+    def chat_unread() -> int:
+        if not current_user.is_authenticated:
+            return 0
+        try:
+            return unread_total(current_user.id)
+        except Exception:  # the navigation bar must render even when the count cannot be had
+            return 0
+
+    return {"chat_unread": chat_unread}
 
 
 def _error(error: ChatError):
@@ -63,7 +96,7 @@ def room(slug: str):
         check_can_read(room, current_user)
     except ChatError as error:
         return _error(error)
-    settings = _settings()
+    settings = current_settings()
     return render_template(
         "chat/room.html",
         room=room,
@@ -116,20 +149,10 @@ def chat_contact(user_id: int) -> str | None:
 @auth_required
 def download(attachment_id: int):
     """A shared file, only for the participants of its conversation; never sniffed or run by the browser."""
-    attachment = db.session.get(Attachment, attachment_id)
-    message = db.session.get(Message, attachment.message_id) if attachment else None
-    if message is None or message.deleted_at is not None:
-        abort(404)
-    room = db.session.get(ChatRoom, message.room_id)
-    member = membership(room, current_user.id) if room else None
-    if room is None or member is None or member.banned:
-        abort(404)  # the same answer as for a file that does not exist
-    try:
-        path = path_of(_settings(), attachment.stored_name)
-    except ChatError:
-        abort(404)
-    if not path.exists():
-        abort(404)
+    found = shared_file(current_settings(), attachment_id, current_user.id)
+    if found is None:
+        abort(404)  # the same answer for a file that does not exist and one the viewer may not have
+    attachment, path = found
     inline = attachment.kind in {"image", "voice"} or attachment.content_type.startswith(("audio/", "application/pdf"))
     response = send_file(path, mimetype=attachment.content_type, as_attachment=not inline,
                          download_name=attachment.original_name, conditional=True, max_age=0)
@@ -175,47 +198,39 @@ def api_unread():
 @verified_required
 def api_upload(slug: str):
     """Share a file or a voice message in a one-on-one conversation (multipart: file, voice, duration, body)."""
-    from api.chat.events import after_send, broadcast_message
-    from api.chat.flood import flood_control_for
-
-    settings = _settings()
+    settings = current_settings()
     try:
         room = room_ref(slug)
         member = check_can_send(room, current_user)
-        if room.kind != "direct":
-            raise ChatError("Files and voice messages can be shared in one-on-one conversations.", 403)
-        voice = request.form.get("voice") in {"1", "true", "yes"}
-        limit = settings.chat_max_voice_bytes if voice else settings.chat_max_file_bytes
-        if request.content_length and request.content_length > limit + 64 * 1024:
-            raise ChatError("The voice message is too long." if voice
-                            else f"The file is too large; the limit is {limit // (1024 * 1024) or 1} MB.", 413)
-        upload = request.files.get("file")
-        if upload is None:
-            raise ChatError("Choose a file to share.")
-        if not flood_control_for(settings).allow(current_user.id, settings.chat_flood_messages,
-                                                 settings.chat_flood_seconds):
-            raise ChatError("You are sending messages too fast; wait a few seconds.", 429)
-        duration = request.form.get("duration", type=float)
-        stored = receive(settings, upload.stream, upload.filename, voice=voice, duration=duration)
+        upload, voice = _upload_to_share(room, settings)
+        stored = receive(settings, upload.stream, upload.filename, voice=voice,
+                         duration=request.form.get("duration", type=float))
+        body = request.form.get("body", "")
+        _message, payload = share(room, current_user, member, stored, body)
     except ChatError as error:
         return _error(error)
-    try:
-        attachment = Attachment(kind=stored.kind, stored_name=stored.stored_name, original_name=stored.original_name,
-                                content_type=stored.content_type, size_bytes=stored.size_bytes,
-                                duration_seconds=stored.duration_seconds)
-        message, payload = post_message(room, current_user, request.form.get("body", ""), attachments=[attachment],
-                                        member=member)
-    except ChatError as error:
-        db.session.rollback()
-        discard(stored)
-        return _error(error)
-    except Exception:
-        db.session.rollback()
-        discard(stored)
-        raise
     broadcast_message(room, payload, client_id=request.form.get("client_id"))
-    after_send(room, payload["id"], request.form.get("body", ""), current_user)
+    after_send(room, payload["id"], body, current_user)
     return jsonify(ok=True, message=payload), 201
+
+
+def _upload_to_share(room, settings):
+    """The request's file and whether it is a voice message, when it may be shared in the room now; ChatError
+    otherwise (before the file is read)."""
+    if room.kind != "direct":
+        raise ChatError("Files and voice messages can be shared in one-on-one conversations.", 403)
+    voice = request.form.get("voice") in {"1", "true", "yes"}
+    limit = settings.chat_max_voice_bytes if voice else settings.chat_max_file_bytes
+    if request.content_length and request.content_length > limit + 64 * 1024:
+        raise ChatError("The voice message is too long." if voice
+                        else f"The file is too large; the limit is {limit // (1024 * 1024) or 1} MB.", 413)
+    upload = request.files.get("file")
+    if upload is None:
+        raise ChatError("Choose a file to share.")
+    if not flood_control_for(settings).allow(current_user.id, settings.chat_flood_messages,
+                                             settings.chat_flood_seconds):
+        raise ChatError("You are sending messages too fast; wait a few seconds.", 429)
+    return upload, voice
 
 
 def _payload() -> dict:
@@ -261,8 +276,6 @@ def api_dismiss(message_id: int):
 @admin_required
 def api_moderate(slug: str):
     """{"user_id", "action": mute|unmute|ban|unban, "minutes", "reason"}"""
-    from api.chat.events import kick_from_room
-
     data = _payload()
     try:
         room = room_by_slug(slug)

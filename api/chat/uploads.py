@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from api.chat.rooms import ChatError
+from api.chat.rooms import ChatError, membership, post_message
+from api.extensions import db
 from api.images import TooManyPixels, check_pixels
+from api.tables import Attachment, ChatMember, ChatRoom, Message, User
 
 IMAGE_EXTENSIONS = {"png", "jpg", "jpeg", "gif", "webp"}
 TEXT_EXTENSIONS = {
@@ -117,39 +119,15 @@ def receive(settings, stream: BinaryIO, filename: str | None, *, voice: bool = F
     limit = settings.chat_max_voice_bytes if voice else settings.chat_max_file_bytes
     original = _safe_original_name(filename or ("voice-message.webm" if voice else "file"))
     extension = original.rsplit(".", 1)[-1].lower() if "." in original else ""
-    directory = chat_dir(settings)
     stored_name = secrets.token_hex(16)
-    path = directory / stored_name
-    size = 0
+    path = chat_dir(settings) / stored_name
     try:
-        with path.open("xb") as out:
-            while True:
-                chunk = stream.read(64 * 1024)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > limit:
-                    raise ChatError(f"The file is too large; the limit is {limit // (1024 * 1024) or 1} MB"
-                                    if not voice else "The voice message is too long.", 413)
-                out.write(chunk)
-        if size == 0:
-            raise ChatError("The file is empty.")
-        with path.open("rb") as handle:
-            family = sniff(handle.read(64))
-        if family is None and _is_text(path):
-            family = "text"
-        if family is None:
-            raise ChatError("Only images, PDF, text or code files and audio can be shared.", 415)
+        size = _copy_limited(stream, path, limit, voice)
+        family = _family_of(path)
         content_type, kind, extensions = FAMILIES[family]
         if voice:
-            if family not in VOICE_FAMILIES:
-                raise ChatError("A voice message must be WebM/Opus or Ogg audio.", 415)
             kind = "voice"
-            measured = ogg_opus_seconds(path) if family == "ogg" else None
-            seconds = measured if measured is not None else duration
-            if seconds is None or not (0 < float(seconds) <= settings.chat_max_voice_seconds):
-                raise ChatError(f"Voice messages are limited to {settings.chat_max_voice_seconds} seconds.", 413)
-            duration = round(float(seconds), 1)
+            duration = _voice_seconds(path, family, duration, settings.chat_max_voice_seconds)
         else:
             duration = None
             if extension not in extensions:
@@ -161,6 +139,43 @@ def receive(settings, stream: BinaryIO, filename: str | None, *, voice: bool = F
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+
+
+def _copy_limited(stream: BinaryIO, path: Path, limit: int, voice: bool) -> int:
+    """Copy the stream into a new file at `path` in chunks; its size, or ChatError when empty or over `limit`."""
+    size = 0
+    with path.open("xb") as out:
+        while chunk := stream.read(64 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise ChatError(f"The file is too large; the limit is {limit // (1024 * 1024) or 1} MB"
+                                if not voice else "The voice message is too long.", 413)
+            out.write(chunk)
+    if size == 0:
+        raise ChatError("The file is empty.")
+    return size
+
+
+def _family_of(path: Path) -> str:
+    """The stored file's family (a key of FAMILIES); ChatError 415 when it is none that may be shared."""
+    with path.open("rb") as handle:
+        family = sniff(handle.read(64))
+    if family is None and _is_text(path):
+        family = "text"
+    if family is None:
+        raise ChatError("Only images, PDF, text or code files and audio can be shared.", 415)
+    return family
+
+
+def _voice_seconds(path: Path, family: str, claimed: float | None, max_seconds: int) -> float:
+    """A voice message's length: measured for Ogg Opus, else as the browser says; ChatError when out of bounds."""
+    if family not in VOICE_FAMILIES:
+        raise ChatError("A voice message must be WebM/Opus or Ogg audio.", 415)
+    measured = ogg_opus_seconds(path) if family == "ogg" else None
+    seconds = measured if measured is not None else claimed
+    if seconds is None or not (0 < float(seconds) <= max_seconds):
+        raise ChatError(f"Voice messages are limited to {max_seconds} seconds.", 413)
+    return round(float(seconds), 1)
 
 
 def _check_image(path: Path, max_pixels: int) -> None:
@@ -177,6 +192,20 @@ def _check_image(path: Path, max_pixels: int) -> None:
         raise ChatError("The image could not be read.", 415) from None
 
 
+def share(room, sender: User, member: ChatMember | None, stored: StoredFile, body: str) -> tuple[Message, dict]:
+    """Store the message carrying a received file in one transaction (see `rooms.post_message`); when it cannot be
+    stored, nothing is saved and the file is removed."""
+    attachment = Attachment(kind=stored.kind, stored_name=stored.stored_name, original_name=stored.original_name,
+                            content_type=stored.content_type, size_bytes=stored.size_bytes,
+                            duration_seconds=stored.duration_seconds)
+    try:
+        return post_message(room, sender, body, attachments=[attachment], member=member)
+    except Exception:
+        db.session.rollback()
+        discard(stored)
+        raise
+
+
 def discard(stored: StoredFile) -> None:
     stored.path.unlink(missing_ok=True)
 
@@ -185,3 +214,21 @@ def path_of(settings, stored_name: str) -> Path:
     if not stored_name or not all(c in "0123456789abcdef" for c in stored_name):
         raise ChatError("No such file.", 404)
     return chat_dir(settings) / stored_name
+
+
+def shared_file(settings, attachment_id: int, user_id: int) -> tuple[Attachment, Path] | None:
+    """A shared file and its path, when the user takes part in its conversation (not banned) and the message and
+    the file still exist; None otherwise."""
+    attachment = db.session.get(Attachment, attachment_id)
+    message = db.session.get(Message, attachment.message_id) if attachment else None
+    if message is None or message.deleted_at is not None:
+        return None
+    room = db.session.get(ChatRoom, message.room_id)
+    member = membership(room, user_id) if room else None
+    if room is None or member is None or member.banned:
+        return None
+    try:
+        path = path_of(settings, attachment.stored_name)
+    except ChatError:
+        return None
+    return (attachment, path) if path.exists() else None

@@ -23,6 +23,7 @@ from api.chat.flood import flood_control_for
 from api.chat.queue import MESSAGES_EVENT, NAMESPACE, messages_event, room_key
 from api.chat.rooms import ChatError, NewMessage, post_messages, sender_refusals
 from api.extensions import db, socketio
+from api.settings import current_settings
 
 logger = logging.getLogger("mentorhub.chat.writer")
 
@@ -102,7 +103,7 @@ def flood_check(group) -> None:
     """Count the group's messages against their senders' flood limits (shared by the workers), in the order they
     were sent; those over the limit are refused."""
     group = list(group)
-    settings = current_app.config["MENTORHUB_SETTINGS"]
+    settings = current_settings()
     verdicts = flood_control_for(settings).allow_many([p.new.sender_id for p in group], settings.chat_flood_messages,
                                                       settings.chat_flood_seconds)
     for pending, allowed in zip(group, verdicts):

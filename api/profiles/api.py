@@ -1,20 +1,19 @@
 """JSON API of profiles under /api/v1/profile (and public mentor pages under /api/v1/mentors)."""
 from __future__ import annotations
 
-from apiflask import Schema
+from apiflask import APIBlueprint, Schema
 from apiflask.fields import Boolean, Date, File, Integer, List, Nested, String
 from apiflask.validators import Length, OneOf, Range
 from flask import abort
 from flask_login import current_user
 
-from api.activity import log_event
 from api.auth.accounts import FieldError
 from api.auth.decorators import auth_required
 from api.errors import error_response
-from api.extensions import db
-from api.profiles import api_bp, service, uploads
+from api.profiles import service, uploads
 from api.profiles.upgrade import may_become_mentor, upgrade_status
-from api.tables import AvailabilityException, Certification, EventType
+
+api_bp = APIBlueprint("profiles_api", __name__, url_prefix="/api/v1", tag="Profiles")
 
 
 def field_error(error: FieldError, status: int = 400):
@@ -108,7 +107,6 @@ def put_learner(data):
     try:
         service.update_learner_profile(user, data)
     except FieldError as error:
-        db.session.rollback()
         return field_error(error)
     return service.learner_json(user)
 
@@ -135,7 +133,6 @@ def put_mentor(data):
     try:
         profile = service.save_mentor_profile(user, data)
     except FieldError as error:
-        db.session.rollback()
         return field_error(error)
     return service.mentor_json(profile, private=True)
 
@@ -149,18 +146,13 @@ def post_picture(query, files):
     """Upload a profile picture (multipart field `file`); it is re-encoded and resized."""
     user = current_user._get_current_object()
     target = query["target"]
-    profile = service.mentor_profile(user) if target == "mentor" else service.learner_profile(user, create=True)
+    profile = service.picture_profile(user, target)
     if profile is None:
         return error_response(404, "You have no mentor profile yet.")
     try:
-        upload = uploads.save_picture(user.id, files["file"])
+        upload = service.set_picture(user, profile, target, files["file"])
     except uploads.UploadError as error:
         return upload_error(error)
-    old, profile.picture_path = profile.picture_path, upload.stored_name
-    log_event(EventType.PROFILE_UPDATE, user_id=user.id, mentor_id=user.id if target == "mentor" else None,
-              role=target, changed=["picture"])
-    uploads.delete_upload(old)
-    db.session.commit()
     return {"picture_url": service.media_url(upload.stored_name), "content_type": upload.content_type}, 201
 
 
@@ -174,12 +166,9 @@ def post_video(files):
     if profile is None:
         return error_response(404, "You have no mentor profile yet.")
     try:
-        upload = uploads.save_video(current_user.id, files["file"])
+        upload = service.set_video(profile, files["file"])
     except uploads.UploadError as error:
         return upload_error(error)
-    old, profile.video_path = profile.video_path, upload.stored_name
-    uploads.delete_upload(old)
-    db.session.commit()
     return {"video_upload_url": service.media_url(upload.stored_name), "content_type": upload.content_type}, 201
 
 
@@ -193,16 +182,10 @@ def post_certification(data):
     if profile is None:
         return error_response(404, "You have no mentor profile yet.")
     try:
-        stored = None
-        if data.get("document") is not None:
-            stored = uploads.save_document(current_user.id, data["document"]).stored_name
-        cert = service.add_certification(profile, data, stored)
-        db.session.commit()
+        cert = service.add_certification(profile, data, data.get("document"))
     except FieldError as error:
-        db.session.rollback()
         return field_error(error)
     except uploads.UploadError as error:
-        db.session.rollback()
         return error_response(400, str(error), {"document": str(error)})
     return {"id": cert.id, "name": cert.name, "issuer": cert.issuer, "year": cert.year,
             "document_url": service.media_url(cert.document_path)}, 201
@@ -212,12 +195,10 @@ def post_certification(data):
 @auth_required
 def delete_certification(cert_id: int):
     """Remove one of your certifications."""
-    cert = db.session.get(Certification, cert_id)
-    if cert is None or cert.mentor_id != current_user.id:
+    cert = service.own_certification(current_user.id, cert_id)
+    if cert is None:
         abort(404)
-    uploads.delete_upload(cert.document_path)
-    db.session.delete(cert)
-    db.session.commit()
+    service.delete_certification(cert)
     return "", 204
 
 
@@ -231,9 +212,7 @@ def post_exception(data):
         return error_response(404, "You have no mentor profile yet.")
     try:
         exception = service.add_exception(profile, data)
-        db.session.commit()
     except FieldError as error:
-        db.session.rollback()
         return field_error(error)
     return {"id": exception.id, "on_date": exception.on_date.isoformat()}, 201
 
@@ -242,11 +221,10 @@ def post_exception(data):
 @auth_required
 def delete_exception(exception_id: int):
     """Remove one of your availability exceptions."""
-    exception = db.session.get(AvailabilityException, exception_id)
-    if exception is None or exception.mentor_id != current_user.id:
+    exception = service.own_exception(current_user.id, exception_id)
+    if exception is None:
         abort(404)
-    db.session.delete(exception)
-    db.session.commit()
+    service.delete_exception(exception)
     return "", 204
 
 
@@ -264,5 +242,3 @@ def get_public_mentor(user_id: int):
     if not service.can_see_mentor(profile, current_user):
         return error_response(404, "No such mentor.")
     return service.mentor_json(profile, private=False)
-
-

@@ -7,6 +7,12 @@ from api.extensions import db
 from api.tables import Booking, MentorProfile, MentorStatus, Role, Upload
 
 
+def viewable_upload(name: str, viewer) -> Upload | None:
+    """The upload stored under `name` when the viewer may see it, else None."""
+    upload = db.session.scalar(select(Upload).where(Upload.stored_name == name))
+    return upload if upload is not None and can_view_upload(upload, viewer) else None
+
+
 def can_view_upload(upload: Upload, viewer) -> bool:
     """Owners and admins see everything; everyone sees an approved mentor's picture and video;
     a mentor sees the picture of a learner who booked them; documents stay with owner and admins."""

@@ -1,14 +1,14 @@
 """Web pages: the learner profile, the mentor profile (and its uploads), public mentor pages, media."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
-from flask_login import current_user, login_required
-from sqlalchemy import select
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+from wtforms import SelectChoice
 
 from api.auth.accounts import FieldError
+from api.auth.decorators import auth_required
 from api.auth.forms import ConfirmForm
-from api.extensions import db
-from api.profiles import bp, service, uploads
+from api.profiles import service, uploads
 from api.profiles.forms import (
     CertificationForm,
     ExceptionForm,
@@ -19,9 +19,11 @@ from api.profiles.forms import (
     fill_windows,
     windows_from,
 )
-from api.profiles.media import can_view_upload
+from api.profiles.media import viewable_upload
 from api.profiles.upgrade import may_become_mentor, upgrade_status
-from api.tables import AvailabilityException, Certification, MentorStatus, Role, Upload
+from api.tables import MentorStatus, Role
+
+bp = Blueprint("profiles", __name__)
 
 
 def _attach(form, error: FieldError, aliases: dict | None = None) -> None:
@@ -34,16 +36,12 @@ def _attach(form, error: FieldError, aliases: dict | None = None) -> None:
 
 
 def _email_change_note() -> None:
-    from flask import g
-
     if g.get("email_change_sent_to"):
         flash(f"We sent a link to {g.email_change_sent_to}: your account uses the new address once you open it.",
               "info")
 
 
 def _topic_choices():
-    from wtforms import SelectChoice
-
     return [SelectChoice(t.id, t.name) for t in service.all_topics()]
 
 
@@ -57,7 +55,7 @@ def _topic_groups():
 # --- learner ------------------------------------------------------------------------------------
 
 @bp.route("/profile", methods=["GET", "POST"])
-@login_required
+@auth_required
 def learner():
     user = current_user._get_current_object()
     profile = service.learner_profile(user)
@@ -65,21 +63,11 @@ def learner():
     form.topic_ids.choices = _topic_choices()
     status = 200
     if request.method == "GET":
-        form.full_name.data, form.email.data, form.phone.data = user.full_name, user.email, user.phone
-        form.timezone.data = user.timezone
-        form.currency.data = user.currency
-        form.topic_ids.data = [t.id for t in profile.topics] if profile else []
-        form.interests.data = profile.interests if profile else ""
-        fill_windows(form.preferred_slots, profile.preferred_slots if profile else [])
+        _fill_learner_form(form, user, profile)
     elif form.validate_on_submit():
-        data = {"full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
-                "current_password": form.current_password.data,
-                "timezone": form.timezone.data, "currency": form.currency.data or None, "topic_ids": form.topic_ids.data or [],
-                "interests": form.interests.data, "preferred_slots": windows_from(form.preferred_slots)}
         try:
-            service.update_learner_profile(user, data)
+            service.update_learner_profile(user, _learner_data(form))
         except FieldError as error:
-            db.session.rollback()
             _attach(form, error)
             status = 400
         else:
@@ -92,6 +80,29 @@ def learner():
                            picture_form=PictureForm(target="learner"), upgrade=_upgrade_hint(user)), status
 
 
+def _fill_contact(form, user) -> None:
+    form.full_name.data, form.email.data, form.phone.data = user.full_name, user.email, user.phone
+    form.timezone.data = user.timezone
+    form.currency.data = user.currency
+
+
+def _contact_data(form) -> dict:
+    return {"full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
+            "current_password": form.current_password.data, "timezone": form.timezone.data}
+
+
+def _fill_learner_form(form, user, profile) -> None:
+    _fill_contact(form, user)
+    form.topic_ids.data = [t.id for t in profile.topics] if profile else []
+    form.interests.data = profile.interests if profile else ""
+    fill_windows(form.preferred_slots, profile.preferred_slots if profile else [])
+
+
+def _learner_data(form) -> dict:
+    return {**_contact_data(form), "currency": form.currency.data or None, "topic_ids": form.topic_ids.data or [],
+            "interests": form.interests.data, "preferred_slots": windows_from(form.preferred_slots)}
+
+
 def _upgrade_hint(user):
     if user.has_role(Role.MENTOR):
         return None
@@ -99,7 +110,7 @@ def _upgrade_hint(user):
 
 
 @bp.post("/profile/picture")
-@login_required
+@auth_required
 @uploads.upload_limit("picture")
 def upload_picture():
     form = PictureForm()
@@ -107,32 +118,23 @@ def upload_picture():
         return redirect(url_for("profiles.learner"))
     user = current_user._get_current_object()
     target = "mentor" if form.target.data == "mentor" else "learner"
-    profile = service.mentor_profile(user) if target == "mentor" else service.learner_profile(user, create=True)
+    profile = service.picture_profile(user, target)
     if profile is None:
         flash("Save your mentor profile first, then add a picture.", "error")
         return redirect(url_for("profiles.mentor"))
     try:
-        upload = uploads.save_picture(user.id, form.picture.data)
+        service.set_picture(user, profile, target, form.picture.data)
     except uploads.UploadError as error:
         flash(str(error), "error")
-        return redirect(url_for(f"profiles.{target}"))
-    old = profile.picture_path
-    profile.picture_path = upload.stored_name
-    from api.activity import log_event
-    from api.tables import EventType
-
-    log_event(EventType.PROFILE_UPDATE, user_id=user.id, mentor_id=user.id if target == "mentor" else None,
-              role=target, changed=["picture"])
-    uploads.delete_upload(old)
-    db.session.commit()
-    flash("Your picture is updated.", "success")
+    else:
+        flash("Your picture is updated.", "success")
     return redirect(url_for(f"profiles.{target}"))
 
 
 # --- mentor -------------------------------------------------------------------------------------
 
 @bp.route("/mentor/profile", methods=["GET", "POST"])
-@login_required
+@auth_required
 def mentor():
     user = current_user._get_current_object()
     if not may_become_mentor(user):
@@ -142,48 +144,16 @@ def mentor():
     form.topic_ids.choices = _topic_choices()
     status = 200
     if request.method == "GET":
-        form.full_name.data, form.email.data, form.phone.data = user.full_name, user.email, user.phone
-        form.timezone.data = user.timezone
-        form.currency.data = user.currency
-        if profile:
-            form.headline.data, form.bio.data = profile.headline, profile.bio
-            form.topic_ids.data = [t.id for t in profile.topics]
-            form.languages.data = list(profile.languages or [])
-            form.currency.data = profile.currency
-            form.price.data = service.price_text(profile.price_minor, profile.currency)
-            form.session_minutes.data = profile.session_minutes
-            form.years_experience.data = profile.years_experience
-            form.past_roles.data = "\n".join(profile.past_roles or [])
-            form.video_url.data = profile.video_url
-            form.accepts_questions.data = profile.accepts_questions
-        windows = service.windows_json((r.weekday, r.start_time, r.end_time) for r in profile.availability) \
-            if profile else []
-        fill_windows(form.availability, windows, blank_rows=3 if windows else 5)
+        _fill_mentor_form(form, user, profile)
     elif form.validate_on_submit():
         try:
-            currency = service.check_currency(form.currency.data or (profile.currency if profile else user.currency))
-            data = {
-                "full_name": form.full_name.data, "email": form.email.data, "phone": form.phone.data,
-                "current_password": form.current_password.data,
-                "timezone": form.timezone.data, "headline": form.headline.data, "bio": form.bio.data,
-                "topic_ids": form.topic_ids.data or [], "languages": form.languages.data or [], "currency": currency,
-                "price_minor": service.parse_price(form.price.data, currency) if (form.price.data or "").strip()
-                else None,
-                "session_minutes": form.session_minutes.data, "years_experience": form.years_experience.data or 0,
-                "past_roles": (form.past_roles.data or "").splitlines(), "video_url": form.video_url.data,
-                "accepts_questions": form.accepts_questions.data, "availability": windows_from(form.availability),
-            }
-            if data["price_minor"] is None:
-                raise FieldError("price", "Set a price per session.")
-            was_new = profile is None
-            service.save_mentor_profile(user, data)
+            service.save_mentor_profile(user, _mentor_data(form, user, profile))
         except FieldError as error:
-            db.session.rollback()
             _attach(form, error, {"price_minor": "price"})
             status = 400
         else:
-            flash("Your mentor profile is submitted for review." if was_new else "Your mentor profile is saved.",
-                  "success")
+            flash("Your mentor profile is submitted for review." if profile is None
+                  else "Your mentor profile is saved.", "success")
             _email_change_note()
             return redirect(url_for("profiles.mentor"))
     else:
@@ -197,6 +167,40 @@ def mentor():
     ), status
 
 
+def _fill_mentor_form(form, user, profile) -> None:
+    _fill_contact(form, user)
+    if profile is None:
+        fill_windows(form.availability, [], blank_rows=5)
+        return
+    form.headline.data, form.bio.data = profile.headline, profile.bio
+    form.topic_ids.data = [t.id for t in profile.topics]
+    form.languages.data = list(profile.languages or [])
+    form.currency.data = profile.currency
+    form.price.data = service.price_text(profile.price_minor, profile.currency)
+    form.session_minutes.data = profile.session_minutes
+    form.years_experience.data = profile.years_experience
+    form.past_roles.data = "\n".join(profile.past_roles or [])
+    form.video_url.data = profile.video_url
+    form.accepts_questions.data = profile.accepts_questions
+    windows = service.windows_json((r.weekday, r.start_time, r.end_time) for r in profile.availability)
+    fill_windows(form.availability, windows, blank_rows=3 if windows else 5)
+
+
+def _mentor_data(form, user, profile) -> dict:
+    """The form as the service's data: the typed price becomes minor units of the chosen currency."""
+    currency = service.check_currency(form.currency.data or (profile.currency if profile else user.currency))
+    if not (form.price.data or "").strip():
+        raise FieldError("price", "Set a price per session.")
+    return {
+        **_contact_data(form), "headline": form.headline.data, "bio": form.bio.data,
+        "topic_ids": form.topic_ids.data or [], "languages": form.languages.data or [], "currency": currency,
+        "price_minor": service.parse_price(form.price.data, currency),
+        "session_minutes": form.session_minutes.data, "years_experience": form.years_experience.data or 0,
+        "past_roles": (form.past_roles.data or "").splitlines(), "video_url": form.video_url.data,
+        "accepts_questions": form.accepts_questions.data, "availability": windows_from(form.availability),
+    }
+
+
 def _own_mentor_profile():
     profile = service.mentor_profile(current_user.id)
     if profile is None:
@@ -205,7 +209,7 @@ def _own_mentor_profile():
 
 
 @bp.post("/mentor/video")
-@login_required
+@auth_required
 @uploads.upload_limit("video")
 def upload_video():
     form = VideoForm()
@@ -213,32 +217,31 @@ def upload_video():
     if profile is None or not form.validate_on_submit():
         return redirect(url_for("profiles.mentor"))
     try:
-        upload = uploads.save_video(current_user.id, form.video.data)
+        service.set_video(profile, form.video.data)
     except uploads.UploadError as error:
         flash(str(error), "error")
-        return redirect(url_for("profiles.mentor"))
-    old = profile.video_path
-    profile.video_path = upload.stored_name
-    uploads.delete_upload(old)
-    db.session.commit()
-    flash("Your introduction video is uploaded.", "success")
+    else:
+        flash("Your introduction video is uploaded.", "success")
     return redirect(url_for("profiles.mentor"))
 
 
 @bp.post("/mentor/video/remove")
-@login_required
+@auth_required
 def remove_video():
     profile = _own_mentor_profile()
     if profile is not None and ConfirmForm().validate_on_submit():
-        uploads.delete_upload(profile.video_path)
-        profile.video_path = None
-        db.session.commit()
+        service.remove_video(profile)
         flash("The video is removed.", "success")
     return redirect(url_for("profiles.mentor"))
 
 
+def _flash_form_errors(form) -> None:
+    for problems in form.errors.values():
+        flash(" ".join(problems), "error")
+
+
 @bp.post("/mentor/certifications")
-@login_required
+@auth_required
 @uploads.upload_limit("document")
 def add_certification():
     form = CertificationForm()
@@ -246,77 +249,67 @@ def add_certification():
     if profile is None:
         return redirect(url_for("profiles.mentor"))
     if not form.validate_on_submit():
-        for problems in form.errors.values():
-            flash(" ".join(problems), "error")
-        return redirect(url_for("profiles.mentor") + "#certifications")
-    try:
+        _flash_form_errors(form)
+    else:
         document = form.document.data
-        stored = None
-        if document is not None and document.filename:
-            stored = uploads.save_document(current_user.id, document).stored_name
-        service.add_certification(profile, {"name": form.name.data, "issuer": form.issuer.data,
-                                            "year": form.year.data}, stored)
-    except (FieldError, uploads.UploadError) as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("profiles.mentor") + "#certifications")
-    db.session.commit()
-    flash("Certification added.", "success")
+        if document is not None and not document.filename:
+            document = None
+        try:
+            service.add_certification(profile, {"name": form.name.data, "issuer": form.issuer.data,
+                                                "year": form.year.data}, document)
+        except (FieldError, uploads.UploadError) as error:
+            flash(str(error), "error")
+        else:
+            flash("Certification added.", "success")
     return redirect(url_for("profiles.mentor") + "#certifications")
 
 
 @bp.post("/mentor/certifications/<int:cert_id>/delete")
-@login_required
+@auth_required
 def delete_certification(cert_id: int):
-    cert = db.session.get(Certification, cert_id)
-    if cert is None or cert.mentor_id != current_user.id:
+    cert = service.own_certification(current_user.id, cert_id)
+    if cert is None:
         abort(404)
     if ConfirmForm().validate_on_submit():
-        uploads.delete_upload(cert.document_path)
-        db.session.delete(cert)
-        db.session.commit()
+        service.delete_certification(cert)
         flash("Certification removed.", "success")
     return redirect(url_for("profiles.mentor") + "#certifications")
 
 
 @bp.post("/mentor/exceptions")
-@login_required
+@auth_required
 def add_exception():
     form = ExceptionForm()
     profile = _own_mentor_profile()
     if profile is None:
         return redirect(url_for("profiles.mentor"))
     if not form.validate_on_submit():
-        for problems in form.errors.values():
-            flash(" ".join(problems), "error")
-        return redirect(url_for("profiles.mentor") + "#exceptions")
-    try:
-        service.add_exception(profile, {"on_date": form.on_date.data, "start_time": form.start_time.data,
-                                        "end_time": form.end_time.data, "note": form.note.data})
-        db.session.commit()
-    except FieldError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+        _flash_form_errors(form)
     else:
-        flash("Exception added.", "success")
+        try:
+            service.add_exception(profile, {"on_date": form.on_date.data, "start_time": form.start_time.data,
+                                            "end_time": form.end_time.data, "note": form.note.data})
+        except FieldError as error:
+            flash(error.message, "error")
+        else:
+            flash("Exception added.", "success")
     return redirect(url_for("profiles.mentor") + "#exceptions")
 
 
 @bp.post("/mentor/exceptions/<int:exception_id>/delete")
-@login_required
+@auth_required
 def delete_exception(exception_id: int):
-    exception = db.session.get(AvailabilityException, exception_id)
-    if exception is None or exception.mentor_id != current_user.id:
+    exception = service.own_exception(current_user.id, exception_id)
+    if exception is None:
         abort(404)
     if ConfirmForm().validate_on_submit():
-        db.session.delete(exception)
-        db.session.commit()
+        service.delete_exception(exception)
         flash("Exception removed.", "success")
     return redirect(url_for("profiles.mentor") + "#exceptions")
 
 
 @bp.get("/become-a-mentor")
-@login_required
+@auth_required
 def upgrade():
     status = upgrade_status(current_user)
     return render_template("profiles/upgrade.html", status=status)
@@ -326,8 +319,8 @@ def upgrade():
 def public_mentor(user_id: int):
     """A mentor's public page: approved mentors only (owners and admins also see pending ones).
 
-    An approved mentor's page is the complete profile (Book and Message buttons, free slots, reviews), so this
-    address, which approval e-mails sent before carried, leads there."""
+    An approved mentor's complete profile (Book and Message buttons, free slots, reviews) is search's preview
+    page, so this address (the one approval e-mails link to) redirects there."""
     profile = service.mentor_profile(user_id)
     if not service.can_see_mentor(profile, current_user):
         abort(404)
@@ -342,8 +335,8 @@ def public_mentor(user_id: int):
 @bp.get("/media/<name>")
 def media(name: str):
     """An uploaded file, if the viewer may see it; never sniffed or run by the browser."""
-    upload = db.session.scalar(select(Upload).where(Upload.stored_name == name))
-    if upload is None or not can_view_upload(upload, current_user):
+    upload = viewable_upload(name, current_user)
+    if upload is None:
         abort(404)
     path = uploads.upload_path(upload.stored_name)
     if not path.is_file():

@@ -1,19 +1,26 @@
-"""Learner and mentor profiles: validation, saving, visibility, and the events the ML pipeline reads."""
+"""Learner and mentor profiles: validation, saving, visibility, and the events the ML pipeline reads.
+
+A function that writes is one transaction: it commits at its end, or rolls back and raises FieldError (a field and
+its message) or UploadError."""
 from __future__ import annotations
 
 import re
 from datetime import date, time
 from decimal import Decimal, InvalidOperation
 
-from flask import current_app
+from flask import g, url_for
+from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
 
 from models import clock
 from api.activity import log_event
+from api.auth import throttle
 from api.auth.accounts import FieldError, confirm_current_password, request_email_change, send_phone_code
 from api.auth.validation import check_full_name, check_time_zone, normalise_email, normalise_phone
 from api.extensions import db
 from api import money
+from api.profiles import uploads
 from api.search.filters import LANGUAGE_NAMES
 from api.tables import (
     AvailabilityException,
@@ -25,6 +32,7 @@ from api.tables import (
     MentorStatus,
     Role,
     Topic,
+    Upload,
     User,
     UserRole,
 )
@@ -142,14 +150,11 @@ def all_topics() -> list[Topic]:
 
 # --- contact details shared by both profiles ----------------------------------------------------
 
-def update_contact(user: User, data: dict, changed: list[str]) -> None:
+def update_contact(user: User, data: dict, changed: list[str]) -> str | None:
     """Name, e-mail, phone and time zone. A new phone must be verified again (its code is counted per account,
     before anything changes); a new e-mail needs the current password and takes effect only once the link
-    mailed to it is opened (the old address is told at once)."""
-    from flask import g
-
-    from api.auth import throttle
-
+    mailed to it is opened (the old address is told at once). Returns the new e-mail address asked for, to be
+    mailed after the commit (`_after_contact_change`)."""
     new_email = None
     if data.get("email"):
         email = _check("email", normalise_email, data["email"])
@@ -175,12 +180,11 @@ def update_contact(user: User, data: dict, changed: list[str]) -> None:
         if zone != user.timezone:
             user.timezone = zone
             changed.append("timezone")
-    if new_email is not None:
-        g.requested_email = new_email  # mailed after the commit (_after_contact_change)
     if new_phone is not None:
         user.phone = new_phone
         user.phone_verified_at = None
         changed.append("phone")
+    return new_email
 
 
 def confirm_password(user: User, password: str | None) -> None:
@@ -190,10 +194,8 @@ def confirm_password(user: User, password: str | None) -> None:
     confirm_current_password(user, password, "Enter your current password to change the e-mail address.")
 
 
-def _after_contact_change(user: User, changed: list[str]) -> None:
-    from flask import g
-
-    new_email = g.pop("requested_email", None)
+def _after_contact_change(user: User, changed: list[str], new_email: str | None) -> None:
+    """After the commit: the link to a new e-mail address, the code to a new phone number."""
     if new_email is not None:
         request_email_change(user, new_email)
         g.email_change_sent_to = new_email  # the web pages say so
@@ -212,11 +214,29 @@ def learner_profile(user: User, *, create: bool = False) -> LearnerProfile | Non
 
 
 def update_learner_profile(user: User, data: dict) -> LearnerProfile:
-    """Save the learner's profile (only the keys present in `data`) and log the change for the ML pipeline."""
+    """Save the learner's profile (only the keys present in `data`) and log the change for the ML pipeline.
+
+    One transaction: on a FieldError (or any other failure) nothing is saved."""
     changed: list[str] = []
-    update_contact(user, data, changed)
-    update_currency(user, data, changed)
-    profile = learner_profile(user, create=True)
+    try:
+        new_email = update_contact(user, data, changed)
+        update_currency(user, data, changed)
+        profile = learner_profile(user, create=True)
+        _apply_learner_fields(profile, data, changed)
+        if changed:
+            log_event(EventType.PROFILE_UPDATE, user_id=user.id, role="learner", changed=sorted(changed),
+                      topics=[t.slug for t in profile.topics], interests=profile.interests,
+                      preferred_slots=profile.preferred_slots, timezone=user.timezone, currency=user.currency)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    _after_contact_change(user, changed, new_email)
+    return profile
+
+
+def _apply_learner_fields(profile: LearnerProfile, data: dict, changed: list[str]) -> None:
+    """Topics, interests and preferred weekly slots, each only when sent."""
     if "topic_ids" in data:
         topics = topics_by_ids(data["topic_ids"])
         if {t.id for t in topics} != {t.id for t in profile.topics}:
@@ -226,21 +246,10 @@ def update_learner_profile(user: User, data: dict) -> LearnerProfile:
         interests = (data["interests"] or "").strip()
         if len(interests) > 2000:
             raise FieldError("interests", "Use at most 2000 characters for your interests.")
-        if interests != (profile.interests or ""):
-            profile.interests = interests
-            changed.append("interests")
+        _set(profile, "interests", interests, changed, current=profile.interests or "")
     if "preferred_slots" in data:
         slots = windows_json(parse_windows(data["preferred_slots"], "preferred_slots"))
-        if slots != (profile.preferred_slots or []):
-            profile.preferred_slots = slots
-            changed.append("preferred_slots")
-    if changed:
-        log_event(EventType.PROFILE_UPDATE, user_id=user.id, role="learner", changed=sorted(changed),
-                  topics=[t.slug for t in profile.topics], interests=profile.interests,
-                  preferred_slots=profile.preferred_slots, timezone=user.timezone, currency=user.currency)
-    db.session.commit()
-    _after_contact_change(user, changed)
-    return profile
+        _set(profile, "preferred_slots", slots, changed, current=profile.preferred_slots or [])
 
 
 def learner_json(user: User) -> dict:
@@ -260,8 +269,6 @@ def topic_json(topic: Topic) -> dict:
 
 
 def media_url(stored_name: str | None) -> str | None:
-    from flask import url_for
-
     return url_for("profiles.media", name=stored_name) if stored_name else None
 
 
@@ -294,97 +301,34 @@ def check_languages(codes) -> list[str]:
 
 
 def save_mentor_profile(user: User, data: dict) -> MentorProfile:
-    """Create or update the mentor profile. A new or rejected profile (re)enters the approval queue."""
+    """Create or update the mentor profile (only the keys present in `data`). A new or rejected profile
+    (re)enters the approval queue. One transaction: on a FieldError nothing is saved."""
     changed: list[str] = []
-    update_contact(user, data, changed)
-    profile = mentor_profile(user)
-    creating = profile is None
-    if creating:
-        missing = [f for f in REQUIRED_MENTOR_FIELDS if data.get(f) in (None, "", [])]
-        if missing:
-            raise FieldError(missing[0], _MISSING_MESSAGES[missing[0]])
-        profile = MentorProfile(user_id=user.id, price_minor=0, currency=user.currency or "USD", status=MentorStatus.PENDING,
-                                past_roles=[], languages=[])
-        db.session.add(profile)
-    if "headline" in data:
-        headline = " ".join((data["headline"] or "").split())
-        if not headline:
-            raise FieldError("headline", _MISSING_MESSAGES["headline"])
-        if len(headline) > 200:
-            raise FieldError("headline", "Use at most 200 characters for the headline.")
-        _set(profile, "headline", headline, changed)
-    if "bio" in data:
-        bio = (data["bio"] or "").strip()
-        if len(bio) > 5000:
-            raise FieldError("bio", "Use at most 5000 characters for the introduction.")
-        _set(profile, "bio", bio, changed)
-    if "currency" in data:  # a mentor's one currency: their price's, and what they see and are paid in
-        _set(profile, "currency", check_currency(data["currency"]), changed)
-        update_currency(user, data, [])
-    if "price_minor" in data:
-        price = data["price_minor"]
-        if not isinstance(price, int) or isinstance(price, bool) or price <= 0 \
-                or price > MAX_PRICE_MAJOR * 10 ** money.exponent(profile.currency):
-            raise FieldError("price_minor", "The price must be a whole number of minor units (cents), more than 0.")
-        _set(profile, "price_minor", price, changed)
-    if "session_minutes" in data and data["session_minutes"] is not None:
-        if data["session_minutes"] not in SESSION_LENGTHS:
-            raise FieldError("session_minutes", "Choose a session length of " +
-                             ", ".join(map(str, SESSION_LENGTHS)) + " minutes.")
-        _set(profile, "session_minutes", data["session_minutes"], changed)
-    if "years_experience" in data and data["years_experience"] is not None:
-        years = data["years_experience"]
-        if not isinstance(years, int) or not 0 <= years <= 70:
-            raise FieldError("years_experience", "Enter the years of experience as a number from 0 to 70.")
-        _set(profile, "years_experience", years, changed)
-    if "past_roles" in data:
-        roles = [" ".join(str(r).split()) for r in (data["past_roles"] or []) if str(r).strip()]
-        if len(roles) > 20 or any(len(r) > 200 for r in roles):
-            raise FieldError("past_roles", "List at most 20 past roles of up to 200 characters each.")
-        _set(profile, "past_roles", roles, changed)
-    if "languages" in data and data["languages"] is not None:
-        _set(profile, "languages", check_languages(data["languages"]), changed)
-    if "video_url" in data:
-        url = (data["video_url"] or "").strip() or None
-        if url and (not re.match(r"^https://[^\s/$.?#].[^\s]*$", url) or len(url) > 500):
-            raise FieldError("video_url", "Give the video link as a full https:// address (YouTube, Vimeo...).")
-        _set(profile, "video_url", url, changed)
-    _set(profile, "timezone", user.timezone, changed)
-    for rule in profile.availability:  # weekly windows are in the mentor's own (current) time zone
-        rule.timezone = user.timezone
-    if "topic_ids" in data:
-        topics = topics_by_ids(data["topic_ids"])
-        if not topics:
-            raise FieldError("topic_ids", _MISSING_MESSAGES["topic_ids"])
-        if {t.id for t in topics} != {t.id for t in profile.topics}:
-            profile.topics = topics
-            changed.append("topics")
-    if "availability" in data:
-        windows = parse_windows(data["availability"], "availability")
-        if not windows:
-            raise FieldError("availability", _MISSING_MESSAGES["availability"])
-        current = [(r.weekday, r.start_time, r.end_time) for r in profile.availability]
-        if windows != sorted(current) or any(r.timezone != user.timezone for r in profile.availability):
-            profile.availability = [AvailabilityRule(weekday=d, start_time=s, end_time=e, timezone=user.timezone)
-                                    for d, s, e in windows]
-            changed.append("availability")
-    if "accepts_questions" in data and data["accepts_questions"] is not None:
-        _set(profile, "accepts_questions", bool(data["accepts_questions"]), changed)
-    resubmitted = False
-    if profile.status == MentorStatus.REJECTED:
-        profile.status = MentorStatus.PENDING
-        profile.status_reason = None
-        profile.reviewed_at = None
-        resubmitted = True
-    grant_role(user, Role.MENTOR)
-    if changed or creating or resubmitted:
-        log_event(EventType.PROFILE_UPDATE, user_id=user.id, mentor_id=user.id, role="mentor",
-                  changed=sorted(set(changed)), created=creating, resubmitted=resubmitted,
-                  topics=[t.slug for t in profile.topics], price_minor=profile.price_minor,
-                  currency=profile.currency, years_experience=profile.years_experience,
-                  session_minutes=profile.session_minutes, timezone=profile.timezone, status=profile.status.value)
-    db.session.commit()
-    _after_contact_change(user, changed)
+    try:
+        new_email = update_contact(user, data, changed)
+        profile = mentor_profile(user)
+        creating = profile is None
+        if creating:
+            profile = _new_mentor_profile(user, data)
+        _apply_mentor_details(profile, user, data, changed)
+        _apply_mentor_topics(profile, data, changed)
+        _apply_availability(profile, user, data, changed)
+        if data.get("accepts_questions") is not None:
+            _set(profile, "accepts_questions", bool(data["accepts_questions"]), changed)
+        resubmitted = _resubmit_if_rejected(profile)
+        grant_role(user, Role.MENTOR)
+        if changed or creating or resubmitted:
+            log_event(EventType.PROFILE_UPDATE, user_id=user.id, mentor_id=user.id, role="mentor",
+                      changed=sorted(set(changed)), created=creating, resubmitted=resubmitted,
+                      topics=[t.slug for t in profile.topics], price_minor=profile.price_minor,
+                      currency=profile.currency, years_experience=profile.years_experience,
+                      session_minutes=profile.session_minutes, timezone=profile.timezone,
+                      status=profile.status.value)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    _after_contact_change(user, changed, new_email)
     return profile
 
 
@@ -397,35 +341,249 @@ _MISSING_MESSAGES = {
 }
 
 
-def _set(profile, name: str, value, changed: list[str]) -> None:
-    if getattr(profile, name) != value:
+def _new_mentor_profile(user: User, data: dict) -> MentorProfile:
+    """A pending profile, once every required field is given (FieldError naming the first one missing)."""
+    missing = [f for f in REQUIRED_MENTOR_FIELDS if data.get(f) in (None, "", [])]
+    if missing:
+        raise FieldError(missing[0], _MISSING_MESSAGES[missing[0]])
+    profile = MentorProfile(user_id=user.id, price_minor=0, currency=user.currency or "USD",
+                            status=MentorStatus.PENDING, past_roles=[], languages=[])
+    db.session.add(profile)
+    return profile
+
+
+def _apply_mentor_details(profile: MentorProfile, user: User, data: dict, changed: list[str]) -> None:
+    """The fields of one value each, checked in the order of the form."""
+    if "headline" in data:
+        _set(profile, "headline", check_headline(data["headline"]), changed)
+    if "bio" in data:
+        _set(profile, "bio", check_bio(data["bio"]), changed)
+    if "currency" in data:  # a mentor's one currency: their price's, and what they see and are paid in
+        _set(profile, "currency", check_currency(data["currency"]), changed)
+        update_currency(user, data, [])
+    if "price_minor" in data:
+        _set(profile, "price_minor", check_price_minor(data["price_minor"], profile.currency), changed)
+    if data.get("session_minutes") is not None:
+        _set(profile, "session_minutes", check_session_minutes(data["session_minutes"]), changed)
+    if data.get("years_experience") is not None:
+        _set(profile, "years_experience", check_years_experience(data["years_experience"]), changed)
+    if "past_roles" in data:
+        _set(profile, "past_roles", check_past_roles(data["past_roles"]), changed)
+    if data.get("languages") is not None:
+        _set(profile, "languages", check_languages(data["languages"]), changed)
+    if "video_url" in data:
+        _set(profile, "video_url", check_video_url(data["video_url"]), changed)
+
+
+def check_headline(value) -> str:
+    headline = " ".join((value or "").split())
+    if not headline:
+        raise FieldError("headline", _MISSING_MESSAGES["headline"])
+    if len(headline) > 200:
+        raise FieldError("headline", "Use at most 200 characters for the headline.")
+    return headline
+
+
+def check_bio(value) -> str:
+    bio = (value or "").strip()
+    if len(bio) > 5000:
+        raise FieldError("bio", "Use at most 5000 characters for the introduction.")
+    return bio
+
+
+def check_price_minor(price, currency: str) -> int:
+    if not isinstance(price, int) or isinstance(price, bool) or price <= 0 \
+            or price > MAX_PRICE_MAJOR * 10 ** money.exponent(currency):
+        raise FieldError("price_minor", "The price must be a whole number of minor units (cents), more than 0.")
+    return price
+
+
+def check_session_minutes(minutes) -> int:
+    if minutes not in SESSION_LENGTHS:
+        raise FieldError("session_minutes", "Choose a session length of " +
+                         ", ".join(map(str, SESSION_LENGTHS)) + " minutes.")
+    return minutes
+
+
+def check_years_experience(years) -> int:
+    if not isinstance(years, int) or not 0 <= years <= 70:
+        raise FieldError("years_experience", "Enter the years of experience as a number from 0 to 70.")
+    return years
+
+
+def check_past_roles(values) -> list[str]:
+    roles = [" ".join(str(r).split()) for r in (values or []) if str(r).strip()]
+    if len(roles) > 20 or any(len(r) > 200 for r in roles):
+        raise FieldError("past_roles", "List at most 20 past roles of up to 200 characters each.")
+    return roles
+
+
+def check_video_url(value) -> str | None:
+    url = (value or "").strip() or None
+    if url and (not re.match(r"^https://[^\s/$.?#].[^\s]*$", url) or len(url) > 500):
+        raise FieldError("video_url", "Give the video link as a full https:// address (YouTube, Vimeo...).")
+    return url
+
+
+def _apply_mentor_topics(profile: MentorProfile, data: dict, changed: list[str]) -> None:
+    if "topic_ids" not in data:
+        return
+    topics = topics_by_ids(data["topic_ids"])
+    if not topics:
+        raise FieldError("topic_ids", _MISSING_MESSAGES["topic_ids"])
+    if {t.id for t in topics} != {t.id for t in profile.topics}:
+        profile.topics = topics
+        changed.append("topics")
+
+
+def _apply_availability(profile: MentorProfile, user: User, data: dict, changed: list[str]) -> None:
+    """The weekly windows, in the mentor's own (current) time zone."""
+    _set(profile, "timezone", user.timezone, changed)
+    for rule in profile.availability:
+        rule.timezone = user.timezone
+    if "availability" not in data:
+        return
+    windows = parse_windows(data["availability"], "availability")
+    if not windows:
+        raise FieldError("availability", _MISSING_MESSAGES["availability"])
+    if windows != sorted((r.weekday, r.start_time, r.end_time) for r in profile.availability):
+        profile.availability = [AvailabilityRule(weekday=d, start_time=s, end_time=e, timezone=user.timezone)
+                                for d, s, e in windows]
+        changed.append("availability")
+
+
+def _resubmit_if_rejected(profile: MentorProfile) -> bool:
+    """A rejected profile that is saved again goes back to the approval queue; True when it did."""
+    if profile.status != MentorStatus.REJECTED:
+        return False
+    profile.status = MentorStatus.PENDING
+    profile.status_reason = None
+    profile.reviewed_at = None
+    return True
+
+
+_UNSET = object()
+
+
+def _set(profile, name: str, value, changed: list[str], current=_UNSET) -> None:
+    """Set the attribute and note its name in `changed` when the value differs (from `current` when given)."""
+    if (getattr(profile, name) if current is _UNSET else current) != value:
         setattr(profile, name, value)
         changed.append(name)
 
 
-def add_certification(profile: MentorProfile, data: dict, document_path: str | None) -> Certification:
+# --- uploads and dated changes of a profile -----------------------------------------------------
+
+def picture_profile(user: User, target: str) -> LearnerProfile | MentorProfile | None:
+    """The profile a picture is for: the mentor profile (None before there is one) or the learner profile."""
+    return mentor_profile(user) if target == "mentor" else learner_profile(user, create=True)
+
+
+def set_picture(user: User, profile: LearnerProfile | MentorProfile, target: str, file: FileStorage | None) -> Upload:
+    """Replace the picture of the learner or mentor (`target`) profile; UploadError when the file is refused."""
+    try:
+        upload = uploads.save_picture(user.id, file)
+        old, profile.picture_path = profile.picture_path, upload.stored_name
+        log_event(EventType.PROFILE_UPDATE, user_id=user.id, mentor_id=user.id if target == "mentor" else None,
+                  role=target, changed=["picture"])
+        uploads.delete_upload(old)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return upload
+
+
+def set_video(profile: MentorProfile, file: FileStorage | None) -> Upload:
+    """Replace the mentor's uploaded introduction video; UploadError when the file is refused."""
+    try:
+        upload = uploads.save_video(profile.user_id, file)
+        old, profile.video_path = profile.video_path, upload.stored_name
+        uploads.delete_upload(old)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return upload
+
+
+def remove_video(profile: MentorProfile) -> None:
+    uploads.delete_upload(profile.video_path)
+    profile.video_path = None
+    db.session.commit()
+
+
+def add_certification(profile: MentorProfile, data: dict, document: FileStorage | None) -> Certification:
+    """A certification (name, issuer, year) with its optional document; FieldError or UploadError otherwise."""
+    try:
+        stored = None
+        if document is not None:
+            stored = uploads.save_document(profile.user_id, document).stored_name
+        name, issuer, year = _certification_fields(data)
+        cert = Certification(mentor_id=profile.user_id, name=name, issuer=issuer, year=year, document_path=stored)
+        db.session.add(cert)
+        log_event(EventType.PROFILE_UPDATE, user_id=profile.user_id, mentor_id=profile.user_id, role="mentor",
+                  changed=["certifications"], certification=name)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return cert
+
+
+def _certification_fields(data: dict) -> tuple[str, str, int | None]:
     name = " ".join((data.get("name") or "").split())
     if not name or len(name) > 200:
         raise FieldError("name", "Give the certification's name (up to 200 characters).")
     issuer = " ".join((data.get("issuer") or "").split())[:200]
     year = data.get("year")
-    if year not in (None, ""):
-        try:
-            year = int(year)
-        except (TypeError, ValueError):
-            raise FieldError("year", "Enter the year as four digits, e.g. 2021.") from None
-        if not 1950 <= year <= clock.today().year:
-            raise FieldError("year", f"Enter a year between 1950 and {clock.today().year}.")
-    else:
-        year = None
-    cert = Certification(mentor_id=profile.user_id, name=name, issuer=issuer, year=year, document_path=document_path)
-    db.session.add(cert)
-    log_event(EventType.PROFILE_UPDATE, user_id=profile.user_id, mentor_id=profile.user_id, role="mentor",
-              changed=["certifications"], certification=name)
-    return cert
+    if year in (None, ""):
+        return name, issuer, None
+    try:
+        year = int(year)
+    except (TypeError, ValueError):
+        raise FieldError("year", "Enter the year as four digits, e.g. 2021.") from None
+    if not 1950 <= year <= clock.today().year:
+        raise FieldError("year", f"Enter a year between 1950 and {clock.today().year}.")
+    return name, issuer, year
+
+
+def own_certification(user_id: int, cert_id: int) -> Certification | None:
+    """The certification when it is this mentor's, else None."""
+    cert = db.session.get(Certification, cert_id)
+    return cert if cert is not None and cert.mentor_id == user_id else None
+
+
+def delete_certification(cert: Certification) -> None:
+    uploads.delete_upload(cert.document_path)
+    db.session.delete(cert)
+    db.session.commit()
 
 
 def add_exception(profile: MentorProfile, data: dict) -> AvailabilityException:
+    """A date when the weekly hours do not apply: a day off (no times) or other hours; FieldError otherwise."""
+    try:
+        on_date, start, end = _exception_times(data)
+        note = " ".join((data.get("note") or "").split())[:200]
+        exists = db.session.scalar(select(AvailabilityException.id).where(
+            AvailabilityException.mentor_id == profile.user_id, AvailabilityException.on_date == on_date,
+            AvailabilityException.start_time.is_(None) if start is None
+            else AvailabilityException.start_time == start))
+        if exists:
+            raise FieldError("on_date", "There is already an exception starting then on that date.")
+        exception = AvailabilityException(mentor_id=profile.user_id, on_date=on_date, start_time=start,
+                                          end_time=end, note=note)
+        db.session.add(exception)
+        log_event(EventType.PROFILE_UPDATE, user_id=profile.user_id, mentor_id=profile.user_id, role="mentor",
+                  changed=["availability_exceptions"])
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return exception
+
+
+def _exception_times(data: dict) -> tuple[date, time | None, time | None]:
     raw_date = data.get("on_date")
     try:
         on_date = raw_date if isinstance(raw_date, date) else date.fromisoformat(str(raw_date or ""))
@@ -441,18 +599,18 @@ def add_exception(profile: MentorProfile, data: dict) -> AvailabilityException:
         start, end = parse_time(start, "start_time"), parse_time(end, "end_time")
         if start >= end:
             raise FieldError("end_time", "The end must be after the start.")
-    note = " ".join((data.get("note") or "").split())[:200]
-    exists = db.session.scalar(select(AvailabilityException.id).where(
-        AvailabilityException.mentor_id == profile.user_id, AvailabilityException.on_date == on_date,
-        AvailabilityException.start_time.is_(None) if start is None else AvailabilityException.start_time == start))
-    if exists:
-        raise FieldError("on_date", "There is already an exception starting then on that date.")
-    exception = AvailabilityException(mentor_id=profile.user_id, on_date=on_date, start_time=start, end_time=end,
-                                      note=note)
-    db.session.add(exception)
-    log_event(EventType.PROFILE_UPDATE, user_id=profile.user_id, mentor_id=profile.user_id, role="mentor",
-              changed=["availability_exceptions"])
-    return exception
+    return on_date, start, end
+
+
+def own_exception(user_id: int, exception_id: int) -> AvailabilityException | None:
+    """The availability exception when it is this mentor's, else None."""
+    exception = db.session.get(AvailabilityException, exception_id)
+    return exception if exception is not None and exception.mentor_id == user_id else None
+
+
+def delete_exception(exception: AvailabilityException) -> None:
+    db.session.delete(exception)
+    db.session.commit()
 
 
 def exceptions_of(profile: MentorProfile) -> list[AvailabilityException]:
@@ -463,8 +621,6 @@ def exceptions_of(profile: MentorProfile) -> list[AvailabilityException]:
 def mentor_json(profile: MentorProfile, *, private: bool, viewer=None) -> dict:
     """The profile as JSON; `price` and `display_price` are in the viewer's currency (the signed-in user's by
     default), exactly what they would be charged; `price_minor` and `currency` are the mentor's own price."""
-    from flask_login import current_user
-
     user = db.session.get(User, profile.user_id)
     shown, shown_currency = money.price_in(profile.price_minor, profile.currency,
                                            money.viewer_currency(current_user if viewer is None else viewer))
@@ -513,6 +669,3 @@ def visible_mentors_query():
     """The mentors learners may see (search and recommendations filter with this)."""
     return select(MentorProfile).where(MentorProfile.status == MentorStatus.APPROVED)
 
-
-def settings():
-    return current_app.config["MENTORHUB_SETTINGS"]

@@ -10,13 +10,14 @@ import secrets
 from functools import wraps
 from pathlib import Path
 
-from flask import current_app, request
+from flask import request
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import error_response
 from api.extensions import db
 from api.images import TooManyPixels, check_pixels
+from api.settings import current_settings
 from api.tables import Upload
 
 logger = logging.getLogger("mentorhub.uploads")
@@ -52,12 +53,8 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
-
-
 def limit_for(kind: str) -> int:
-    settings = _settings()
+    settings = current_settings()
     return {"picture": settings.max_picture_bytes, "video": settings.max_video_bytes,
             "document": settings.max_document_bytes}[kind]
 
@@ -87,7 +84,7 @@ def too_large(kind: str):
 
 
 def upload_path(stored_name: str) -> Path:
-    return _settings().upload_dir / stored_name
+    return current_settings().upload_dir / stored_name
 
 
 def _new_name(content_type: str) -> str:
@@ -106,7 +103,7 @@ def _read(file: FileStorage | None, kind: str) -> bytes:
 
 
 def _record(owner_id: int, kind: str, content_type: str, data: bytes) -> Upload:
-    directory = _settings().upload_dir
+    directory = current_settings().upload_dir
     directory.mkdir(parents=True, exist_ok=True)
     name = _new_name(content_type)
     (directory / name).write_bytes(data)
@@ -118,7 +115,7 @@ def _record(owner_id: int, kind: str, content_type: str, data: bytes) -> Upload:
 def _reencode_image(data: bytes, max_side: int, *, keep_png: bool = False) -> tuple[str, bytes]:
     from PIL import Image, ImageOps
 
-    max_pixels = _settings().max_image_pixels
+    max_pixels = current_settings().max_image_pixels
     try:
         check_pixels(io.BytesIO(data), max_pixels)
     except TooManyPixels as error:
@@ -154,7 +151,7 @@ def save_picture(owner_id: int, file: FileStorage | None) -> Upload:
     data = _read(file, "picture")
     if sniff(data[:16]) not in PICTURE_TYPES:
         raise UploadError("The picture must be a JPEG, PNG, GIF or WebP image.")
-    content_type, encoded = _reencode_image(data, _settings().picture_max_side)
+    content_type, encoded = _reencode_image(data, current_settings().picture_max_side)
     return _record(owner_id, "picture", content_type, encoded)
 
 
