@@ -16,6 +16,9 @@ language_match           share of the learner's languages (stated, else those of
                          booked) that the mentor speaks
 collaborative_score      the collaborative family's score (EASE), as a percentile of the catalogue
 content_score            the content family's score (TF-IDF cosine)
+booking_rate             the mentor's bookings per time shown (the exposure log), shrunk toward the
+                         catalogue's rate: what learners choose when they see the mentor, apart from how
+                         often the mentor is shown
 =======================  =====================================================================
 
 Training (``fit``) stacks by time: the interactions are cut at a time quantile (``split="time"``; with
@@ -75,9 +78,11 @@ FEATURES = (
     "language_match",
     "collaborative_score",
     "content_score",
+    "booking_rate",
 )
 _F = {name: n for n, name in enumerate(FEATURES)}
 RATING_PRIOR_WEIGHT = 5.0
+RATE_PRIOR_WEIGHT = 20.0  # exposures: a mentor shown fewer times than this leans on the catalogue's rate
 
 
 @dataclass(frozen=True)
@@ -218,7 +223,7 @@ class LearningToRankRecommender(Recommender):
         self.ranker_.fit(pd.DataFrame(x, columns=list(FEATURES)), y, group=groups)
         self.training_rows_ = int(len(y))
         self.training_groups_ = int(len(groups))
-        self.state_ = self._history(interactions, users, items)
+        self.state_ = self._history(interactions, users, items, exposures)
         return self
 
     def _splits(self, interactions: pd.DataFrame, rng: np.random.Generator) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
@@ -285,8 +290,9 @@ class LearningToRankRecommender(Recommender):
         self.item_hours_ = _week_hours(item_hours) if item_hours else None
         self.user_hours_ = _row_normalise(_week_hours(user_hours)) if user_hours else None
 
-    def _history(self, interactions: pd.DataFrame, users, items) -> dict:
-        """The features learned from interactions: members fitted, booked topics, prices, languages, ratings."""
+    def _history(self, interactions: pd.DataFrame, users, items, exposures: pd.DataFrame | None = None) -> dict:
+        """The features learned from interactions (and the exposures until the newest of them): members fitted,
+        booked topics, prices, languages, ratings, bookings per exposure."""
         uidx, iidx = self._interaction_indices(interactions)
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
         hist = sp.csr_matrix((np.ones(len(uidx)), (uidx, iidx)), shape=(n_users, n_items))
@@ -311,6 +317,7 @@ class LearningToRankRecommender(Recommender):
             "mean_log_price": np.where(price_n > 0, price_sum / np.maximum(price_n, 1.0), np.nan),
             "bayes": bayes,
             "log_count": np.log1p(counts),
+            "booking_rate": self._booking_rate(counts, exposures, interactions),
         }
         if self.user_languages_ is not None:
             state["languages"] = self.user_languages_
@@ -325,6 +332,23 @@ class LearningToRankRecommender(Recommender):
             except ValueError:
                 state["content"] = None
         return state
+
+    def _booking_rate(self, counts: np.ndarray, exposures: pd.DataFrame | None,
+                      interactions: pd.DataFrame) -> np.ndarray:
+        """Per mentor: interactions per exposure until the newest interaction, shrunk toward the catalogue's rate
+        (NaN without exposures)."""
+        shown = np.zeros(len(self.item_ids_))
+        if exposures is not None and len(exposures):
+            frame = exposures
+            if TIMESTAMP_COL in frame.columns and TIMESTAMP_COL in interactions.columns:
+                until = pd.to_numeric(interactions[TIMESTAMP_COL], errors="coerce").max()
+                frame = frame[pd.to_numeric(frame[TIMESTAMP_COL], errors="coerce") <= until]
+            items = frame[ITEM_COL].map(self.item_index_).dropna().astype(np.int64).to_numpy()
+            shown = np.bincount(items, minlength=len(self.item_ids_)).astype(np.float64)
+        if shown.sum() == 0:
+            return np.full(len(self.item_ids_), np.nan)
+        rate = counts.sum() / shown.sum()
+        return (counts + RATE_PRIOR_WEIGHT * rate) / (shown + RATE_PRIOR_WEIGHT)
 
     # ------------------------------------------------------------- features
     def _features(self, state: dict, u: np.ndarray) -> np.ndarray:
@@ -342,6 +366,7 @@ class LearningToRankRecommender(Recommender):
         out[:, :, _F["price_vs_booked"]] = self.item_log_price_[None, :] - state["mean_log_price"][u][:, None]
         out[:, :, _F["rating_bayes"]] = state["bayes"][None, :]
         out[:, :, _F["rating_count"]] = state["log_count"][None, :]
+        out[:, :, _F["booking_rate"]] = state["booking_rate"][None, :]
         out[:, :, _F["experience"]] = self.item_experience_[None, :]
         if self.user_hours_ is not None and self.item_hours_ is not None:
             covered = (self.user_hours_[u] @ self.item_hours_.T).toarray()
@@ -368,7 +393,7 @@ class LearningToRankRecommender(Recommender):
         group per learner with a new mentor in the later part."""
         xs, ys, groups, n_exposed = [], [], [], 0
         for early, late in splits:
-            state = self._history(early, users, items)
+            state = self._history(early, users, items, exposures)
             x, y, part_groups, exposed = self._training_rows(state, late, exposures, rng)
             xs.append(x)
             ys.append(y)
@@ -574,6 +599,8 @@ class LearningToRankRecommender(Recommender):
             return "Learners like you booked this mentor"
         if feature == "content_score":
             return "Their profile matches what you look for"
+        if feature == "booking_rate":
+            return "Often chosen by learners who see them"
         return ""
 
     def _shared_topics(self, profile: sp.csr_matrix, u: int | None, i: int | None) -> list:

@@ -30,6 +30,7 @@ USER_NUMERIC = ["searches_90d", "views_90d", "bookings_90d", "avg_price_booked",
                 "completed_sessions", "avg_rating_given"]
 
 
+EPOCH = pd.Timestamp(0, tz="UTC")
 USD_PRICE_COL = "price_usd_minor"  # mentors' prices in one currency (the learning-to-rank family compares them)
 
 
@@ -102,12 +103,17 @@ def rating_interactions(labels: pd.DataFrame) -> pd.DataFrame:
     return _model_columns(labels.dropna(subset=["rating"]))
 
 
+def epoch_seconds(times: pd.Series) -> np.ndarray:
+    """Times as whole seconds since 1970 UTC, whatever the resolution of their dtype (ns, us, ms or s)."""
+    return ((pd.to_datetime(times, utc=True) - EPOCH) // pd.Timedelta(seconds=1)).to_numpy(np.int64)
+
+
 def _model_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         USER_COL: frame["learner_id"].astype(np.int64).to_numpy(),
         ITEM_COL: frame["mentor_id"].astype(np.int64).to_numpy(),
         RATING_COL: frame["rating"].astype(np.float64).to_numpy(),
-        TIMESTAMP_COL: (pd.to_datetime(frame["event_timestamp"], utc=True).astype("int64") // 10**9).to_numpy(),
+        TIMESTAMP_COL: epoch_seconds(frame["event_timestamp"]),
     })
 
 
@@ -259,7 +265,7 @@ def exposure_interactions(shown: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         USER_COL: shown["learner_id"].astype(np.int64).to_numpy(),
         ITEM_COL: shown["mentor_id"].astype(np.int64).to_numpy(),
-        TIMESTAMP_COL: (pd.to_datetime(shown["event_timestamp"], utc=True).astype("int64") // 10**9).to_numpy(),
+        TIMESTAMP_COL: epoch_seconds(shown["event_timestamp"]),
     })
 
 
