@@ -81,6 +81,15 @@ FEATURES = (
     "booking_rate",
 )
 _F = {name: n for n, name in enumerate(FEATURES)}
+FIXED_WORDS = {  # the reasons that read the same for every pick
+    "rating_count": "Chosen by many learners",
+    "availability_overlap": "Free at the times you prefer",
+    "timezone_distance": "In a time zone close to yours",
+    "language_match": "Speaks your language",
+    "collaborative_score": "Learners like you booked this mentor",
+    "content_score": "Their profile matches what you look for",
+    "booking_rate": "Often chosen by learners who see them",
+}
 RATING_PRIOR_WEIGHT = 5.0
 RATE_PRIOR_WEIGHT = 20.0  # exposures: a mentor shown fewer times than this leans on the catalogue's rate
 
@@ -124,6 +133,15 @@ def _binary(rows: list[list], vocabulary: dict) -> sp.csr_matrix:
     m = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(len(rows), max(len(vocabulary), 1)))
     m.data[:] = 1.0
     return m
+
+
+def _price_words(value: float) -> str:
+    """The reason for a price against the learner's usual (log difference)."""
+    if not math.isfinite(value):
+        return ""
+    if value < -0.1:
+        return "Costs less than the sessions you usually book"
+    return "Priced like the sessions you usually book" if value <= 0.2 else "Worth the price for you"
 
 
 def _week_hours(rows: list[list]) -> sp.csr_matrix:
@@ -569,39 +587,26 @@ class LearningToRankRecommender(Recommender):
 
     def _words(self, feature: str, value: float, user: Hashable, item: Hashable) -> str:
         """A reason a learner understands, for one feature of one pick."""
-        i = self.item_index_.get(item)
-        u = self.user_index_.get(user)
+        if feature in FIXED_WORDS:
+            return FIXED_WORDS[feature]
+        if feature in ("interest_overlap", "history_topic_overlap"):
+            return self._topic_words(feature, user, item)
+        if feature == "price_vs_booked":
+            return _price_words(value)
+        if feature == "rating_bayes":
+            return f"Highly rated ({value:.1f}\u2605)" if math.isfinite(value) else "Highly rated"
+        if feature == "experience":
+            return f"{int(value)} years of experience" if math.isfinite(value) and value >= 1 else "Experienced"
+        return ""
+
+    def _topic_words(self, feature: str, user: Hashable, item: Hashable) -> str:
+        """The topic the pick shares with the learner's interests, or with the mentors they booked."""
+        u, i = self.user_index_.get(user), self.item_index_.get(item)
         if feature == "interest_overlap":
             topics = self._shared_topics(self.user_interests_, u, i)
             return f"Matches your interest in {topics[0]}" if topics else "Matches your interests"
-        if feature == "history_topic_overlap":
-            topics = self._shared_topics(self.state_["topic_profile"], u, i)
-            return f"More {topics[0]}, like the mentors you booked" if topics else "Like the mentors you booked"
-        if feature == "price_vs_booked":
-            if not math.isfinite(value):
-                return ""
-            if value < -0.1:
-                return "Costs less than the sessions you usually book"
-            return "Priced like the sessions you usually book" if value <= 0.2 else "Worth the price for you"
-        if feature == "rating_bayes":
-            return f"Highly rated ({value:.1f}\u2605)" if math.isfinite(value) else "Highly rated"
-        if feature == "rating_count":
-            return "Chosen by many learners"
-        if feature == "experience":
-            return f"{int(value)} years of experience" if math.isfinite(value) and value >= 1 else "Experienced"
-        if feature == "availability_overlap":
-            return "Free at the times you prefer"
-        if feature == "timezone_distance":
-            return "In a time zone close to yours"
-        if feature == "language_match":
-            return "Speaks your language"
-        if feature == "collaborative_score":
-            return "Learners like you booked this mentor"
-        if feature == "content_score":
-            return "Their profile matches what you look for"
-        if feature == "booking_rate":
-            return "Often chosen by learners who see them"
-        return ""
+        topics = self._shared_topics(self.state_["topic_profile"], u, i)
+        return f"More {topics[0]}, like the mentors you booked" if topics else "Like the mentors you booked"
 
     def _shared_topics(self, profile: sp.csr_matrix, u: int | None, i: int | None) -> list:
         if u is None or i is None or not self.topics_:
