@@ -185,7 +185,6 @@ class LearningToRankRecommender(Recommender):
         content: Recommender | None = None,
         inner_fraction: float = 0.25,
         split: str = "time",
-        n_folds: int = 1,
         n_negatives: int = 20,
         exposure_share: float = 0.5,
         hard_share: float = 0.0,
@@ -203,7 +202,6 @@ class LearningToRankRecommender(Recommender):
         self.content = content
         self.inner_fraction = inner_fraction
         self.split = split
-        self.n_folds = n_folds
         self.n_negatives = n_negatives
         self.exposure_share = exposure_share
         self.hard_share = hard_share
@@ -222,18 +220,16 @@ class LearningToRankRecommender(Recommender):
             exposures: pd.DataFrame | None = None) -> "LearningToRankRecommender":
         if not 0.0 < self.inner_fraction < 1.0:
             raise ValueError("inner_fraction must be in (0, 1)")
-        if self.n_folds < 1 or self.n_folds * self.inner_fraction >= 1.0:
-            raise ValueError("n_folds must be at least 1 and n_folds * inner_fraction below 1")
         self._fit_index(interactions, items, users)
         self._side_features(users, items)
         rng = np.random.default_rng(self.seed)
         try:
-            x, y, groups = self._stacked_rows(self._splits(interactions, rng), users, items, exposures, rng)
+            x, y, groups = self._ranker_rows(*self._split(interactions, rng), users, items, exposures, rng)
         except ValueError:
             # the later parts hold too few new liked items: hold out a random inner_fraction of each learner's
             # interactions instead
-            x, y, groups = self._stacked_rows([self._split_per_learner(interactions, rng, ordered=False)], users,
-                                              items, exposures, rng)
+            x, y, groups = self._ranker_rows(*self._split_per_learner(interactions, rng, ordered=False), users,
+                                             items, exposures, rng)
         self.ranker_ = lightgbm.LGBMRanker(
             objective="lambdarank", n_estimators=self.n_estimators, learning_rate=self.learning_rate,
             num_leaves=self.num_leaves, min_child_samples=self.min_child_samples, random_state=self.seed,
@@ -244,23 +240,19 @@ class LearningToRankRecommender(Recommender):
         self.state_ = self._history(interactions, users, items, exposures)
         return self
 
-    def _splits(self, interactions: pd.DataFrame, rng: np.random.Generator) -> list[tuple[pd.DataFrame, pd.DataFrame]]:
-        """(earlier, later) interactions to stack on. By time: one split per fold, fold f cut where the latest
-        (f + 1) x inner_fraction of the interactions start. Per learner (``split="user"``, or no times): each
-        learner's latest inner_fraction."""
+    def _split(self, interactions: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The earlier and the later interactions: cut where the latest inner_fraction of them start (by time), or
+        each learner's latest inner_fraction (``split="user"``, or no times)."""
         if self.split not in ("time", "user"):
             raise ValueError(f"split must be 'time' or 'user', not {self.split!r}")
         has_time = TIMESTAMP_COL in interactions.columns and interactions[TIMESTAMP_COL].nunique() > 1
         if self.split == "user" or not has_time:
-            return [self._split_per_learner(interactions, rng, has_time)]
+            return self._split_per_learner(interactions, rng, has_time)
         ts = pd.to_numeric(interactions[TIMESTAMP_COL], errors="coerce").to_numpy(np.float64)
-        out = []
-        for fold in range(self.n_folds):
-            late = ts >= np.nanquantile(ts, 1.0 - self.inner_fraction * (fold + 1))
-            if late.all():  # many interactions at the last instant
-                late = ts > np.nanmin(ts)
-            out.append(_parts(interactions, late))
-        return out
+        late = ts >= np.nanquantile(ts, 1.0 - self.inner_fraction)
+        if late.all():  # many interactions at the last instant
+            late = ts > np.nanmin(ts)
+        return _parts(interactions, late)
 
     def _split_per_learner(self, interactions: pd.DataFrame, rng: np.random.Generator,
                            ordered: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -404,23 +396,16 @@ class LearningToRankRecommender(Recommender):
             out[:, :, _F["content_score"]] = state["content"].score_batch(users, items)
         return out
 
-    def _stacked_rows(self, splits: list[tuple[pd.DataFrame, pd.DataFrame]], users, items,
-                      exposures: pd.DataFrame | None,
-                      rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        """The ranker's rows over every (earlier, later) split: features from the earlier part's history, one
-        group per learner with a new mentor in the later part."""
-        xs, ys, groups, n_exposed = [], [], [], 0
-        for early, late in splits:
-            state = self._history(early, users, items, exposures)
-            x, y, part_groups, exposed = self._training_rows(state, late, exposures, rng)
-            xs.append(x)
-            ys.append(y)
-            groups += part_groups
-            n_exposed += exposed
+    def _ranker_rows(self, early: pd.DataFrame, late: pd.DataFrame, users, items, exposures: pd.DataFrame | None,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """The ranker's rows: features from the earlier part's history, one group per learner with a new mentor in
+        the later part."""
+        state = self._history(early, users, items, exposures)
+        x, y, groups, n_exposed = self._training_rows(state, late, exposures, rng)
         if len(groups) < 2:
             raise ValueError("too few learners with new bookings after the inner cut to learn to rank")
         self.exposure_negatives_ = n_exposed  # negatives that were shown (or tried and disliked), not sampled
-        return np.concatenate(xs), np.concatenate(ys), groups
+        return x, y, groups
 
     def _training_rows(self, state: dict, late: pd.DataFrame, exposures: pd.DataFrame | None,
                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int], int]:
