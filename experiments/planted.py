@@ -38,6 +38,10 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pandas as pd
 
+from models.constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
+from models.implicit import ItemKNNRecommender
+from models.popularity import PopularityRecommender
+
 K = 10
 DAY = 86_400
 INTEREST_WEIGHT = 4.0
@@ -139,101 +143,15 @@ def _sigmoid(x):
 def generate(spec: PlantedSpec) -> PlantedWorld:
     """The world of this spec (the same spec always gives the same world)."""
     rng = np.random.default_rng(spec.seed)
-    n_topics = len(TOPICS)
-    categories = sorted({c for _, _, c in TOPICS})
-    in_category = {c: [t for t, (_, _, tc) in enumerate(TOPICS) if tc == c] for c in categories}
-    topics = pd.DataFrame({"id": np.arange(1, n_topics + 1), "slug": [t[0] for t in TOPICS],
+    topics = pd.DataFrame({"id": np.arange(1, len(TOPICS) + 1), "slug": [t[0] for t in TOPICS],
                            "name": [t[1] for t in TOPICS], "category": [t[2] for t in TOPICS]})
-
-    def topic_set(count: int, same_category: float) -> list[int]:
-        first = int(rng.integers(n_topics))
-        chosen = [first]
-        while len(chosen) < count:
-            pool = in_category[TOPICS[first][2]] if rng.random() < same_category else range(n_topics)
-            candidate = int(rng.choice(list(pool)))
-            if candidate not in chosen:
-                chosen.append(candidate)
-        return chosen
-
-    # mentors: ids 1..M
-    M, L = spec.mentors, spec.learners
-    membership = np.zeros((M, n_topics))
-    mentor_rows = []
-    for j in range(M):
-        topic_idx = topic_set(1 + int(rng.choice(3, p=[0.4, 0.4, 0.2])), 0.8)
-        membership[j, topic_idx] = 1.0
-        price_usd = float(np.exp(rng.normal(np.log(60.0), 0.5)))
-        price_minor = int(max(5, round(price_usd / 5) * 5) * 100)
-        years = int(np.clip(round(2 + 3 * np.log(price_usd / 20) + rng.normal(0, 2.5)), 1, 30))
-        names = " and ".join(TOPICS[t][1] for t in topic_idx)
-        mentor_rows.append({
-            "mentor_id": j + 1, "name": f"Mentor {j + 1:04d}", "topic_ids": sorted(t + 1 for t in topic_idx),
-            "price_minor": price_minor, "years": years, "headline": f"{names} mentor, {years} years of practice",
-            "quality": float(rng.beta(2.0, 2.0)), "visibility": float(np.exp(rng.normal(0.0, VISIBILITY_SIGMA))),
-        })
-    mentors = pd.DataFrame(mentor_rows)
-    quality = mentors["quality"].to_numpy()
-    visibility = mentors["visibility"].to_numpy()
-    price = mentors["price_minor"].to_numpy(np.float64)
-
-    # learners: ids M+1..M+L
-    tastes = np.zeros((L, n_topics))
-    learner_rows = []
-    for i in range(L):
-        focus = topic_set(1 + int(rng.choice(3, p=[0.35, 0.4, 0.25])), 0.75)
-        alpha = np.full(n_topics, 0.05)
-        for rank, t in enumerate(focus):
-            alpha[t] += (3.0, 1.5, 0.8)[rank]
-        tastes[i] = rng.dirichlet(alpha)
-        declared = [t for t in focus[:2] if tastes[i, t] >= 0.1] or [int(np.argmax(tastes[i]))]
-        budget_usd = float(np.exp(rng.normal(np.log(60.0), 0.45)))
-        learner_rows.append({
-            "learner_id": M + i + 1, "name": f"Learner {i + 1:05d}", "topic_ids": sorted(t + 1 for t in declared),
-            "interests": "I want to get better at " + " and ".join(TOPICS[t][1] for t in declared),
-            "budget_minor": int(round(budget_usd * 100)),
-            "price_weight": float(np.exp(rng.normal(np.log(2.5), 0.3))),
-            "quality_weight": float(np.exp(rng.normal(np.log(2.5), 0.3))),
-        })
-    learners = pd.DataFrame(learner_rows)
-    budget = learners["budget_minor"].to_numpy(np.float64)
-    match = tastes @ membership.T  # L x M, 0..1
-    over = np.maximum(0.0, np.log(price[None, :] / budget[:, None]))
-    utility = (INTEREST_WEIGHT * match + learners["quality_weight"].to_numpy()[:, None] * quality[None, :]
-               - learners["price_weight"].to_numpy()[:, None] * over)
-
-    # bookings, played in time order so that popularity grows as it goes
+    mentors, membership = _mentors(rng, spec.mentors)
+    learners, tastes = _learners(rng, spec.mentors, spec.learners)
+    utility = _utility(mentors, learners, tastes, membership)
     start = spec.now - timedelta(days=spec.days)
-    window = spec.days * DAY
-    plays = []  # (second, learner index)
-    for i in range(L):
-        count = 3 + int(rng.poisson(EXTRA_BOOKINGS))
-        for second in np.sort(rng.integers(3600, window - 3 * 3600, count)).tolist():
-            plays.append((int(second), i))
-    plays.sort()
-    booked_count = np.zeros(M)
-    booked: list[set[int]] = [set() for _ in range(L)]
-    rows, slates = [], []
-    for second, i in plays:
-        open_ = np.array([j for j in range(M) if j not in booked[i]], dtype=np.int64)
-        if len(open_) == 0:
-            continue
-        searched = int(rng.choice(n_topics, p=tastes[i]))  # the learner looks for a topic of their tastes ...
-        weight = np.log(visibility[open_] * (1.0 + booked_count[open_])) * EXPOSURE_BIAS
-        weight = weight + np.where(membership[open_, searched] > 0, TOPIC_BOOST, 0.0)
-        keys = weight + rng.gumbel(size=len(open_))  # ... and is shown a slate: Gumbel top-k sampling
-        slate = open_[np.argsort(-keys, kind="stable")[:SLATE_SIZE]]
-        p = np.exp((utility[i, slate] - utility[i, slate].max()) / TEMPERATURE)
-        j = int(slate[rng.choice(len(slate), p=p / p.sum())])
-        booked[i].add(j)
-        booked_count[j] += 1
-        teaches = np.flatnonzero(membership[j])
-        topic = int(teaches[np.argmax(tastes[i, teaches])])
-        rating = np.nan
-        if rng.random() < REVIEW_PROBABILITY:
-            rating = float(np.clip(round(1 + 4 * _sigmoid(utility[i, j] - 2.5) + rng.normal(0, 0.5)), 1, 5))
-        rows.append({"learner_id": M + i + 1, "mentor_id": j + 1, "topic_id": topic + 1,
-                     "requested_at": start + timedelta(seconds=second), "rating": rating})
-        slates.append([int(m) + 1 for m in slate])
+    rows, slates = _play_bookings(rng, spec, tastes, membership, utility, mentors["visibility"].to_numpy())
+    for row in rows:
+        row["requested_at"] = start + timedelta(seconds=row["requested_at"])
     bookings = pd.DataFrame(rows)
     bookings.insert(0, "booking_id", np.arange(1, len(bookings) + 1))
     last = bookings.groupby("learner_id").cumcount(ascending=False)  # 0 = the learner's newest booking
@@ -243,6 +161,115 @@ def generate(spec: PlantedSpec) -> PlantedWorld:
                               "mentor_ids": slates, "held_out": bookings["held_out"]})
     return PlantedWorld(spec=spec, topics=topics, mentors=mentors, learners=learners, bookings=bookings,
                         exposures=exposures, tastes=tastes, utility=utility, starts_at=start)
+
+
+def _topic_set(rng: np.random.Generator, count: int, same_category: float) -> list[int]:
+    """`count` distinct topic indices: the first anywhere, each other one in the first's category with
+    probability `same_category`."""
+    first = int(rng.integers(len(TOPICS)))
+    in_category = [t for t, (_, _, category) in enumerate(TOPICS) if category == TOPICS[first][2]]
+    chosen = [first]
+    while len(chosen) < count:
+        pool = in_category if rng.random() < same_category else range(len(TOPICS))
+        candidate = int(rng.choice(list(pool)))
+        if candidate not in chosen:
+            chosen.append(candidate)
+    return chosen
+
+
+def _mentors(rng: np.random.Generator, count: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Mentors (ids 1..count) with their hidden quality and visibility, and the mentors x topics 0/1 matrix."""
+    membership = np.zeros((count, len(TOPICS)))
+    rows = []
+    for j in range(count):
+        topic_idx = _topic_set(rng, 1 + int(rng.choice(3, p=[0.4, 0.4, 0.2])), 0.8)
+        membership[j, topic_idx] = 1.0
+        price_usd = float(np.exp(rng.normal(np.log(60.0), 0.5)))
+        years = int(np.clip(round(2 + 3 * np.log(price_usd / 20) + rng.normal(0, 2.5)), 1, 30))
+        names = " and ".join(TOPICS[t][1] for t in topic_idx)
+        rows.append({
+            "mentor_id": j + 1, "name": f"Mentor {j + 1:04d}", "topic_ids": sorted(t + 1 for t in topic_idx),
+            "price_minor": int(max(5, round(price_usd / 5) * 5) * 100), "years": years,
+            "headline": f"{names} mentor, {years} years of practice",
+            "quality": float(rng.beta(2.0, 2.0)), "visibility": float(np.exp(rng.normal(0.0, VISIBILITY_SIGMA))),
+        })
+    return pd.DataFrame(rows), membership
+
+
+def _learners(rng: np.random.Generator, n_mentors: int, count: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Learners (ids n_mentors+1..) with their declared interests and hidden weights, and their hidden tastes."""
+    tastes = np.zeros((count, len(TOPICS)))
+    rows = []
+    for i in range(count):
+        focus = _topic_set(rng, 1 + int(rng.choice(3, p=[0.35, 0.4, 0.25])), 0.75)
+        alpha = np.full(len(TOPICS), 0.05)
+        for rank, t in enumerate(focus):
+            alpha[t] += (3.0, 1.5, 0.8)[rank]
+        tastes[i] = rng.dirichlet(alpha)
+        declared = [t for t in focus[:2] if tastes[i, t] >= 0.1] or [int(np.argmax(tastes[i]))]
+        budget_usd = float(np.exp(rng.normal(np.log(60.0), 0.45)))
+        rows.append({
+            "learner_id": n_mentors + i + 1, "name": f"Learner {i + 1:05d}", "topic_ids": sorted(t + 1 for t in declared),
+            "interests": "I want to get better at " + " and ".join(TOPICS[t][1] for t in declared),
+            "budget_minor": int(round(budget_usd * 100)),
+            "price_weight": float(np.exp(rng.normal(np.log(2.5), 0.3))),
+            "quality_weight": float(np.exp(rng.normal(np.log(2.5), 0.3))),
+        })
+    return pd.DataFrame(rows), tastes
+
+
+def _utility(mentors: pd.DataFrame, learners: pd.DataFrame, tastes: np.ndarray, membership: np.ndarray) -> np.ndarray:
+    """u_ij = A * m_ij + w_q,i * q_j - w_p,i * o_ij (learners x mentors)."""
+    price = mentors["price_minor"].to_numpy(np.float64)
+    budget = learners["budget_minor"].to_numpy(np.float64)
+    match = tastes @ membership.T  # L x M, 0..1
+    over = np.maximum(0.0, np.log(price[None, :] / budget[:, None]))
+    return (INTEREST_WEIGHT * match + learners["quality_weight"].to_numpy()[:, None] * mentors["quality"].to_numpy()[None, :]
+            - learners["price_weight"].to_numpy()[:, None] * over)
+
+
+def _play_bookings(rng: np.random.Generator, spec: PlantedSpec, tastes: np.ndarray, membership: np.ndarray,
+                   utility: np.ndarray, visibility: np.ndarray) -> tuple[list[dict], list[list[int]]]:
+    """Every booking, played in time order so that popularity grows as it goes (`requested_at` in seconds from
+    the window's start), and the slate shown before each."""
+    n_learners, n_mentors = utility.shape
+    window = spec.days * DAY
+    plays = []  # (second, learner index)
+    for i in range(n_learners):
+        count = 3 + int(rng.poisson(EXTRA_BOOKINGS))
+        plays.extend((int(second), i) for second in np.sort(rng.integers(3600, window - 3 * 3600, count)).tolist())
+    plays.sort()
+    booked_count = np.zeros(n_mentors)
+    booked: list[set[int]] = [set() for _ in range(n_learners)]
+    rows, slates = [], []
+    for second, i in plays:
+        open_ = np.array([j for j in range(n_mentors) if j not in booked[i]], dtype=np.int64)
+        if len(open_) == 0:
+            continue
+        slate = _slate(rng, tastes[i], membership, open_, visibility[open_] * (1.0 + booked_count[open_]))
+        p = np.exp((utility[i, slate] - utility[i, slate].max()) / TEMPERATURE)
+        j = int(slate[rng.choice(len(slate), p=p / p.sum())])
+        booked[i].add(j)
+        booked_count[j] += 1
+        teaches = np.flatnonzero(membership[j])
+        topic = int(teaches[np.argmax(tastes[i, teaches])])
+        rating = np.nan
+        if rng.random() < REVIEW_PROBABILITY:
+            rating = float(np.clip(round(1 + 4 * _sigmoid(utility[i, j] - 2.5) + rng.normal(0, 0.5)), 1, 5))
+        rows.append({"learner_id": n_mentors + i + 1, "mentor_id": j + 1, "topic_id": topic + 1,
+                     "requested_at": second, "rating": rating})
+        slates.append([int(m) + 1 for m in slate])
+    return rows, slates
+
+
+def _slate(rng: np.random.Generator, taste: np.ndarray, membership: np.ndarray, open_: np.ndarray,
+           reach: np.ndarray) -> np.ndarray:
+    """The learner looks for a topic of their tastes and is shown SLATE_SIZE of the `open_` mentors: Gumbel
+    top-k with weights reach ** EXPOSURE_BIAS * exp(TOPIC_BOOST * [teaches the topic])."""
+    searched = int(rng.choice(len(TOPICS), p=taste))
+    weight = np.log(reach) * EXPOSURE_BIAS + np.where(membership[open_, searched] > 0, TOPIC_BOOST, 0.0)
+    keys = weight + rng.gumbel(size=len(open_))
+    return open_[np.argsort(-keys, kind="stable")[:SLATE_SIZE]]
 
 
 # ------------------------------------------------------------------ scoring
@@ -271,8 +298,6 @@ def booked_share(recs: dict[int, list[int]], seen: dict[int, set[int]], k: int =
 
 
 def _interactions(world: PlantedWorld) -> pd.DataFrame:
-    from models.constants import ITEM_COL, RATING_COL, TIMESTAMP_COL, USER_COL
-
     train = world.training()
     return pd.DataFrame({USER_COL: train["learner_id"].to_numpy(np.int64),
                          ITEM_COL: train["mentor_id"].to_numpy(np.int64),
@@ -303,9 +328,6 @@ def top_k_from_scores(scores: np.ndarray, learners: list[int], catalogue: np.nda
 def baselines(world: PlantedWorld, k: int = K) -> dict[str, dict[int, list[int]]]:
     """Reference lists computed here on the training split: popularity, item-kNN (cosine on binary
     interactions) and the planted utility itself (the ceiling: it knows the hidden tastes)."""
-    from models.implicit import ItemKNNRecommender
-    from models.popularity import PopularityRecommender
-
     interactions = _interactions(world)
     items = pd.DataFrame({"item_id": world.mentor_ids})
     popularity = PopularityRecommender().fit(interactions, items=items)

@@ -16,6 +16,9 @@ language_match           share of the learner's languages (stated, else those of
                          booked) that the mentor speaks
 collaborative_score      the collaborative family's score (EASE), as a percentile of the catalogue
 content_score            the content family's score (TF-IDF cosine)
+booking_rate             the mentor's bookings per time shown (the exposure log), shrunk toward the
+                         catalogue's rate: what learners choose when they see the mentor, apart from how
+                         often the mentor is shown
 =======================  =====================================================================
 
 Training (``fit``) stacks by time: the interactions are cut at a time quantile (``split="time"``; with
@@ -38,11 +41,13 @@ import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
+import lightgbm
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from models.base import Recommender, hashable
+from models.content import TfidfContentRecommender
 from models.constants import (
     CATEGORIES_COL,
     EXPERIENCE_COL,
@@ -58,6 +63,8 @@ from models.constants import (
     UTC_OFFSET_COL,
     WEEK_HOURS_COL,
 )
+from models.ensemble import clone
+from models.implicit import EASERecommender
 
 FEATURES = (
     "interest_overlap",
@@ -71,9 +78,20 @@ FEATURES = (
     "language_match",
     "collaborative_score",
     "content_score",
+    "booking_rate",
 )
 _F = {name: n for n, name in enumerate(FEATURES)}
+FIXED_WORDS = {  # the reasons that read the same for every pick
+    "rating_count": "Chosen by many learners",
+    "availability_overlap": "Free at the times you prefer",
+    "timezone_distance": "In a time zone close to yours",
+    "language_match": "Speaks your language",
+    "collaborative_score": "Learners like you booked this mentor",
+    "content_score": "Their profile matches what you look for",
+    "booking_rate": "Often chosen by learners who see them",
+}
 RATING_PRIOR_WEIGHT = 5.0
+RATE_PRIOR_WEIGHT = 20.0  # exposures: a mentor shown fewer times than this leans on the catalogue's rate
 
 
 @dataclass(frozen=True)
@@ -115,6 +133,28 @@ def _binary(rows: list[list], vocabulary: dict) -> sp.csr_matrix:
     m = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(len(rows), max(len(vocabulary), 1)))
     m.data[:] = 1.0
     return m
+
+
+def _price_words(value: float) -> str:
+    """The reason for a price against the learner's usual (log difference)."""
+    if not math.isfinite(value):
+        return ""
+    if value < -0.1:
+        return "Costs less than the sessions you usually book"
+    return "Priced like the sessions you usually book" if value <= 0.2 else "Worth the price for you"
+
+
+def _week_hours(rows: list[list]) -> sp.csr_matrix:
+    """Hours of the week (0..167) per row as a 0/1 matrix."""
+    return _binary([[int(h) for h in r] for r in rows], {h: h for h in range(HOURS_PER_WEEK)})
+
+
+def _parts(interactions: pd.DataFrame, late: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(earlier, later) interactions by the mask `late`; both must be non-empty."""
+    early = interactions[~late]
+    if early.empty or not late.any():
+        raise ValueError("too few interactions to learn to rank: need some before and some after the inner cut")
+    return early, interactions[late]
 
 
 def _row_normalise(m: sp.csr_matrix) -> sp.csr_matrix:
@@ -184,17 +224,12 @@ class LearningToRankRecommender(Recommender):
         self._side_features(users, items)
         rng = np.random.default_rng(self.seed)
         try:
-            early, late = self._split(interactions, rng)
-            state = self._history(early, users, items)
-            x, y, groups = self._training_rows(state, early, late, exposures, rng)
+            x, y, groups = self._ranker_rows(*self._split(interactions, rng), users, items, exposures, rng)
         except ValueError:
-            # the later part holds too few new liked items: hold out a random inner_fraction of each learner's
+            # the later parts hold too few new liked items: hold out a random inner_fraction of each learner's
             # interactions instead
-            early, late = self._split(interactions, rng, ordered=False)
-            state = self._history(early, users, items)
-            x, y, groups = self._training_rows(state, early, late, exposures, rng)
-        import lightgbm
-
+            x, y, groups = self._ranker_rows(*self._split_per_learner(interactions, rng, ordered=False), users,
+                                             items, exposures, rng)
         self.ranker_ = lightgbm.LGBMRanker(
             objective="lambdarank", n_estimators=self.n_estimators, learning_rate=self.learning_rate,
             num_leaves=self.num_leaves, min_child_samples=self.min_child_samples, random_state=self.seed,
@@ -202,68 +237,72 @@ class LearningToRankRecommender(Recommender):
         self.ranker_.fit(pd.DataFrame(x, columns=list(FEATURES)), y, group=groups)
         self.training_rows_ = int(len(y))
         self.training_groups_ = int(len(groups))
-        self.state_ = self._history(interactions, users, items)
+        self.state_ = self._history(interactions, users, items, exposures)
         return self
 
-    def _split(self, interactions: pd.DataFrame, rng: np.random.Generator,
-               ordered: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """The earlier and the later interactions (by time; at random per learner when there are no times, or
-        without `ordered`)."""
+    def _split(self, interactions: pd.DataFrame, rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The earlier and the later interactions: cut where the latest inner_fraction of them start (by time), or
+        each learner's latest inner_fraction (``split="user"``, or no times)."""
         if self.split not in ("time", "user"):
             raise ValueError(f"split must be 'time' or 'user', not {self.split!r}")
-        has_time = ordered and TIMESTAMP_COL in interactions.columns and interactions[TIMESTAMP_COL].nunique() > 1
+        has_time = TIMESTAMP_COL in interactions.columns and interactions[TIMESTAMP_COL].nunique() > 1
         if self.split == "user" or not has_time:
-            # each learner's latest inner_fraction of interactions (random order without times; at least one
-            # kept before the cut)
-            order = pd.to_numeric(interactions[TIMESTAMP_COL], errors="coerce").to_numpy(np.float64) if has_time \
-                else rng.random(len(interactions))
-            frame = pd.DataFrame({"u": interactions[USER_COL].to_numpy(), "o": order,
-                                  "r": rng.random(len(interactions))})
-            position = frame.sort_values(["o", "r"], kind="stable").groupby("u", sort=False).cumcount()
-            size = frame.groupby("u")["u"].transform("size")
-            late = (position.reindex(frame.index) >= np.maximum(np.ceil(size * (1.0 - self.inner_fraction)), 1)).to_numpy()
-        else:
-            ts = pd.to_numeric(interactions[TIMESTAMP_COL], errors="coerce").to_numpy(np.float64)
-            cut = np.nanquantile(ts, 1.0 - self.inner_fraction)
-            late = ts >= cut
-            if late.all():  # many interactions at the last instant
-                late = ts > np.nanmin(ts)
-        early = interactions[~late]
-        if early.empty or late.all() or not late.any():
-            raise ValueError("too few interactions to learn to rank: need some before and some after the inner cut")
-        return early, interactions[late]
+            return self._split_per_learner(interactions, rng, has_time)
+        ts = pd.to_numeric(interactions[TIMESTAMP_COL], errors="coerce").to_numpy(np.float64)
+        late = ts >= np.nanquantile(ts, 1.0 - self.inner_fraction)
+        if late.all():  # many interactions at the last instant
+            late = ts > np.nanmin(ts)
+        return _parts(interactions, late)
+
+    def _split_per_learner(self, interactions: pd.DataFrame, rng: np.random.Generator,
+                           ordered: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Each learner's latest inner_fraction of interactions as the later part (in random order unless
+        `ordered`; at least one kept before the cut)."""
+        order = pd.to_numeric(interactions[TIMESTAMP_COL], errors="coerce").to_numpy(np.float64) if ordered \
+            else rng.random(len(interactions))
+        frame = pd.DataFrame({"u": interactions[USER_COL].to_numpy(), "o": order, "r": rng.random(len(interactions))})
+        position = frame.sort_values(["o", "r"], kind="stable").groupby("u", sort=False).cumcount()
+        size = frame.groupby("u")["u"].transform("size")
+        late = (position.reindex(frame.index) >= np.maximum(np.ceil(size * (1.0 - self.inner_fraction)), 1)).to_numpy()
+        return _parts(interactions, late)
 
     def _side_features(self, users: pd.DataFrame | None, items: pd.DataFrame | None) -> None:
         """What the side frames say about mentors and learners (fixed over time), on the model's indices."""
+        self._topic_features(users, items)
+        prices = _numbers(items, self.price_col, self.item_ids_, ITEM_COL)
+        self.item_log_price_ = np.where(prices > 0, np.log(np.where(prices > 0, prices, 1.0)), np.nan)
+        self.item_experience_ = _numbers(items, EXPERIENCE_COL, self.item_ids_, ITEM_COL)
+        self.item_offset_ = _numbers(items, UTC_OFFSET_COL, self.item_ids_, ITEM_COL)
+        self.user_offset_ = _numbers(users, UTC_OFFSET_COL, self.user_ids_, USER_COL)
+        self._language_features(users, items)
+        self._hour_features(users, items)
+
+    def _topic_features(self, users: pd.DataFrame | None, items: pd.DataFrame | None) -> None:
         item_topics = _lists(items, CATEGORIES_COL, self.item_ids_, ITEM_COL) or [[] for _ in self.item_ids_]
         user_topics = _lists(users, CATEGORIES_COL, self.user_ids_, USER_COL) or [[] for _ in self.user_ids_]
         self.topics_ = sorted({t for ts in item_topics for t in ts}, key=str)
         vocab = {t: n for n, t in enumerate(self.topics_)}
         self.item_topics_ = _binary(item_topics, vocab)
         self.user_interests_ = _binary(user_topics, vocab)
-        prices = _numbers(items, self.price_col, self.item_ids_, ITEM_COL)
-        self.item_log_price_ = np.where(prices > 0, np.log(np.where(prices > 0, prices, 1.0)), np.nan)
-        self.item_experience_ = _numbers(items, EXPERIENCE_COL, self.item_ids_, ITEM_COL)
-        self.item_offset_ = _numbers(items, UTC_OFFSET_COL, self.item_ids_, ITEM_COL)
-        self.user_offset_ = _numbers(users, UTC_OFFSET_COL, self.user_ids_, USER_COL)
+
+    def _language_features(self, users: pd.DataFrame | None, items: pd.DataFrame | None) -> None:
         item_langs = _lists(items, LANGUAGES_COL, self.item_ids_, ITEM_COL)
         user_langs = _lists(users, LANGUAGES_COL, self.user_ids_, USER_COL)
         self.languages_ = sorted({x for rows in (item_langs or [], user_langs or []) for r in rows for x in r},
                                  key=str)
-        lvocab = {x: n for n, x in enumerate(self.languages_)}
-        self.item_languages_ = _binary(item_langs, lvocab) if item_langs is not None else None
-        self.user_languages_ = _row_normalise(_binary(user_langs, lvocab)) if user_langs is not None else None
-        hours = {h: h for h in range(HOURS_PER_WEEK)}
+        vocab = {x: n for n, x in enumerate(self.languages_)}
+        self.item_languages_ = _binary(item_langs, vocab) if item_langs is not None else None
+        self.user_languages_ = _row_normalise(_binary(user_langs, vocab)) if user_langs is not None else None
+
+    def _hour_features(self, users: pd.DataFrame | None, items: pd.DataFrame | None) -> None:
         item_hours = _lists(items, WEEK_HOURS_COL, self.item_ids_, ITEM_COL)
         user_hours = _lists(users, WEEK_HOURS_COL, self.user_ids_, USER_COL)
-        self.item_hours_ = _binary([[int(h) for h in r] for r in item_hours], hours) if item_hours else None
-        self.user_hours_ = _row_normalise(_binary([[int(h) for h in r] for r in user_hours], hours)) \
-            if user_hours else None
+        self.item_hours_ = _week_hours(item_hours) if item_hours else None
+        self.user_hours_ = _row_normalise(_week_hours(user_hours)) if user_hours else None
 
-    def _history(self, interactions: pd.DataFrame, users, items) -> dict:
-        """The features learned from interactions: members fitted, booked topics, prices, languages, ratings."""
-        from models.ensemble import clone
-
+    def _history(self, interactions: pd.DataFrame, users, items, exposures: pd.DataFrame | None = None) -> dict:
+        """The features learned from interactions (and the exposures until the newest of them): members fitted,
+        booked topics, prices, languages, ratings, bookings per exposure."""
         uidx, iidx = self._interaction_indices(interactions)
         n_users, n_items = len(self.user_ids_), len(self.item_ids_)
         hist = sp.csr_matrix((np.ones(len(uidx)), (uidx, iidx)), shape=(n_users, n_items))
@@ -288,25 +327,38 @@ class LearningToRankRecommender(Recommender):
             "mean_log_price": np.where(price_n > 0, price_sum / np.maximum(price_n, 1.0), np.nan),
             "bayes": bayes,
             "log_count": np.log1p(counts),
+            "booking_rate": self._booking_rate(counts, exposures, interactions),
         }
         if self.user_languages_ is not None:
             state["languages"] = self.user_languages_
         elif self.item_languages_ is not None:  # a learner's languages: those of the mentors they booked
             state["languages"] = _row_normalise(hist @ self.item_languages_).tocsr()
-        from models.implicit import EASERecommender
-
         collaborative = clone(self.collaborative) if self.collaborative is not None else EASERecommender(l2=50.0)
         state["collaborative"] = collaborative.fit(interactions, users=users, items=items)
-        has_text = items is not None and TEXT_COL in items.columns
-        if self.content is not None or has_text:
-            from models.content import TfidfContentRecommender
-
+        if self.content is not None or (items is not None and TEXT_COL in items.columns):
             content = clone(self.content) if self.content is not None else TfidfContentRecommender()
             try:
                 state["content"] = content.fit(interactions, users=users, items=items)
             except ValueError:
                 state["content"] = None
         return state
+
+    def _booking_rate(self, counts: np.ndarray, exposures: pd.DataFrame | None,
+                      interactions: pd.DataFrame) -> np.ndarray:
+        """Per mentor: interactions per exposure until the newest interaction, shrunk toward the catalogue's rate
+        (NaN without exposures)."""
+        shown = np.zeros(len(self.item_ids_))
+        if exposures is not None and len(exposures):
+            frame = exposures
+            if TIMESTAMP_COL in frame.columns and TIMESTAMP_COL in interactions.columns:
+                until = pd.to_numeric(interactions[TIMESTAMP_COL], errors="coerce").max()
+                frame = frame[pd.to_numeric(frame[TIMESTAMP_COL], errors="coerce") <= until]
+            items = frame[ITEM_COL].map(self.item_index_).dropna().astype(np.int64).to_numpy()
+            shown = np.bincount(items, minlength=len(self.item_ids_)).astype(np.float64)
+        if shown.sum() == 0:
+            return np.full(len(self.item_ids_), np.nan)
+        rate = counts.sum() / shown.sum()
+        return (counts + RATE_PRIOR_WEIGHT * rate) / (shown + RATE_PRIOR_WEIGHT)
 
     # ------------------------------------------------------------- features
     def _features(self, state: dict, u: np.ndarray) -> np.ndarray:
@@ -324,6 +376,7 @@ class LearningToRankRecommender(Recommender):
         out[:, :, _F["price_vs_booked"]] = self.item_log_price_[None, :] - state["mean_log_price"][u][:, None]
         out[:, :, _F["rating_bayes"]] = state["bayes"][None, :]
         out[:, :, _F["rating_count"]] = state["log_count"][None, :]
+        out[:, :, _F["booking_rate"]] = state["booking_rate"][None, :]
         out[:, :, _F["experience"]] = self.item_experience_[None, :]
         if self.user_hours_ is not None and self.item_hours_ is not None:
             covered = (self.user_hours_[u] @ self.item_hours_.T).toarray()
@@ -343,26 +396,69 @@ class LearningToRankRecommender(Recommender):
             out[:, :, _F["content_score"]] = state["content"].score_batch(users, items)
         return out
 
-    def _training_rows(self, state: dict, early: pd.DataFrame, late: pd.DataFrame, exposures: pd.DataFrame | None,
-                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        """Per learner with a new mentor in the later part: the positives, then exposed and sampled negatives."""
-        n_items = len(self.item_ids_)
+    def _ranker_rows(self, early: pd.DataFrame, late: pd.DataFrame, users, items, exposures: pd.DataFrame | None,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """The ranker's rows: features from the earlier part's history, one group per learner with a new mentor in
+        the later part."""
+        state = self._history(early, users, items, exposures)
+        x, y, groups, n_exposed = self._training_rows(state, late, exposures, rng)
+        if len(groups) < 2:
+            raise ValueError("too few learners with new bookings after the inner cut to learn to rank")
+        self.exposure_negatives_ = n_exposed  # negatives that were shown (or tried and disliked), not sampled
+        return x, y, groups
+
+    def _training_rows(self, state: dict, late: pd.DataFrame, exposures: pd.DataFrame | None,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list[int], int]:
+        """Per learner with a new mentor in the later part: the positives, then exposed and sampled negatives;
+        (features, labels, group sizes, number of exposed negatives)."""
+        since = pd.to_numeric(late[TIMESTAMP_COL], errors="coerce").min() if TIMESTAMP_COL in late.columns else None
+        shown = self._shown(exposures, since)
+        seen = state["seen"]
+        positives, disliked, touched = self._later_choices(seen, late)
+        group_users = sorted(positives)
+        top_collab = self._collaborative_top(state, group_users) if self.hard_share > 0 else {}
+        rows_u, rows_i, labels, groups = [], [], [], []
+        n_exposed = 0
+        for a in group_users:
+            pos = sorted(positives[a])
+            banned = set(touched[a]) | set(seen[a].indices.tolist())
+            # tried and rated below like_threshold: shown, chosen, not liked
+            exposed = sorted((disliked.get(a, set()) - positives[a]) | {b for b in shown.get(a, ()) if b not in banned})
+            exposed, others = self._negatives(banned, exposed, top_collab.get(a), rng)
+            n_exposed += len(exposed)
+            negatives = exposed + others
+            if not negatives:
+                continue
+            rows_u += [a] * (len(pos) + len(negatives))
+            rows_i += pos + negatives
+            labels += [1] * len(pos) + [0] * len(negatives)
+            groups.append(len(pos) + len(negatives))
+        x = self._feature_rows(state, np.asarray(rows_u, np.int64), np.asarray(rows_i, np.int64))
+        return x, np.asarray(labels, dtype=np.int64), groups, n_exposed
+
+    def _shown(self, exposures: pd.DataFrame | None, since) -> dict[int, list[int]]:
+        """Per learner (internal index): the mentors (internal indices) shown to them from `since` on."""
+        shown: dict[int, list[int]] = {}
+        if exposures is None or not len(exposures):
+            return shown
+        frame = exposures
+        if since is not None and TIMESTAMP_COL in frame.columns:
+            frame = frame[pd.to_numeric(frame[TIMESTAMP_COL], errors="coerce") >= since]
+        eu = frame[USER_COL].map(self.user_index_)
+        ei = frame[ITEM_COL].map(self.item_index_)
+        keep = eu.notna() & ei.notna()
+        for a, b in zip(eu[keep].astype(np.int64).tolist(), ei[keep].astype(np.int64).tolist()):
+            shown.setdefault(a, []).append(b)
+        return shown
+
+    def _later_choices(self, seen: sp.csr_matrix,
+                       late: pd.DataFrame) -> tuple[dict[int, set[int]], dict[int, set[int]], dict[int, set[int]]]:
+        """Per learner: the new mentors of the later part liked (positives) and not liked (below like_threshold),
+        and every mentor of the later part."""
         lu, li = self._interaction_indices(late)
         liked = np.ones(len(lu), dtype=bool)
         if self.like_threshold is not None and RATING_COL in late.columns:
             liked = late[RATING_COL].to_numpy(np.float64) >= self.like_threshold
-        seen = state["seen"]
-        cut = pd.to_numeric(late[TIMESTAMP_COL], errors="coerce").min() if TIMESTAMP_COL in late.columns else None
-        shown: dict[int, list[int]] = {}
-        if exposures is not None and len(exposures):
-            frame = exposures
-            if cut is not None and TIMESTAMP_COL in frame.columns:
-                frame = frame[pd.to_numeric(frame[TIMESTAMP_COL], errors="coerce") >= cut]
-            eu = frame[USER_COL].map(self.user_index_)
-            ei = frame[ITEM_COL].map(self.item_index_)
-            keep = eu.notna() & ei.notna()
-            for a, b in zip(eu[keep].astype(np.int64).tolist(), ei[keep].astype(np.int64).tolist()):
-                shown.setdefault(a, []).append(b)
         positives: dict[int, set[int]] = {}
         disliked: dict[int, set[int]] = {}
         touched: dict[int, set[int]] = {}
@@ -370,58 +466,50 @@ class LearningToRankRecommender(Recommender):
             touched.setdefault(a, set()).add(b)
             if not seen[a, b]:
                 (positives if ok else disliked).setdefault(a, set()).add(b)
-        group_users = np.asarray(sorted(positives), dtype=np.int64)
-        top_collab: dict[int, np.ndarray] = {}
-        if self.hard_share > 0 and len(group_users):
-            n_top = min(n_items, max(2 * self.n_negatives, 50))
-            for start in range(0, len(group_users), 512):
-                chunk = group_users[start:start + 512]
-                scores = state["collaborative"].score_batch([self.user_ids_[x] for x in chunk.tolist()],
-                                                            self.item_ids_.tolist())
-                best = np.argsort(-scores, axis=1, kind="stable")[:, :n_top]
-                top_collab.update(zip(chunk.tolist(), best))
+        return positives, disliked, touched
+
+    def _collaborative_top(self, state: dict, group_users: list[int]) -> dict[int, np.ndarray]:
+        """Per learner: the collaborative member's best picks (what a served list would have shown)."""
+        n_items = len(self.item_ids_)
+        n_top = min(n_items, max(2 * self.n_negatives, 50))
+        out: dict[int, np.ndarray] = {}
+        for start in range(0, len(group_users), 512):
+            chunk = group_users[start:start + 512]
+            scores = state["collaborative"].score_batch([self.user_ids_[x] for x in chunk], self.item_ids_.tolist())
+            out.update(zip(chunk, np.argsort(-scores, axis=1, kind="stable")[:, :n_top]))
+        return out
+
+    def _negatives(self, banned: set[int], exposed: list[int], best: np.ndarray | None,
+                   rng: np.random.Generator) -> tuple[list[int], list[int]]:
+        """One learner's negatives: up to n_negatives x exposure_share of `exposed`, then the rest from the
+        collaborative member's `best` picks (hard_share of it) and mentors drawn at random, none `banned`."""
         n_shown = int(round(self.n_negatives * self.exposure_share))
-        rows_u, rows_i, labels, groups = [], [], [], []
-        n_exposed = 0
-        for a in group_users.tolist():
-            pos = sorted(positives[a])
-            banned = set(touched[a]) | set(seen[a].indices.tolist())
-            # tried and rated below like_threshold: shown, chosen, not liked
-            exposed = sorted((disliked.get(a, set()) - positives[a]) | {b for b in shown.get(a, ()) if b not in banned})
-            if len(exposed) > n_shown:
-                exposed = sorted(rng.choice(exposed, n_shown, replace=False).tolist())
-            banned |= set(exposed)
-            want = self.n_negatives - len(exposed)
-            hard: list[int] = []
-            if want > 0 and self.hard_share > 0:  # the collaborative member's best unbooked picks: what a
-                n_hard = int(round(want * self.hard_share))  # served list would have shown
-                best = [b for b in top_collab[a].tolist() if b not in banned]
-                hard = sorted(rng.choice(best, min(n_hard, len(best)), replace=False).tolist()) if best else []
-                banned |= set(hard)
-                want -= len(hard)
-            pool = np.setdiff1d(np.arange(n_items), np.fromiter(banned, np.int64, len(banned)))
-            sampled = sorted(rng.choice(pool, min(want, len(pool)), replace=False).tolist()) if want > 0 else []
-            negatives = exposed + hard + sampled
-            n_exposed += len(exposed)
-            if not negatives:
-                continue
-            rows_u += [a] * (len(pos) + len(negatives))
-            rows_i += pos + negatives
-            labels += [1] * len(pos) + [0] * len(negatives)
-            groups.append(len(pos) + len(negatives))
-        if len(groups) < 2:
-            raise ValueError("too few learners with new bookings after the inner cut to learn to rank")
-        self.exposure_negatives_ = n_exposed  # negatives that were shown (or tried and disliked), not sampled
-        rows_u_arr, rows_i_arr = np.asarray(rows_u, np.int64), np.asarray(rows_i, np.int64)
-        x = np.empty((len(rows_u_arr), len(FEATURES)))
-        # features per chunk of learners (every item), then the rows' items
-        unique_users, first = np.unique(rows_u_arr, return_inverse=True)
+        if len(exposed) > n_shown:
+            exposed = sorted(rng.choice(exposed, n_shown, replace=False).tolist())
+        banned = banned | set(exposed)
+        want = self.n_negatives - len(exposed)
+        hard: list[int] = []
+        if want > 0 and self.hard_share > 0:
+            candidates = [b for b in best.tolist() if b not in banned]
+            n_hard = min(int(round(want * self.hard_share)), len(candidates))
+            hard = sorted(rng.choice(candidates, n_hard, replace=False).tolist()) if candidates else []
+            banned |= set(hard)
+            want -= len(hard)
+        pool = np.setdiff1d(np.arange(len(self.item_ids_)), np.fromiter(banned, np.int64, len(banned)))
+        sampled = sorted(rng.choice(pool, min(want, len(pool)), replace=False).tolist()) if want > 0 else []
+        return exposed, hard + sampled
+
+    def _feature_rows(self, state: dict, rows_u: np.ndarray, rows_i: np.ndarray) -> np.ndarray:
+        """The features of the pairs (rows_u[n], rows_i[n]): per chunk of learners against every item, then the
+        rows' items."""
+        x = np.empty((len(rows_u), len(FEATURES)))
+        unique_users, first = np.unique(rows_u, return_inverse=True)
         for start in range(0, len(unique_users), 256):
             chunk = unique_users[start:start + 256]
             block = self._features(state, chunk)
             mask = (first >= start) & (first < start + len(chunk))
-            x[mask] = block[first[mask] - start, rows_i_arr[mask]]
-        return x, np.asarray(labels, dtype=np.int64), groups
+            x[mask] = block[first[mask] - start, rows_i[mask]]
+        return x
 
     # ------------------------------------------------------------- scoring
     def _score_known(self, u: np.ndarray) -> np.ndarray:
@@ -484,37 +572,26 @@ class LearningToRankRecommender(Recommender):
 
     def _words(self, feature: str, value: float, user: Hashable, item: Hashable) -> str:
         """A reason a learner understands, for one feature of one pick."""
-        i = self.item_index_.get(item)
-        u = self.user_index_.get(user)
+        if feature in FIXED_WORDS:
+            return FIXED_WORDS[feature]
+        if feature in ("interest_overlap", "history_topic_overlap"):
+            return self._topic_words(feature, user, item)
+        if feature == "price_vs_booked":
+            return _price_words(value)
+        if feature == "rating_bayes":
+            return f"Highly rated ({value:.1f}\u2605)" if math.isfinite(value) else "Highly rated"
+        if feature == "experience":
+            return f"{int(value)} years of experience" if math.isfinite(value) and value >= 1 else "Experienced"
+        return ""
+
+    def _topic_words(self, feature: str, user: Hashable, item: Hashable) -> str:
+        """The topic the pick shares with the learner's interests, or with the mentors they booked."""
+        u, i = self.user_index_.get(user), self.item_index_.get(item)
         if feature == "interest_overlap":
             topics = self._shared_topics(self.user_interests_, u, i)
             return f"Matches your interest in {topics[0]}" if topics else "Matches your interests"
-        if feature == "history_topic_overlap":
-            topics = self._shared_topics(self.state_["topic_profile"], u, i)
-            return f"More {topics[0]}, like the mentors you booked" if topics else "Like the mentors you booked"
-        if feature == "price_vs_booked":
-            if not math.isfinite(value):
-                return ""
-            if value < -0.1:
-                return "Costs less than the sessions you usually book"
-            return "Priced like the sessions you usually book" if value <= 0.2 else "Worth the price for you"
-        if feature == "rating_bayes":
-            return f"Highly rated ({value:.1f}\u2605)" if math.isfinite(value) else "Highly rated"
-        if feature == "rating_count":
-            return "Chosen by many learners"
-        if feature == "experience":
-            return f"{int(value)} years of experience" if math.isfinite(value) and value >= 1 else "Experienced"
-        if feature == "availability_overlap":
-            return "Free at the times you prefer"
-        if feature == "timezone_distance":
-            return "In a time zone close to yours"
-        if feature == "language_match":
-            return "Speaks your language"
-        if feature == "collaborative_score":
-            return "Learners like you booked this mentor"
-        if feature == "content_score":
-            return "Their profile matches what you look for"
-        return ""
+        topics = self._shared_topics(self.state_["topic_profile"], u, i)
+        return f"More {topics[0]}, like the mentors you booked" if topics else "Like the mentors you booked"
 
     def _shared_topics(self, profile: sp.csr_matrix, u: int | None, i: int | None) -> list:
         if u is None or i is None or not self.topics_:

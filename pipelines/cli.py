@@ -15,6 +15,7 @@ import click
 
 from models import clock
 from pipelines.common import configure_prefect
+from pipelines.offline import data_version
 
 
 def _config(ctx: click.Context) -> dict:
@@ -111,7 +112,7 @@ def pipeline(**_options) -> None:
 def ingest_command(ctx: click.Context) -> None:
     """Export new events and records, compute features, feast apply, materialise online."""
     cfg = _config(ctx)
-    from pipelines.ingest import ingest
+    from pipelines.ingest import ingest  # lazy: Prefect reads its settings at import; _config sets them
 
     started = time.perf_counter()
     _report("ingest", started, ingest(cfg["database_url"], cfg["var_dir"], cfg["online_store"], cfg["redis_url"]))
@@ -136,9 +137,8 @@ def train_command(ctx: click.Context, task_runner: str, dask_address: str, dask_
                   holdout_fraction: float) -> None:
     """Train, evaluate and register every model family on the data of the last ingest."""
     cfg = _config(ctx)
-    from pipelines.all import make_task_runner
-    from pipelines.offline import data_version
-    from pipelines.train import train
+    from pipelines.all import make_task_runner  # lazy: Prefect reads its settings at import; _config sets them
+    from pipelines.train import train  # lazy: Prefect reads its settings at import; _config sets them
 
     started = time.perf_counter()
     flow = train.with_options(task_runner=make_task_runner(task_runner, dask_address, dask_workers))
@@ -152,7 +152,7 @@ def train_command(ctx: click.Context, task_runner: str, dask_address: str, dask_
 def promote_command(ctx: click.Context, metric: str) -> None:
     """Give the best candidate of the last training run the challenger alias (champion if none)."""
     cfg = _config(ctx)
-    from pipelines.promote import promote
+    from pipelines.promote import promote  # lazy: Prefect reads its settings at import; _config sets them
 
     started = time.perf_counter()
     _report("promote", started, promote(cfg["mlflow_uri"], None, metric))
@@ -163,7 +163,7 @@ def promote_command(ctx: click.Context, metric: str) -> None:
 def monitor_command(ctx: click.Context) -> None:
     """Write the Evidently drift and quality reports under var/reports."""
     cfg = _config(ctx)
-    from pipelines.monitor import monitor
+    from pipelines.monitor import monitor  # lazy: Prefect reads its settings at import; _config sets them
 
     started = time.perf_counter()
     _report("monitor", started, monitor(cfg["var_dir"], cfg["mlflow_uri"]))
@@ -177,7 +177,7 @@ def all_command(ctx: click.Context, task_runner: str, dask_address: str, dask_wo
                 holdout_fraction: float, no_monitor: bool) -> None:
     """Ingest -> train -> promote -> monitor; a rerun after a failure resumes where it stopped."""
     cfg = _config(ctx)
-    from pipelines.all import run_all
+    from pipelines.all import run_all  # lazy: Prefect reads its settings at import; _config sets them
 
     started = time.perf_counter()
     result = run_all(cfg["database_url"], cfg["var_dir"], cfg["mlflow_uri"], cfg["online_store"], cfg["redis_url"],
@@ -205,7 +205,7 @@ def serve_command(ctx: click.Context, cron: str | None, task_runner: str) -> Non
     cfg = _config(ctx)
     if not cfg.get("prefect_api_url"):
         raise click.UsageError("a schedule needs a Prefect server: set PREFECT_API_URL (e.g. after make prefect-ui)")
-    from pipelines.deploy import serve, stored_schedule
+    from pipelines.deploy import serve, stored_schedule  # lazy: Prefect reads its settings at import; _config sets them
 
     if cron is None:
         enabled, cron = stored_schedule(cfg["database_url"])

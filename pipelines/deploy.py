@@ -12,6 +12,14 @@ The schedule is read when the deployment is built: after an admin changes it, re
 """
 from __future__ import annotations
 
+import json
+
+import sqlalchemy as sa
+from prefect import serve as prefect_serve
+
+from pipelines.all import run_all
+from pipelines.common import engine
+
 DEPLOYMENT_NAME = "continuous-retraining"
 DEFAULT_CRON = "0 3 * * *"  # every night at 03:00 UTC (the setting's default)
 SCHEDULE_KEY = "pipeline.retrain_schedule"  # the app's model_settings row (api.admin.modelsettings)
@@ -20,12 +28,6 @@ SCHEDULE_KEY = "pipeline.retrain_schedule"  # the app's model_settings row (api.
 def stored_schedule(database_url: str) -> tuple[bool, str]:
     """(enabled, cron) of the admin's retraining schedule in the app database; the defaults when none is stored
     (or the table is not there yet)."""
-    import json
-
-    import sqlalchemy as sa
-
-    from pipelines.common import engine
-
     enabled, cron = True, DEFAULT_CRON
     db = engine(database_url)
     try:
@@ -50,8 +52,6 @@ def stored_schedule(database_url: str) -> tuple[bool, str]:
 def retraining_deployment(parameters: dict, cron: str | None = DEFAULT_CRON, name: str = DEPLOYMENT_NAME):
     """The `all` flow as a deployment with a cron schedule (None: no schedule, on demand only) and fixed
     parameters."""
-    from pipelines.all import run_all
-
     return run_all.to_deployment(name=name, cron=cron, parameters=parameters,
                                  description="Ingest, retrain every family, promote the challenger, monitor.",
                                  tags=["mentorhub", "retraining"])
@@ -59,6 +59,4 @@ def retraining_deployment(parameters: dict, cron: str | None = DEFAULT_CRON, nam
 
 def serve(parameters: dict, cron: str | None = DEFAULT_CRON, name: str = DEPLOYMENT_NAME) -> None:
     """Register the scheduled deployment and execute its runs in this process until interrupted."""
-    from prefect import serve as prefect_serve
-
     prefect_serve(retraining_deployment(parameters, cron, name))

@@ -6,6 +6,8 @@ from pathlib import Path
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import INPUTS, NO_CACHE, TASK_SOURCE
 
+from features.compute import compute_all, latest
+from features.store import apply_definitions, feature_data_dir, make_store
 from models import clock
 from pipelines.common import IO_RETRIES, IO_RETRY_DELAY_SECONDS, result_storage_dir
 from pipelines import offline
@@ -35,9 +37,6 @@ def snapshot_changed_records(database_url: str, var_dir: str) -> dict:
 @task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
 def compute_feature_tables(var_dir: str, data_version: str) -> dict:
     """Compute the point-in-time feature tables and interaction labels for one data version."""
-    from features.compute import compute_all, latest
-    from features.store import feature_data_dir
-
     events = offline.load_events(var_dir, ["id", "occurred_at", "event_type", "user_id", "mentor_id", "booking_id"])
     tables = compute_all(offline.load_records(var_dir), events)
     data_dir = feature_data_dir(var_dir)
@@ -58,8 +57,6 @@ def compute_feature_tables(var_dir: str, data_version: str) -> dict:
       persist_result=True)
 def apply_feature_repo(var_dir: str, online_store: str, redis_url: str, data_version: str) -> list[str]:
     """`feast apply` the entities, views and service for the tables under var_dir."""
-    from features.store import apply_definitions, make_store
-
     views = apply_definitions(make_store(var_dir, online_store, redis_url), var_dir)
     get_run_logger().info("feast apply: %s", ", ".join(views))
     return views
@@ -69,8 +66,6 @@ def apply_feature_repo(var_dir: str, online_store: str, redis_url: str, data_ver
       persist_result=True)
 def materialize_online(var_dir: str, online_store: str, redis_url: str, data_version: str) -> str:
     """Load new feature rows into the online store (Feast materialize_incremental up to now)."""
-    from features.store import make_store
-
     end = clock.now()
     make_store(var_dir, online_store, redis_url).materialize_incremental(end_date=end)
     get_run_logger().info("materialised to the %s online store up to %s", online_store, end.isoformat())

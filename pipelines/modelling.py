@@ -5,10 +5,12 @@ over files, so a task can run it in any worker process.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ from models.constants import (
     UTC_OFFSET_COL, WEEK_HOURS_COL,
 )
 from models.families import build
+from models.metrics import catalogue_coverage, mae, mean_ranking_metrics, rmse
 
 K = 10
 IMPLICIT_RATING = 4.0  # a booking without a review counts as liked (the learner chose and paid)
@@ -27,6 +30,7 @@ USER_NUMERIC = ["searches_90d", "views_90d", "bookings_90d", "avg_price_booked",
                 "completed_sessions", "avg_rating_given"]
 
 
+EPOCH = pd.Timestamp(0, tz="UTC")
 USD_PRICE_COL = "price_usd_minor"  # mentors' prices in one currency (the learning-to-rank family compares them)
 
 
@@ -99,12 +103,17 @@ def rating_interactions(labels: pd.DataFrame) -> pd.DataFrame:
     return _model_columns(labels.dropna(subset=["rating"]))
 
 
+def epoch_seconds(times: pd.Series) -> np.ndarray:
+    """Times as whole seconds since 1970 UTC, whatever the resolution of their dtype (ns, us, ms or s)."""
+    return ((pd.to_datetime(times, utc=True) - EPOCH) // pd.Timedelta(seconds=1)).to_numpy(np.int64)
+
+
 def _model_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         USER_COL: frame["learner_id"].astype(np.int64).to_numpy(),
         ITEM_COL: frame["mentor_id"].astype(np.int64).to_numpy(),
         RATING_COL: frame["rating"].astype(np.float64).to_numpy(),
-        TIMESTAMP_COL: (pd.to_datetime(frame["event_timestamp"], utc=True).astype("int64") // 10**9).to_numpy(),
+        TIMESTAMP_COL: epoch_seconds(frame["event_timestamp"]),
     })
 
 
@@ -153,8 +162,6 @@ def items_frame(mentor_features: pd.DataFrame, profiles: pd.DataFrame | None = N
 
 # ------------------------------------------------ profiles and exposures (learning to rank)
 def _utc_offset_hours(zone: str | None, at: pd.Timestamp) -> float:
-    from zoneinfo import ZoneInfo
-
     try:
         offset = pd.Timestamp(at).tz_convert(ZoneInfo(str(zone or "UTC"))).utcoffset()
     except (KeyError, ValueError):  # an unknown zone name
@@ -181,8 +188,6 @@ def week_hours(windows: list[tuple[int, str, str]], offset_hours: float) -> list
 
 
 def _json_list(value) -> list:
-    import json
-
     if isinstance(value, str):
         try:
             value = json.loads(value)
@@ -238,8 +243,6 @@ def mentor_profiles(records: dict[str, pd.DataFrame], at: pd.Timestamp) -> pd.Da
 def exposures(events: pd.DataFrame) -> pd.DataFrame:
     """What each learner was shown, one row per (learner, mentor, time): served recommendations (exposure
     events, payload `mentor_ids`) and search result pages (search events, payload `results`)."""
-    import json
-
     rows: list[tuple[int, int, pd.Timestamp]] = []
     if len(events):
         shown = events[events["event_type"].astype(str).isin(["exposure", "search"])
@@ -262,7 +265,7 @@ def exposure_interactions(shown: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         USER_COL: shown["learner_id"].astype(np.int64).to_numpy(),
         ITEM_COL: shown["mentor_id"].astype(np.int64).to_numpy(),
-        TIMESTAMP_COL: (pd.to_datetime(shown["event_timestamp"], utc=True).astype("int64") // 10**9).to_numpy(),
+        TIMESTAMP_COL: epoch_seconds(shown["event_timestamp"]),
     })
 
 
@@ -331,8 +334,6 @@ def top_k(model, users: list, catalogue: list, seen: dict[int, set], k: int = K,
 
 def evaluate(model, data: dict[str, pd.DataFrame], k: int = K) -> dict:
     """Hold-out metrics: ranking (P/R/NDCG/MAP@k, coverage, P@1..k curve) and, for rating models, RMSE/MAE."""
-    from models.metrics import catalogue_coverage, mae, mean_ranking_metrics, rmse
-
     train = data["train_ranking"]
     seen: dict[int, set] = {}
     for u, i in zip(train[USER_COL].tolist(), train[ITEM_COL].tolist()):
@@ -359,7 +360,7 @@ def evaluate(model, data: dict[str, pd.DataFrame], k: int = K) -> dict:
 
 def precision_chart(curves: dict[str, list[float]], path: Path, title: str = "Precision@k on the hold-out") -> Path:
     """A PNG line chart of precision at k = 1..K, one line per model."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib, only to draw the chart
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

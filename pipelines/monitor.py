@@ -14,7 +14,8 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.common import IO_RETRIES, IO_RETRY_DELAY_SECONDS, MODEL_NAME, read_json, reports_dir, write_json
-from pipelines.offline import utc_stamp
+from pipelines.offline import load_events, utc_stamp
+from pipelines.tracking import client
 
 FEATURE_VIEWS = {"learner_features": "learner_id", "mentor_activity": "mentor_id"}
 DROP_COLUMNS = {"event_timestamp", "created", "learner_id", "mentor_id", "interests_text", "text"}
@@ -75,8 +76,7 @@ def feature_drift_report(var_dir: str, stamp: str) -> list[dict]:
 
 
 def _predictions(mlflow_uri: str, alias: str, learners: list[int]) -> pd.DataFrame | None:
-    from models.mlflow_wrapper import load_model
-    from pipelines.tracking import client
+    from models.mlflow_wrapper import load_model  # lazy: mlflow
 
     client(mlflow_uri)
     try:
@@ -118,8 +118,6 @@ def prediction_drift_report(var_dir: str, mlflow_uri: str, stamp: str) -> dict |
 
 def weekly_quality(var_dir: str) -> pd.DataFrame:
     """Per week: searches, views, booking requests, conversion, ratings, and click/booking rate per exposure."""
-    from pipelines.offline import load_events
-
     events = load_events(var_dir, ["occurred_at", "event_type"])
     labels = pd.read_parquet(Path(var_dir) / "feast" / "offline" / "interactions.parquet")
     week = lambda ts: pd.to_datetime(ts, utc=True).dt.tz_localize(None).dt.to_period("W").dt.start_time  # noqa: E731
@@ -145,8 +143,6 @@ def quality_report(var_dir: str, mlflow_uri: str, stamp: str) -> dict | None:
     """Recommendation quality over time: weekly funnel rates (recent half against the earlier half) and model metrics."""
     from evidently import Report
     from evidently.presets import DataSummaryPreset
-
-    from pipelines.tracking import client
 
     table = weekly_quality(var_dir)
     if len(table) < 2:

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import sqlalchemy as sa
+from tqdm.auto import tqdm
 
-from pipelines.common import offline_dir, read_json, write_json
+from pipelines.common import engine, fingerprint, offline_dir, read_json, write_json
 
 HOLE_RETENTION = timedelta(days=2)  # an event id missing this long below the watermark was never committed
 MAX_NEW_HOLES = 100_000  # per export batch (a jump of the id sequence is not a hole to watch)
@@ -100,11 +102,6 @@ def export_events(database_url: str, var_dir, batch_size: int = 100_000, progres
     `holes` and looked for again on every export until HOLE_RETENTION has passed (then it was rolled back
     or never used): an event that commits late is exported late, never skipped.
     """
-    import sqlalchemy as sa
-    from tqdm.auto import tqdm
-
-    from pipelines.common import engine
-
     state = read_state(var_dir)
     holes: dict[str, str] = state.setdefault("holes", {})  # id -> when it was first seen missing (ISO, UTC)
     events_dir = offline_dir(var_dir) / "events"
@@ -169,8 +166,6 @@ def _write_partition(events_dir: Path, frame: pd.DataFrame, suffix: str = "") ->
 
 def _late_events(conn, ids: list[int]) -> pd.DataFrame:
     """The events committed since the watermark passed their ids."""
-    import sqlalchemy as sa
-
     statement = sa.text(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id IN :ids ORDER BY id").bindparams(
         sa.bindparam("ids", expanding=True))
     frames = [pd.read_sql(statement, conn, params={"ids": ids[start:start + 500]})
@@ -185,10 +180,6 @@ def _content_hash(frame: pd.DataFrame) -> str:
 
 def snapshot_records(database_url: str, var_dir) -> dict:
     """Snapshot each mutable table when its content changed since the last snapshot; returns table -> hash."""
-    import sqlalchemy as sa
-
-    from pipelines.common import engine
-
     state = read_state(var_dir)
     hashes = dict(state.get("records", {}))
     stamp = utc_stamp()
@@ -243,8 +234,6 @@ def load_events(var_dir, columns: list[str] | None = None) -> pd.DataFrame:
 
 def data_version(var_dir) -> str:
     """What the feature tables are computed from: the event watermark and the record hashes."""
-    from pipelines.common import fingerprint
-
     state = read_state(var_dir)
     return fingerprint(state["last_event_id"], state.get("late_events", 0), state.get("records", {}))
 

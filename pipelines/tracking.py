@@ -1,7 +1,6 @@
 """MLflow bookkeeping for the flows: runs, registered versions and aliases (MLflow imported lazily)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from models.aliases import move_alias
@@ -35,7 +34,7 @@ def log_candidate(candidate: dict, dataset: dict, mlflow_uri: str, artifact_root
     """One MLflow run for a trained family: params, metrics, chart, pyfunc model, registered version with tags."""
     import mlflow
 
-    from models.mlflow_wrapper import log_recommender
+    from models.mlflow_wrapper import log_recommender  # lazy: mlflow
 
     experiment_id = ensure_experiment(mlflow_uri, artifact_root)
     c = client(mlflow_uri)
@@ -96,6 +95,3 @@ def version_metrics(mlflow_uri: str, version: str, model_name: str = MODEL_NAME)
             out[key] = value
     return out
 
-
-def dump(value) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str)

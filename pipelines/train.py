@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import INPUTS, TASK_SOURCE
 from prefect.futures import as_completed
+from tqdm.auto import tqdm
 
+from features.store import historical_features, make_store
 from pipelines.common import IO_RETRIES, IO_RETRY_DELAY_SECONDS, MODEL_NAME, pipeline_dir, result_storage_dir
 from pipelines import modelling
+from pipelines.offline import load_events, load_records, offline_dir
+from pipelines.tracking import client, log_candidate
 
 
 @task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_SECONDS, cache_policy=INPUTS + TASK_SOURCE,
@@ -22,13 +27,9 @@ from pipelines import modelling
 def build_training_data(var_dir: str, online_store: str, redis_url: str, data_version: str,
                         holdout_fraction: float = 0.2) -> dict:
     """Time-based split and point-in-time-correct features from Feast, written as Parquet; returns their paths."""
-    import pandas as pd
-
-    from features.definitions import (
+    from features.definitions import (  # lazy: feast, only in the task that reads the feature store
         LEARNER_FEATURES, MENTOR_ACTIVITY, MENTOR_PROFILE, RANKING_SERVICE, feature_refs,
     )
-    from features.store import historical_features, make_store
-    from pipelines.offline import offline_dir
 
     labels = pd.read_parquet(offline_dir(var_dir) / "interactions.parquet")
     cutoff = modelling.time_split(labels, holdout_fraction)
@@ -54,8 +55,6 @@ def build_training_data(var_dir: str, online_store: str, redis_url: str, data_ve
 
     # learning to rank: profile fields the feature views do not carry (time zones, weekly hours, languages, prices
     # in one currency) and what learners were shown (exposures and search results: the negatives when not booked)
-    from pipelines.offline import load_events, load_records
-
     records = load_records(var_dir)
     shown = modelling.exposures(load_events(var_dir, ["occurred_at", "event_type", "user_id", "payload"]))
     learner_profiles = modelling.learner_profiles(records, cutoff)
@@ -96,7 +95,7 @@ def build_training_data(var_dir: str, online_store: str, redis_url: str, data_ve
 @task(cache_policy=INPUTS + TASK_SOURCE, persist_result=True)
 def train_family(family: str, dataset: dict) -> dict:
     """Fit one family before the cut-off, evaluate it on the hold-out, refit it on all data; the refit is pickled."""
-    from models.mlflow_wrapper import save_recommender
+    from models.mlflow_wrapper import save_recommender  # lazy: mlflow
 
     data = modelling.load_dataset(dataset["paths"])
     trained = modelling.fit_evaluate_refit(family, data)
@@ -117,8 +116,6 @@ def train_family(family: str, dataset: dict) -> dict:
       persist_result=True)
 def log_to_mlflow(candidate: dict, dataset: dict, mlflow_uri: str, artifact_root: str, chart_path: str) -> dict:
     """Log one candidate as an MLflow run (hold-out metrics) and register its model refitted on all data."""
-    from pipelines.tracking import client, log_candidate
-
     logged = log_candidate(candidate, dataset, mlflow_uri, artifact_root, chart_path)
     # say what was registered: the hold-out metrics belong to the fit before the cut-off, the model to the refit
     c, until = client(mlflow_uri), dataset["trained_until"]
@@ -144,8 +141,6 @@ def draw_precision_chart(curves: dict, path: str) -> str:
 def train(var_dir: str, mlflow_uri: str, data_version: str, online_store: str = "sqlite", redis_url: str = "",
           families: list[str] | None = None, holdout_fraction: float = 0.2, progress: bool = True) -> dict:
     """Build the training data, fit every family (in parallel on the flow's task runner), log and register each."""
-    from tqdm.auto import tqdm
-
     var_dir = str(Path(var_dir).resolve())
     storage = result_storage_dir(var_dir)
     families = list(families or modelling.FAMILY_NAMES)

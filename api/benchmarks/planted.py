@@ -32,10 +32,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import click
 import numpy as np
+import sqlalchemy as sa
+from flask_login.utils import _create_identifier
+from flask_migrate import upgrade
+
+from api import create_app
+from api.extensions import db
+from api.recommendations import engine
+from api.settings import Settings
+from api.tables import BookingStatus, EventType, MentorStatus, Role
+from models import clock
+from serving.registry import CHAMPION, MODEL_NAME, ModelRegistry
 
 SECRET = "bench-secret-not-for-production"
 STEPS = 6
@@ -47,8 +59,6 @@ def _progress(step: int, text: str, started: float | None = None) -> None:
 
 
 def _settings(var_dir: Path):
-    from api.settings import Settings
-
     return Settings(_env_file=None, profile="development", var_dir=var_dir, database_url="",
                     mlflow_tracking_uri=f"sqlite:///{var_dir / 'mlflow.db'}", secret_key=SECRET, redis_url="",
                     socketio_async_mode="threading", log_level="WARNING", serving_poll_seconds=3600.0,
@@ -57,10 +67,6 @@ def _settings(var_dir: Path):
 
 def world_rows(world) -> dict[str, list[dict]]:
     """The training part of a planted world as rows of the app's tables (held-out bookings are not written)."""
-    from datetime import timedelta
-
-    from api.tables import BookingStatus, EventType, MentorStatus, Role
-
     now = world.spec.now
     joined = world.starts_at - timedelta(days=60)
     rows: dict[str, list[dict]] = {name: [] for name in TABLE_ORDER}
@@ -140,11 +146,6 @@ TABLE_ORDER = ("topics", "users", "user_roles", "learner_profiles", "learner_top
 
 def load_world(app, world) -> dict[str, int]:
     """Migrate the app's database and bulk-insert the world's training rows; returns rows per table."""
-    import sqlalchemy as sa
-    from flask_migrate import upgrade
-
-    from api.extensions import db
-
     rows = world_rows(world)
     with app.app_context():
         upgrade()
@@ -183,10 +184,6 @@ def run_pipeline(var_dir: Path, now: str, families: tuple[str, ...] = ()) -> dic
 
 def served_lists(app, learner_ids: list[int], k: int) -> tuple[dict[int, list[int]], dict]:
     """Each learner's list from GET /api/v1/recommendations?k=..., logged in as that learner."""
-    from flask_login.utils import _create_identifier
-
-    from api.recommendations import engine
-
     with app.app_context():
         engine.state(app).registry.wait_until_loaded(120)
     client = app.test_client()
@@ -211,8 +208,6 @@ def served_lists(app, learner_ids: list[int], k: int) -> tuple[dict[int, list[in
 
 def registered_families(mlflow_uri: str) -> tuple[dict[str, str], str | None]:
     """family -> the newest registered version (the pipeline's last run), and the champion's version."""
-    from serving.registry import CHAMPION, MODEL_NAME, ModelRegistry
-
     client = ModelRegistry._mlflow_client(mlflow_uri)
     newest: dict[str, str] = {}
     for v in client.search_model_versions(f"name='{MODEL_NAME}'"):
@@ -228,8 +223,6 @@ def registered_families(mlflow_uri: str) -> tuple[dict[str, str], str | None]:
 
 def family_scores(mlflow_uri: str, version: str, learner_ids: list[int], mentor_ids: np.ndarray) -> np.ndarray:
     """A registered version's scores of every mentor for every learner (learners x mentors)."""
-    from serving.registry import MODEL_NAME, ModelRegistry
-
     registry = ModelRegistry(mlflow_uri)
     recommender = registry.loader(MODEL_NAME, version)
     return np.asarray(recommender.score_batch(learner_ids, mentor_ids.tolist()), dtype=np.float64)
@@ -271,9 +264,6 @@ def planted(obj, seed: int, learners: int, mentors: int, days: int, families: tu
 
 def _run(experiment, seed: int, learners: int, mentors: int, days: int, families: tuple[str, ...],
          var_dir: Path) -> dict:
-    from api import create_app
-    from models import clock
-
     k = experiment.K
     started = time.perf_counter()
     world = experiment.generate(experiment.PlantedSpec(learners=learners, mentors=mentors, days=days, seed=seed))

@@ -168,3 +168,15 @@ def test_too_little_data_is_a_clear_error():
     one = pd.DataFrame({USER_COL: [1], ITEM_COL: [1], RATING_COL: [5.0], TIMESTAMP_COL: [0]})
     with pytest.raises(ValueError):
         LearningToRankRecommender().fit(one)
+
+
+def test_booking_rate_is_bookings_per_exposure_and_missing_without_exposures(world, model):
+    from models.ltr import RATE_PRIOR_WEIGHT, LearningToRankRecommender
+
+    rate = model.state_["booking_rate"]
+    shown = np.bincount(world["exposures"][ITEM_COL].map(model.item_index_), minlength=len(model.item_ids_))
+    counts = model.item_counts_
+    np.testing.assert_allclose(rate, (counts + RATE_PRIOR_WEIGHT * counts.sum() / shown.sum())
+                               / (shown + RATE_PRIOR_WEIGHT))
+    blind = LearningToRankRecommender(n_estimators=20, n_negatives=8).fit(world["interactions"])
+    assert np.isnan(blind.state_["booking_rate"]).all()

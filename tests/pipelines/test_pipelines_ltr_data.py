@@ -54,3 +54,16 @@ def test_profiles_give_offsets_hours_languages_and_prices():
     assert mentors.loc[0, UTC_OFFSET_COL] == 5.5
     assert mentors.loc[0, LANGUAGES_COL] == ["en", "de"] and mentors.loc[0, "price_usd_minor"] == 5400.0
     assert mentors.loc[0, WEEK_HOURS_COL] == [24 + 17]  # 22:30-23:30 at UTC+5:30 is 17:00-18:00 UTC
+
+
+def test_model_timestamps_are_seconds_whatever_the_resolution_of_the_event_times():
+    from models.constants import TIMESTAMP_COL
+    from pipelines.modelling import exposure_interactions, ranking_interactions
+
+    times = pd.Series(pd.to_datetime(["2026-01-05T10:00:00Z", "2026-01-06T10:00:00Z"]))
+    expected = [1767607200, 1767693600]
+    for unit in ("ns", "us", "ms", "s"):
+        labels = pd.DataFrame({"learner_id": [1, 1], "mentor_id": [2, 3], "rating": [5.0, None],
+                               "event_timestamp": times.dt.as_unit(unit)})
+        assert ranking_interactions(labels)[TIMESTAMP_COL].tolist() == expected, unit
+        assert exposure_interactions(labels)[TIMESTAMP_COL].tolist() == expected, unit
