@@ -6,6 +6,7 @@ admin through the real two-factor step) and saves `role-page-width.png` for ever
 """
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
@@ -14,6 +15,19 @@ import time
 from pathlib import Path
 
 import click
+import pyotp
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from api import create_app
+from api.admin import twofactor
+from api.cli import DEMO_LOGINS, DEMO_PASSWORD
+from api.demo.world import WorldSpec, generate_world
+from api.extensions import db
+from api.settings import get_settings
+from api.tables import Booking, BookingStatus, Payment, User
 
 WIDTHS = (1280, 390)
 ROLES = ("anonymous", "learner", "mentor", "admin")
@@ -52,8 +66,6 @@ PAGES = {
 
 
 def _settings(var_dir: Path, seeded_here: bool):
-    from api.settings import get_settings
-
     overrides = {"var_dir": var_dir, "socketio_async_mode": "threading", "log_level": "WARNING"}
     if seeded_here:  # nothing of the machine's own databases, queues or tracking
         overrides.update(database_url="", redis_url="", mlflow_tracking_uri=f"sqlite:///{var_dir / 'mlflow.db'}")
@@ -61,11 +73,6 @@ def _settings(var_dir: Path, seeded_here: bool):
 
 
 def _seed(app, learners: int, mentors: int, days: int) -> None:
-    from flask_migrate import upgrade
-
-    from api.cli import DEMO_LOGINS, DEMO_PASSWORD
-    from api.demo.world import WorldSpec, generate_world
-
     with app.app_context():
         upgrade()
         generate_world(WorldSpec(learners=learners, mentors=mentors, days=days), demo_password=DEMO_PASSWORD,
@@ -74,12 +81,6 @@ def _seed(app, learners: int, mentors: int, days: int) -> None:
 
 def _ids(app) -> dict[str, int]:
     """The demo people's ids and some of their bookings and payments, to fill the page paths."""
-    import sqlalchemy as sa
-
-    from api.cli import DEMO_LOGINS
-    from api.extensions import db
-    from api.tables import Booking, BookingStatus, Payment, User
-
     with app.app_context():
         people = {role: db.session.scalar(sa.select(User.id).where(User.email == email))
                   for role, email in DEMO_LOGINS.items()}
@@ -111,8 +112,6 @@ class _Server:
     """The app on 127.0.0.1 and a free port, served by Werkzeug in a thread (threading mode, no eventlet)."""
 
     def __init__(self, make_app):
-        from werkzeug.serving import make_server
-
         holder = {}
         self.server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start),
                                   threaded=True)
@@ -131,10 +130,6 @@ class _Server:
 
 def _log_in(page, base: str, role: str, app) -> None:
     """The log-in form; for the admin, then the two-factor step with a code from the setup key."""
-    import pyotp
-
-    from api.cli import DEMO_LOGINS, DEMO_PASSWORD
-
     page.goto(f"{base}/login")
     page.fill("input[name=email]", DEMO_LOGINS[role])
     page.fill("input[name=password]", DEMO_PASSWORD)
@@ -150,8 +145,6 @@ def _log_in(page, base: str, role: str, app) -> None:
     if key.count():
         secret = re.sub(r"\s+", "", key.inner_text())
     else:  # enrolled before (an existing var dir): the secret this process can read from the database
-        from api.admin import twofactor
-
         with app.app_context():
             secret = twofactor._secret(twofactor.totp_row(_ids(app)["admin"]))
     page.fill("input[name=code]", pyotp.TOTP(secret).now())
@@ -164,8 +157,6 @@ def _log_in(page, base: str, role: str, app) -> None:
 def _log_to_file(path: Path) -> list:
     """The served app's log (request lines, tracebacks) into a file, not between the progress lines;
     returns the handlers it replaced."""
-    import logging
-
     handler = logging.FileHandler(path, encoding="utf-8")
     root = logging.getLogger()
     saved = list(root.handlers)
@@ -183,10 +174,6 @@ def _png_size(path: Path) -> tuple[int, int]:
 def take(out_dir: Path, *, var_dir: Path | None = None, roles=ROLES, pages=None, widths=WIDTHS,
          learners: int = 40, mentors: int = 10, days: int = 30, echo=click.echo) -> list[Path]:
     """Seed (or open) a world, serve it, and screenshot each role's pages; returns the files written."""
-    from playwright.sync_api import sync_playwright
-
-    from api import create_app
-
     out_dir.mkdir(parents=True, exist_ok=True)
     temporary = None
     if var_dir is None:
@@ -246,8 +233,6 @@ def take(out_dir: Path, *, var_dir: Path | None = None, roles=ROLES, pages=None,
                     browser.close()
     finally:
         if saved_handlers is not None:
-            import logging
-
             for handler in logging.getLogger().handlers:
                 handler.close()
             logging.getLogger().handlers[:] = saved_handlers

@@ -26,21 +26,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import redis
+import sqlalchemy as sa
+from flask import session
+from flask_login.utils import _create_identifier
+from flask_migrate import upgrade
 
+from api import create_app
 from api.benchmarks.chat_clients import ROOM, Share, Tally, client_process
 from api.benchmarks.common import free_port
+from api.chat.rooms import ensure_public_rooms
+from api.extensions import db
 from api.settings import PROJECT_ROOT, Settings
+from api.tables import Role, User, UserRole, utcnow
 
 USER_AGENT = "mentorhub-chat-bench/1"
 
 
-
-
 def session_cookie_for(app, user, user_agent: str = USER_AGENT, remote_addr: str = "127.0.0.1") -> str:
     """A signed Flask session logging `user` in, valid for requests from that address and user agent."""
-    from flask import session
-    from flask_login.utils import _create_identifier
-
     environ = {"REMOTE_ADDR": remote_addr, "HTTP_USER_AGENT": user_agent}
     with app.test_request_context(environ_base=environ):
         identifier = _create_identifier()
@@ -57,8 +61,6 @@ def scratch_database(kind: str, postgres_url: str):
     if kind == "sqlite":
         yield ""
         return
-    import sqlalchemy as sa
-
     admin = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1),
                              isolation_level="AUTOCOMMIT")
     name = f"mentorhub_chat_bench_{os.getpid()}_{secrets.token_hex(3)}"
@@ -74,13 +76,6 @@ def scratch_database(kind: str, postgres_url: str):
 
 def prepare(settings: Settings, users: int, *, email_prefix: str = "bench") -> tuple[list[str], int]:
     """Migrate, create `users` verified users and the public rooms; the session cookies and the room id."""
-    from flask_migrate import upgrade
-
-    from api import create_app
-    from api.chat.rooms import ensure_public_rooms
-    from api.extensions import db
-    from api.tables import Role, User, UserRole, utcnow
-
     app = create_app(settings=settings)
     with app.app_context():
         upgrade()
@@ -223,8 +218,6 @@ def run_chat_bench(clients: int, workers: int, rate: float, seconds: float, *, d
     """Run the benchmark and return its figures."""
     base = Settings(_env_file=None)
     redis_url = redis_url or base.redis_url or base.test_redis_url
-    import redis
-
     try:
         redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
     except redis.RedisError as error:
@@ -280,8 +273,6 @@ def run_chat_bench(clients: int, workers: int, rate: float, seconds: float, *, d
 
 
 def _postgres_up(url: str) -> bool:
-    import sqlalchemy as sa
-
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
     try:
         with engine.connect():

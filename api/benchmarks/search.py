@@ -29,8 +29,19 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import click
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from werkzeug.datastructures import MultiDict
 
+from api import create_app
 from api.benchmarks.common import free_port, percentile, tree_cpu_seconds
+from api.demo import catalogue as cat
+from api.extensions import db
+from api.search import free_slots, ranking_columns
+from api.search.filters import parse_filters
+from api.search.query import rebuild_search_index, search_statement, topic_ids_by_slug
+from api.settings import Settings, get_settings
+from api.tables import AvailabilityRule, Booking, MentorProfile, Review, Topic, User, mentor_topics
 
 UTC = timezone.utc
 BENCH_DB = "mentorhub_bench_search"
@@ -51,10 +62,6 @@ def _postgres_url(base_url: str, name: str) -> str:
 
 def _fresh_database(kind: str, var_dir: Path) -> str:
     """An empty database; returns its DATABASE_URL ('' = the SQLite file under var_dir)."""
-    import sqlalchemy as sa
-
-    from api.settings import get_settings
-
     if kind == "sqlite":
         return ""
     admin_url = get_settings().test_postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
@@ -67,8 +74,6 @@ def _fresh_database(kind: str, var_dir: Path) -> str:
 
 
 def _settings_for(var_dir: Path, database_url: str):
-    from api.settings import Settings
-
     return Settings(_env_file=None, profile="production", var_dir=var_dir, database_url=database_url,
                     log_level="WARNING", secret_key="bench-secret-key-not-for-production", socketio_async_mode="threading",
                     public_base_url="http://127.0.0.1")
@@ -76,20 +81,6 @@ def _settings_for(var_dir: Path, database_url: str):
 
 def seed(app, mentors: int, reviews: int, random_seed: int = 7, now: datetime | None = None) -> dict:
     """Bulk-insert topics, mentors with availability, learners, completed bookings and reviews."""
-    import sqlalchemy as sa
-
-    from api.demo import catalogue as cat
-    from api.extensions import db
-    from api.tables import (
-        AvailabilityRule,
-        Booking,
-        MentorProfile,
-        Review,
-        Topic,
-        User,
-        mentor_topics,
-    )
-
     rng = random.Random(random_seed)
     now = now or datetime.now(UTC)
     learners = max(100, reviews // 10)
@@ -202,12 +193,9 @@ def seed(app, mentors: int, reviews: int, random_seed: int = 7, now: datetime | 
                 conn.execute(sa.text("SET session_replication_role = origin"))
                 conn.execute(sa.text("SELECT setval(pg_get_serial_sequence(t, 'id'), (SELECT max(id) FROM " 
                                      "users)) FROM (VALUES ('users')) v(t)"))
-        from api.search.query import rebuild_search_index
-        from api.search.ranking_columns import refresh
-
         if postgres:
             rebuild_search_index()
-        refresh(force=True)  # the ranking columns of the bulk-loaded rows (PostgreSQL loaded with triggers off)
+        ranking_columns.refresh(force=True)  # the ranking columns of the bulk-loaded rows (PostgreSQL loaded with triggers off)
         if postgres:  # what autovacuum does on a live database: statistics and the visibility map (index-only scans)
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("VACUUM ANALYZE"))
@@ -220,11 +208,6 @@ def seed(app, mentors: int, reviews: int, random_seed: int = 7, now: datetime | 
 
 def build_free_slots(app) -> int:
     """The search's free-slot index of a bulk-loaded world (what the first search would build), analysed."""
-    import sqlalchemy as sa
-
-    from api.extensions import db
-    from api.search import free_slots
-
     with app.app_context():
         rows = free_slots.build()
         db.session.commit()
@@ -247,8 +230,6 @@ def _chunks(conn, table, rows: list[dict], size: int = 5000) -> None:
 
 def query_mix(count: int, random_seed: int = 11, today=None) -> list[dict]:
     """A fixed, realistic mix of searches: text, topic, price, rating, language, experience, availability, sorts."""
-    from api.demo import catalogue as cat
-
     rng = random.Random(random_seed)
     today = today or datetime.now(UTC).date()
     slugs = [t[0] for t in cat.TOPICS]
@@ -405,11 +386,6 @@ def _http_call(base: str):
 
 
 def _sql_statements(app, mix: list[dict]) -> list:
-    from werkzeug.datastructures import MultiDict
-
-    from api.search.filters import parse_filters
-    from api.search.query import search_statement, topic_ids_by_slug
-
     statements = []
     with app.test_request_context():
         for params in mix:
@@ -433,12 +409,6 @@ def _sql_statements(app, mix: list[dict]) -> list:
 def search(mentors: int, reviews: int, kind: str, request_count: int, clients: int, random_seed: int,
            json_path: Path | None, keep: bool) -> None:
     """Seed MENTORS mentors and REVIEWS reviews, then time the search mix over HTTP and in SQL."""
-    import sqlalchemy as sa
-    from flask_migrate import upgrade
-
-    from api import create_app
-    from api.extensions import db
-
     var_dir = Path(tempfile.mkdtemp(prefix="mentorhub-bench-"))
     server = None
     try:
@@ -511,10 +481,6 @@ def search(mentors: int, reviews: int, kind: str, request_count: int, clients: i
 
 
 def _drop_postgres() -> None:
-    import sqlalchemy as sa
-
-    from api.settings import get_settings
-
     engine = sa.create_engine(get_settings().test_postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1),
                               isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
