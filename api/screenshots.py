@@ -12,6 +12,7 @@ import shutil
 import tempfile
 import threading
 import time
+from itertools import groupby
 from pathlib import Path
 
 import click
@@ -23,6 +24,7 @@ from werkzeug.serving import make_server
 
 from api import create_app
 from api.admin import twofactor
+from api.benchmarks.harness import harness_settings
 from api.cli import DEMO_LOGINS, DEMO_PASSWORD
 from api.demo.world import WorldSpec, generate_world
 from api.extensions import db
@@ -171,6 +173,10 @@ def _png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
 
 
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
 def take(out_dir: Path, *, var_dir: Path | None = None, roles=ROLES, pages=None, widths=WIDTHS,
          learners: int = 40, mentors: int = 10, days: int = 30, echo=click.echo) -> list[Path]:
     """Seed (or open) a world, serve it, and screenshot each role's pages; returns the files written."""
@@ -179,14 +185,15 @@ def take(out_dir: Path, *, var_dir: Path | None = None, roles=ROLES, pages=None,
     if var_dir is None:
         temporary = var_dir = Path(tempfile.mkdtemp(prefix="mentorhub-screenshots-"))
     settings = _settings(var_dir, seeded_here=temporary is not None)
-    if not Path(settings.chromium_path).exists():
-        raise click.ClickException(f"Chromium not found at {settings.chromium_path} (apt-get install chromium)")
+    chromium_path = harness_settings().chromium_path
+    if not Path(chromium_path).exists():
+        raise click.ClickException(f"Chromium not found at {chromium_path} (apt-get install chromium)")
 
     def make_app(url: str):
         return create_app(settings=settings.model_copy(update={"public_base_url": url,
                                                                "cors_allowed_origins": [url]}))
 
-    written, saved_handlers = [], None
+    saved_handlers = None
     try:
         with _Server(make_app) as server:
             saved_handlers = _log_to_file(out_dir / "server.log")
@@ -199,46 +206,61 @@ def take(out_dir: Path, *, var_dir: Path | None = None, roles=ROLES, pages=None,
             ids = _ids(server.app)
             shots = [(role, name, path.format(**ids), width) for role in roles for name, path in PAGES[role]
                      if not pages or name in pages for width in widths]
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=settings.chromium_path,
-                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
-                try:
-                    for number, (role, name, path, width) in enumerate(shots, start=1):
-                        if number == 1 or shots[number - 2][0] != role:
-                            context = browser.new_context(viewport={"width": width, "height": 900},
-                                                          locale="en-GB", timezone_id="Europe/London")
-                            page = context.new_page()
-                            if role != "anonymous":
-                                _log_in(page, server.url, role, server.app)
-                        page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
-                        started = time.perf_counter()
-                        response = page.goto(server.url + path, wait_until="load")
-                        page.wait_for_timeout(250)  # web fonts, charts and the chat's first messages
-                        target = out_dir / f"{role}-{name}-{width}.png"
-                        page.screenshot(path=str(target), full_page=True)
-                        written.append(target)
-                        size = _png_size(target)
-                        status = response.status if response is not None else "-"
-                        note = "  <- wider than the viewport: scrolls sideways" if size[0] > width else ""
-                        landed = page.url.removeprefix(server.url)
-                        if landed != path:
-                            note += f"  -> ended on {landed}"
-                        echo(f"[{number:>3}/{len(shots)}] {target.name:<42} {status} {path:<34} "
-                             f"{size[0]}x{size[1]} {time.perf_counter() - started:.1f}s{note}")
-                        if number == len(shots) or shots[number][0] != role:
-                            context.close()
-                finally:
-                    browser.close()
+            return _shoot(server, shots, out_dir, chromium_path, echo)
     finally:
         if saved_handlers is not None:
-            for handler in logging.getLogger().handlers:
-                handler.close()
-            logging.getLogger().handlers[:] = saved_handlers
+            _restore_log(saved_handlers)
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _shoot(server: _Server, shots: list[tuple], out_dir: Path, chromium_path: str, echo) -> list[Path]:
+    """Each (role, page name, path, width) in a browser context of its role, signed in; the files written."""
+    written = []
+    numbered = list(enumerate(shots, start=1))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            for role, group in groupby(numbered, key=lambda item: item[1][0]):
+                group = list(group)
+                context = browser.new_context(viewport={"width": group[0][1][3], "height": 900},
+                                              locale="en-GB", timezone_id="Europe/London")
+                page = context.new_page()
+                if role != "anonymous":
+                    _log_in(page, server.url, role, server.app)
+                for number, (_, name, path, width) in group:
+                    target = out_dir / f"{role}-{name}-{width}.png"
+                    line = _screenshot(page, server.url, path, width, target)
+                    written.append(target)
+                    echo(f"[{number:>3}/{len(shots)}] {line}")
+                context.close()
+        finally:
+            browser.close()
     return written
+
+
+def _screenshot(page, base: str, path: str, width: int, target: Path) -> str:
+    """Open the page at this width and save it whole; the progress line: file, status, size, time, and a note
+    when it scrolls sideways or ended on another page."""
+    page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
+    started = time.perf_counter()
+    response = page.goto(base + path, wait_until="load")
+    page.wait_for_timeout(250)  # web fonts, charts and the chat's first messages
+    page.screenshot(path=str(target), full_page=True)
+    size = _png_size(target)
+    status = response.status if response is not None else "-"
+    note = "  <- wider than the viewport: scrolls sideways" if size[0] > width else ""
+    landed = page.url.removeprefix(base)
+    if landed != path:
+        note += f"  -> ended on {landed}"
+    return (f"{target.name:<42} {status} {path:<34} {size[0]}x{size[1]} {time.perf_counter() - started:.1f}s"
+            f"{note}")
+
+
+def _restore_log(saved_handlers: list) -> None:
+    for handler in logging.getLogger().handlers:
+        handler.close()
+    logging.getLogger().handlers[:] = saved_handlers
 
 
 def _csv(value: str | None) -> list[str] | None:

@@ -33,7 +33,8 @@ from api.benchmarks.common import percentile
 from api.cli import DEMO_LOGINS, DEMO_PASSWORD
 from api.demo.world import WorldSpec, generate_world, world_exists
 from api.extensions import db
-from api.settings import Settings, get_settings
+from api.benchmarks.harness import harness_settings
+from api.settings import Settings
 from api.tables import MentorProfile, User
 
 BENCH_DB = "mentorhub_bench_admin"
@@ -47,7 +48,7 @@ def _settings(var_dir: Path, database_url: str):
 
 def _on_postgres_server(*statements: str) -> str:
     """Run statements (CREATE/DROP DATABASE) on the server of TEST_POSTGRES_URL; returns that URL."""
-    base = get_settings().test_postgres_url
+    base = harness_settings().test_postgres_url
     engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         for statement in statements:

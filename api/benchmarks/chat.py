@@ -35,6 +35,7 @@ from flask_migrate import upgrade
 from api import create_app
 from api.benchmarks.chat_clients import ROOM, Share, Tally, client_process
 from api.benchmarks.common import free_port
+from api.benchmarks.harness import HarnessSettings
 from api.chat.rooms import ensure_public_rooms
 from api.extensions import db
 from api.settings import PROJECT_ROOT, Settings
@@ -216,17 +217,17 @@ def _percentile(ordered, fraction: float) -> float | None:
 def run_chat_bench(clients: int, workers: int, rate: float, seconds: float, *, database: str = "auto",
                    redis_url: str = "", drain: float = 10.0, client_processes: int = 2) -> dict:
     """Run the benchmark and return its figures."""
-    base = Settings(_env_file=None)
-    redis_url = redis_url or base.redis_url or base.test_redis_url
+    base, harness = Settings(_env_file=None), HarnessSettings(_env_file=None)
+    redis_url = redis_url or base.redis_url or harness.test_redis_url
     try:
         redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
     except redis.RedisError as error:
         raise click.ClickException(f"Redis is needed for the message queue ({redis_url}): {error}") from None
     if database == "auto":
-        database = "postgresql" if _postgres_up(base.test_postgres_url) else "sqlite"
+        database = "postgresql" if _postgres_up(harness.test_postgres_url) else "sqlite"
     var_dir = Path(tempfile.mkdtemp(prefix="mentorhub-chat-bench-"))
     try:
-        with scratch_database(database, base.test_postgres_url) as database_url:
+        with scratch_database(database, harness.test_postgres_url) as database_url:
             settings = Settings(_env_file=None, profile="testing", secret_key=secrets.token_urlsafe(32),
                                 var_dir=var_dir, database_url=database_url, redis_url=redis_url,
                                 socketio_async_mode="threading")

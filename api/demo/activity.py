@@ -281,7 +281,7 @@ class _ActivityMixin:
 
     def _demo_guarantees(self) -> None:
         """The demo learner has an upcoming booking; the demo mentor has a request to answer."""
-        demo_learner, demo_mentor = self.learners[0], self.mentors[0]
+        demo_learner = self.learners[0]
         python = self.topic_slugs.index("python")
         upcoming = [b for b in self.bookings if b.learner == 0 and b.starts >= self.now
                     and b.status in ("requested", "accepted")]
