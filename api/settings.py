@@ -5,7 +5,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from flask import current_app
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -217,4 +216,6 @@ def get_settings() -> Settings:
 
 def current_settings() -> Settings:
     """The settings of the app serving this request or command (`create_app` puts them in its config)."""
+    from flask import current_app  # lazy: commands read the settings at start-up without loading Flask
+
     return current_app.config["MENTORHUB_SETTINGS"]
