@@ -1,16 +1,22 @@
 """The `mentorhub` command: database, demo world, server, pipelines and benchmarks.
 
-This is the composition root: heavy packages (pipelines, experiments, mlflow...) are imported
-inside the command that needs them, never at start-up.
+This is the composition root: the commands of other packages (pipelines, benchmarks, jobs, import...) are
+attached by name and imported when run, so `mentorhub --help` never loads mlflow, prefect or the models.
 """
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import time
 
 import click
+
+from api import create_app
+from api.console import StepFailed, details_to_log, display_path, log_file
+from api.schema import SchemaNotReady, current_revisions, require_current_schema
+from api.settings import get_settings
 
 DEMO_PASSWORD = "mentorhub-demo-2026"
 DEMO_LOGINS = {
@@ -21,16 +27,11 @@ DEMO_LOGINS = {
 
 
 def _app():
-    from api import create_app
-
     return create_app()
 
 
 def require_migrated() -> None:
     """Stop with the command to run (not a traceback) when the database is not migrated to this code's head."""
-    from api.schema import SchemaNotReady, require_current_schema
-    from api.settings import get_settings
-
     try:
         require_current_schema(get_settings().sqlalchemy_database_uri)
     except SchemaNotReady as error:
@@ -52,7 +53,7 @@ def cli(verbose: bool, fixed_now: str | None) -> None:
     global _verbose
     _verbose = verbose
     if fixed_now:
-        from models import clock
+        from models import clock  # lazy: the models package loads pandas; --help and demo-logins start without it
 
         try:
             clock.set_now(fixed_now)
@@ -67,9 +68,6 @@ def step(title: str):
         click.echo(f"{title}...")
         yield
         return
-    from api.console import StepFailed, details_to_log, log_file
-    from api.settings import get_settings
-
     try:
         ctx = click.get_current_context(silent=True)
         options = [f"--{k.replace('_', '-')}={v}" for k, v in (ctx.params if ctx else {}).items()
@@ -82,9 +80,6 @@ def step(title: str):
 
 
 def details_hint() -> str:
-    from api.console import display_path, log_file
-    from api.settings import get_settings
-
     return display_path(log_file(get_settings().var_dir))
 
 
@@ -97,10 +92,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Upgrade the database to a revision."""
-    from flask_migrate import upgrade
-
-    from api.schema import current_revisions
-    from api.settings import get_settings
+    from flask_migrate import upgrade  # lazy: alembic takes a second to import; only the db commands use it
 
     url = get_settings().sqlalchemy_database_uri
     with step("Migrating the database"):
@@ -119,7 +111,7 @@ def db_upgrade(revision: str) -> None:
 @click.option("--revision", default="-1", show_default=True)
 def db_downgrade(revision: str) -> None:
     """Downgrade the database to a revision ('base' empties it)."""
-    from flask_migrate import downgrade
+    from flask_migrate import downgrade  # lazy: alembic takes a second to import; only the db commands use it
 
     with step("Downgrading the database"), _app().app_context():
         downgrade(revision=revision)
@@ -136,7 +128,7 @@ def db_downgrade(revision: str) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has users.")
 def seed(learners: int, mentors: int, days: int, random_seed: int, until, if_empty: bool) -> None:
     """Generate the demo world: people, mentors, and months of learner behaviour."""
-    from api.demo.world import WorldSpec, generate_world, world_exists
+    from api.demo.world import WorldSpec, generate_world, world_exists  # lazy: numpy, pandas and the tables
 
     require_migrated()
     app = _app()
@@ -278,7 +270,7 @@ def _attach_lazy_commands() -> None:
 
 def _planted_world() -> dict:
     """What `bench planted` (in api/) needs from experiments/, which the app may not import: the world generator."""
-    from experiments import planted
+    from experiments import planted  # lazy: numpy and pandas, for this one benchmark
 
     return {"planted": planted}
 
@@ -298,15 +290,11 @@ PIPELINE_STEPS = {
 def _quiet_prefect_at_exit() -> None:
     """Prefect stops its temporary API server at exit and says so on the terminal, after the summary: it
     must stop then (its log shipping still needs it), so only its info lines are silenced."""
-    import logging
-
     logging.getLogger("prefect").setLevel(logging.WARNING)
 
 
 def _pipeline_settings() -> dict:
     """What the pipelines need from the settings (they may not import api themselves)."""
-    from api.settings import get_settings
-
     settings = get_settings()
     return {"database_url": settings.sqlalchemy_database_uri, "var_dir": str(settings.var_dir),
             "mlflow_uri": settings.mlflow_uri, "online_store": settings.feast_online_store,

@@ -10,6 +10,8 @@ from flask import Flask, request
 from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
+from api.errors import error_response
+
 MAX_ID = 2**63 - 1  # PostgreSQL's bigint and SQLite's integer
 
 
@@ -90,8 +92,6 @@ def _check_request() -> None:
 
 def register(app: Flask) -> None:
     """Before the blueprints: their `<int:...>` rules are compiled with the bounded converter."""
-    from api.errors import error_response
-
     app.url_map.converters["int"] = BoundedIntConverter
     app.before_request(_check_request)
 

@@ -12,7 +12,11 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import g
+
+from api.extensions import db
+from api.settings import current_settings
+from api.tables import ModelSetting
 
 ZERO_DECIMAL = frozenset({"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
                           "VUV", "XAF", "XOF", "XPF"})
@@ -39,13 +43,9 @@ def exponent(currency: str) -> int:
     return 0 if currency.upper() in ZERO_DECIMAL else 2
 
 
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
-
-
 def supported_currencies() -> tuple[str, ...]:
     """The currencies people may choose (and mentors may price in): those with a rate in the settings."""
-    return tuple(sorted(code.upper() for code in _settings().payments_fx_rates))
+    return tuple(sorted(code.upper() for code in current_settings().payments_fx_rates))
 
 
 def is_supported(currency: str | None) -> bool:
@@ -58,10 +58,7 @@ def fx_rates() -> dict[str, Decimal]:
     cached = g.get("_mentorhub_fx_rates")
     if cached is not None:
         return cached
-    from api.extensions import db
-    from api.tables import ModelSetting
-
-    rates = {k.upper(): Decimal(str(v)) for k, v in _settings().payments_fx_rates.items()}
+    rates = {k.upper(): Decimal(str(v)) for k, v in current_settings().payments_fx_rates.items()}
     row = db.session.get(ModelSetting, RATES_SETTING)
     if row is not None and isinstance(row.value, dict):
         for code, value in row.value.items():

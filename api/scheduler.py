@@ -32,7 +32,11 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from api import create_app
+from api.bookings.jobs import run_jobs
 from api.extensions import db
+from api.payments.reconcile import reconcile
+from api.search.ranking_columns import refresh as refresh_ranking
 from api.tables import JobLease, utcnow
 
 logger = logging.getLogger(__name__)
@@ -107,28 +111,10 @@ class PeriodicJob:
     run: Callable[[], dict]
 
 
-def _booking_jobs() -> dict:
-    from api.bookings.jobs import run_jobs
-
-    return run_jobs()
-
-
-def _payments_reconcile() -> dict:
-    from api.payments.reconcile import reconcile
-
-    return reconcile()
-
-
-def _ranking_refresh() -> dict:
-    from api.search.ranking_columns import refresh
-
-    return refresh()
-
-
 DEFAULT_JOBS = (
-    PeriodicJob("bookings", _booking_jobs),  # first: completed sessions are then settled by reconcile
-    PeriodicJob("payments", _payments_reconcile),
-    PeriodicJob("ranking", _ranking_refresh),
+    PeriodicJob("bookings", run_jobs),  # first: completed sessions are then settled by reconcile
+    PeriodicJob("payments", reconcile),
+    PeriodicJob("ranking", refresh_ranking),
 )
 
 
@@ -234,8 +220,6 @@ def _summary(results: dict) -> str:
               help="Seconds between runs with --loop (default: JOBS_INTERVAL_SECONDS, or 60 when that is 0).")
 def jobs_command(loop: bool, interval: float | None) -> None:
     """Run the periodic jobs (bookings, payment reconciliation, search ranking) once, or with --loop forever."""
-    from api import create_app
-
     app = create_app()
     interval = interval or float(app.config["MENTORHUB_SETTINGS"].jobs_interval_seconds) or 60.0
     scheduler = Scheduler(app, interval)

@@ -6,14 +6,30 @@ admin through the real two-factor step) and saves `role-page-width.png` for ever
 """
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import tempfile
 import threading
 import time
+from itertools import groupby
 from pathlib import Path
 
 import click
+import pyotp
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from api import create_app
+from api.auth import twofactor
+from api.benchmarks.harness import harness_settings
+from api.cli import DEMO_LOGINS, DEMO_PASSWORD
+from api.demo.world import WorldSpec, generate_world
+from api.extensions import db
+from api.settings import get_settings
+from api.tables import Booking, BookingStatus, Payment, User
 
 WIDTHS = (1280, 390)
 ROLES = ("anonymous", "learner", "mentor", "admin")
@@ -52,8 +68,6 @@ PAGES = {
 
 
 def _settings(var_dir: Path, seeded_here: bool):
-    from api.settings import get_settings
-
     overrides = {"var_dir": var_dir, "socketio_async_mode": "threading", "log_level": "WARNING"}
     if seeded_here:  # nothing of the machine's own databases, queues or tracking
         overrides.update(database_url="", redis_url="", mlflow_tracking_uri=f"sqlite:///{var_dir / 'mlflow.db'}")
@@ -61,11 +75,6 @@ def _settings(var_dir: Path, seeded_here: bool):
 
 
 def _seed(app, learners: int, mentors: int, days: int) -> None:
-    from flask_migrate import upgrade
-
-    from api.cli import DEMO_LOGINS, DEMO_PASSWORD
-    from api.demo.world import WorldSpec, generate_world
-
     with app.app_context():
         upgrade()
         generate_world(WorldSpec(learners=learners, mentors=mentors, days=days), demo_password=DEMO_PASSWORD,
@@ -74,12 +83,6 @@ def _seed(app, learners: int, mentors: int, days: int) -> None:
 
 def _ids(app) -> dict[str, int]:
     """The demo people's ids and some of their bookings and payments, to fill the page paths."""
-    import sqlalchemy as sa
-
-    from api.cli import DEMO_LOGINS
-    from api.extensions import db
-    from api.tables import Booking, BookingStatus, Payment, User
-
     with app.app_context():
         people = {role: db.session.scalar(sa.select(User.id).where(User.email == email))
                   for role, email in DEMO_LOGINS.items()}
@@ -111,8 +114,6 @@ class _Server:
     """The app on 127.0.0.1 and a free port, served by Werkzeug in a thread (threading mode, no eventlet)."""
 
     def __init__(self, make_app):
-        from werkzeug.serving import make_server
-
         holder = {}
         self.server = make_server("127.0.0.1", 0, lambda environ, start: holder["app"](environ, start),
                                   threaded=True)
@@ -131,10 +132,6 @@ class _Server:
 
 def _log_in(page, base: str, role: str, app) -> None:
     """The log-in form; for the admin, then the two-factor step with a code from the setup key."""
-    import pyotp
-
-    from api.cli import DEMO_LOGINS, DEMO_PASSWORD
-
     page.goto(f"{base}/login")
     page.fill("input[name=email]", DEMO_LOGINS[role])
     page.fill("input[name=password]", DEMO_PASSWORD)
@@ -150,8 +147,6 @@ def _log_in(page, base: str, role: str, app) -> None:
     if key.count():
         secret = re.sub(r"\s+", "", key.inner_text())
     else:  # enrolled before (an existing var dir): the secret this process can read from the database
-        from api.auth import twofactor
-
         with app.app_context():
             secret = twofactor._secret(twofactor.totp_row(_ids(app)["admin"]))
     page.fill("input[name=code]", pyotp.TOTP(secret).now())
@@ -164,8 +159,6 @@ def _log_in(page, base: str, role: str, app) -> None:
 def _log_to_file(path: Path) -> list:
     """The served app's log (request lines, tracebacks) into a file, not between the progress lines;
     returns the handlers it replaced."""
-    import logging
-
     handler = logging.FileHandler(path, encoding="utf-8")
     root = logging.getLogger()
     saved = list(root.handlers)
@@ -180,26 +173,27 @@ def _png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
 
 
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
 def take(out_dir: Path, *, var_dir: Path | None = None, roles=ROLES, pages=None, widths=WIDTHS,
          learners: int = 40, mentors: int = 10, days: int = 30, echo=click.echo) -> list[Path]:
     """Seed (or open) a world, serve it, and screenshot each role's pages; returns the files written."""
-    from playwright.sync_api import sync_playwright
-
-    from api import create_app
-
     out_dir.mkdir(parents=True, exist_ok=True)
     temporary = None
     if var_dir is None:
         temporary = var_dir = Path(tempfile.mkdtemp(prefix="mentorhub-screenshots-"))
     settings = _settings(var_dir, seeded_here=temporary is not None)
-    if not Path(settings.chromium_path).exists():
-        raise click.ClickException(f"Chromium not found at {settings.chromium_path} (apt-get install chromium)")
+    chromium_path = harness_settings().chromium_path
+    if not Path(chromium_path).exists():
+        raise click.ClickException(f"Chromium not found at {chromium_path} (apt-get install chromium)")
 
     def make_app(url: str):
         return create_app(settings=settings.model_copy(update={"public_base_url": url,
                                                                "cors_allowed_origins": [url]}))
 
-    written, saved_handlers = [], None
+    saved_handlers = None
     try:
         with _Server(make_app) as server:
             saved_handlers = _log_to_file(out_dir / "server.log")
@@ -212,48 +206,61 @@ def take(out_dir: Path, *, var_dir: Path | None = None, roles=ROLES, pages=None,
             ids = _ids(server.app)
             shots = [(role, name, path.format(**ids), width) for role in roles for name, path in PAGES[role]
                      if not pages or name in pages for width in widths]
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(
-                    executable_path=settings.chromium_path,
-                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
-                try:
-                    for number, (role, name, path, width) in enumerate(shots, start=1):
-                        if number == 1 or shots[number - 2][0] != role:
-                            context = browser.new_context(viewport={"width": width, "height": 900},
-                                                          locale="en-GB", timezone_id="Europe/London")
-                            page = context.new_page()
-                            if role != "anonymous":
-                                _log_in(page, server.url, role, server.app)
-                        page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
-                        started = time.perf_counter()
-                        response = page.goto(server.url + path, wait_until="load")
-                        page.wait_for_timeout(250)  # web fonts, charts and the chat's first messages
-                        target = out_dir / f"{role}-{name}-{width}.png"
-                        page.screenshot(path=str(target), full_page=True)
-                        written.append(target)
-                        size = _png_size(target)
-                        status = response.status if response is not None else "-"
-                        note = "  <- wider than the viewport: scrolls sideways" if size[0] > width else ""
-                        landed = page.url.removeprefix(server.url)
-                        if landed != path:
-                            note += f"  -> ended on {landed}"
-                        echo(f"[{number:>3}/{len(shots)}] {target.name:<42} {status} {path:<34} "
-                             f"{size[0]}x{size[1]} {time.perf_counter() - started:.1f}s{note}")
-                        if number == len(shots) or shots[number][0] != role:
-                            context.close()
-                finally:
-                    browser.close()
+            return _shoot(server, shots, out_dir, chromium_path, echo)
     finally:
         if saved_handlers is not None:
-            import logging
-
-            for handler in logging.getLogger().handlers:
-                handler.close()
-            logging.getLogger().handlers[:] = saved_handlers
+            _restore_log(saved_handlers)
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _shoot(server: _Server, shots: list[tuple], out_dir: Path, chromium_path: str, echo) -> list[Path]:
+    """Each (role, page name, path, width) in a browser context of its role, signed in; the files written."""
+    written = []
+    numbered = list(enumerate(shots, start=1))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
+        try:
+            for role, group in groupby(numbered, key=lambda item: item[1][0]):
+                group = list(group)
+                context = browser.new_context(viewport={"width": group[0][1][3], "height": 900},
+                                              locale="en-GB", timezone_id="Europe/London")
+                page = context.new_page()
+                if role != "anonymous":
+                    _log_in(page, server.url, role, server.app)
+                for number, (_, name, path, width) in group:
+                    target = out_dir / f"{role}-{name}-{width}.png"
+                    line = _screenshot(page, server.url, path, width, target)
+                    written.append(target)
+                    echo(f"[{number:>3}/{len(shots)}] {line}")
+                context.close()
+        finally:
+            browser.close()
     return written
+
+
+def _screenshot(page, base: str, path: str, width: int, target: Path) -> str:
+    """Open the page at this width and save it whole; the progress line: file, status, size, time, and a note
+    when it scrolls sideways or ended on another page."""
+    page.set_viewport_size({"width": width, "height": 900 if width > 600 else 844})
+    started = time.perf_counter()
+    response = page.goto(base + path, wait_until="load")
+    page.wait_for_timeout(250)  # web fonts, charts and the chat's first messages
+    page.screenshot(path=str(target), full_page=True)
+    size = _png_size(target)
+    status = response.status if response is not None else "-"
+    note = "  <- wider than the viewport: scrolls sideways" if size[0] > width else ""
+    landed = page.url.removeprefix(base)
+    if landed != path:
+        note += f"  -> ended on {landed}"
+    return (f"{target.name:<42} {status} {path:<34} {size[0]}x{size[1]} {time.perf_counter() - started:.1f}s"
+            f"{note}")
+
+
+def _restore_log(saved_handlers: list) -> None:
+    for handler in logging.getLogger().handlers:
+        handler.close()
+    logging.getLogger().handlers[:] = saved_handlers
 
 
 def _csv(value: str | None) -> list[str] | None:

@@ -5,9 +5,18 @@ warnings.filterwarnings("ignore", message="\nEventlet is deprecated")  # the pro
 
 import eventlet  # noqa: E402
 
-eventlet.monkey_patch()
+eventlet.monkey_patch()  # before anything else imports the standard library's socket, threading and time
 
 import argparse  # noqa: E402
+import socket  # noqa: E402
+
+from api import create_app  # noqa: E402
+from api.addresses import served_url  # noqa: E402
+from api.extensions import socketio  # noqa: E402
+from api.process import tune_garbage_collector  # noqa: E402
+from api.scheduler import start_scheduler  # noqa: E402
+from api.schema import SchemaNotReady, require_current_schema  # noqa: E402
+from api.settings import get_settings  # noqa: E402
 
 
 def main() -> None:
@@ -17,9 +26,6 @@ def main() -> None:
     args = parser.parse_args()
     _refuse_a_busy_port(args.host, args.port)
 
-    from api.schema import SchemaNotReady, require_current_schema
-    from api.settings import get_settings
-
     try:
         require_current_schema(get_settings().sqlalchemy_database_uri)
     except SchemaNotReady as error:
@@ -28,12 +34,6 @@ def main() -> None:
         from psycogreen.eventlet import patch_psycopg
 
         patch_psycopg()  # a slow query yields to the other green threads
-
-    from api import create_app
-    from api.addresses import served_url
-    from api.extensions import socketio
-    from api.process import tune_garbage_collector
-    from api.scheduler import start_scheduler
 
     # links made outside a request (jobs, e-mails) point here unless PUBLIC_BASE_URL is set
     app = create_app(config={"SERVED_URL": served_url(args.host, args.port)})
@@ -46,8 +46,6 @@ def main() -> None:
 def _refuse_a_busy_port(host: str, port: int) -> None:
     """Stop when something listens on the port already: eventlet binds with SO_REUSEPORT, so a second server
     would start silently and share the first one's connections."""
-    import socket
-
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a closed server's TIME_WAIT is no obstacle

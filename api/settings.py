@@ -43,12 +43,6 @@ class Settings(BaseSettings):
     # it says otherwise; a bare date is its midnight) fixes "now" for the whole process, as `mentorhub --now` does
     clock_now: str = ""
 
-    # tests: where the PostgreSQL tests make their databases; REQUIRE_SERVICES=1 turns a skip into a failure
-    test_postgres_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
-    test_redis_url: str = "redis://127.0.0.1:6379/0"
-    require_services: bool = False
-    chromium_path: str = "/usr/bin/chromium"
-
     # e-mail / SMS: an outbox file under var/ unless an SMTP host is set
     mail_server: str = ""
     mail_port: int = 25
@@ -151,7 +145,6 @@ class Settings(BaseSettings):
     search_max_page_size: int = 50
     search_bayes_prior_weight: float = 10.0  # Bayesian average: this many "virtual" ratings at the prior mean
     search_bayes_prior_mean: float = 4.0  # the prior mean while no mentor has ratings yet
-    search_bayes_prior_cache_seconds: int = 300  # the prior mean is the platform's mean rating, cached this long
     search_popularity_days: int = 90  # popularity: completed sessions in this many days
     search_max_availability_days: int = 31  # the widest availability date range a search may ask
     search_next_slots: int = 6  # free slots shown on a profile preview
@@ -223,6 +216,6 @@ def get_settings() -> Settings:
 
 def current_settings() -> Settings:
     """The settings of the app serving this request or command (`create_app` puts them in its config)."""
-    from flask import current_app  # lazy: `python -m api.server` imports this before eventlet patches the stdlib
+    from flask import current_app  # lazy: commands read the settings at start-up without loading Flask
 
     return current_app.config["MENTORHUB_SETTINGS"]

@@ -17,9 +17,10 @@ import sqlalchemy as sa
 
 from models import clock
 from api import create_app
+from api.benchmarks.harness import HarnessSettings
 from api.settings import Settings
 
-ENV_SETTINGS = Settings(_env_file=None)
+ENV_SETTINGS = HarnessSettings(_env_file=None)  # the services of the tests (the environment only)
 TEST_SECRET = "test-secret-key-not-for-production"
 # The instant every test world lives at (a Monday, midnight UTC): worlds are seeded up to the day before it, so
 # their "now" is this one on any date the tests run.

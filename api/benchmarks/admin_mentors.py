@@ -22,27 +22,33 @@ import time
 from pathlib import Path
 
 import click
+import pyotp
+import sqlalchemy as sa
+from flask_migrate import upgrade
 
+from api import create_app
+from api.auth import twofactor
+from api.admin.reports import MENTORS_PER_PAGE
 from api.benchmarks.common import percentile
+from api.cli import DEMO_LOGINS, DEMO_PASSWORD
+from api.demo.world import WorldSpec, generate_world, world_exists
+from api.extensions import db
+from api.benchmarks.harness import harness_settings
+from api.settings import Settings
+from api.tables import MentorProfile, User
 
 BENCH_DB = "mentorhub_bench_admin"
 TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def _settings(var_dir: Path, database_url: str):
-    from api.settings import Settings
-
     return Settings(_env_file=None, var_dir=var_dir, database_url=database_url, log_level="WARNING",
                     secret_key="bench-secret-not-for-production", socketio_async_mode="threading")
 
 
 def _on_postgres_server(*statements: str) -> str:
     """Run statements (CREATE/DROP DATABASE) on the server of TEST_POSTGRES_URL; returns that URL."""
-    import sqlalchemy as sa
-
-    from api.settings import get_settings
-
-    base = get_settings().test_postgres_url
+    base = harness_settings().test_postgres_url
     engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         for statement in statements:
@@ -59,11 +65,6 @@ def _postgres_database(name: str) -> str:
 
 def _world(app, mentors: int, learners: int, days: int) -> str:
     """Migrate and seed unless a world is there already; returns what was done."""
-    from flask_migrate import upgrade
-
-    from api.cli import DEMO_LOGINS, DEMO_PASSWORD
-    from api.demo.world import WorldSpec, generate_world, world_exists
-
     with app.app_context():
         upgrade()
         if world_exists():
@@ -76,14 +77,6 @@ def _world(app, mentors: int, learners: int, days: int) -> str:
 
 def _signed_in_admin(app):
     """A test client of the demo admin after the password and the TOTP code, as in the browser."""
-    import pyotp
-    import sqlalchemy as sa
-
-    from api.auth import twofactor
-    from api.cli import DEMO_LOGINS, DEMO_PASSWORD
-    from api.extensions import db
-    from api.tables import User
-
     with app.app_context():
         admin = db.session.scalar(sa.select(User).where(User.email == DEMO_LOGINS["admin"]))
         twofactor.set_secret(admin.id, TOTP_SECRET)
@@ -102,8 +95,6 @@ def _signed_in_admin(app):
 
 def measure(client, engine, path: str, runs: int) -> dict:
     """p50/p95 milliseconds of GET path over RUNS requests (after one warm-up) and SQL statements per request."""
-    import sqlalchemy as sa
-
     statements = [0]
 
     def count(*_args, **_kwargs):
@@ -139,12 +130,6 @@ def measure(client, engine, path: str, runs: int) -> dict:
 def admin_mentors(mentors: int, learners: int | None, days: int, kind: str, var_dir: Path | None, runs: int,
                   json_path: Path | None) -> None:
     """Time the admin's mentors list (first and last page, a status filter), one mentor and the JSON API."""
-    import sqlalchemy as sa
-
-    from api import create_app
-    from api.extensions import db
-    from api.tables import MentorProfile
-
     with tempfile.TemporaryDirectory(prefix="mentorhub-bench-admin-") as scratch:
         folder = var_dir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
@@ -156,8 +141,6 @@ def admin_mentors(mentors: int, learners: int | None, days: int, kind: str, var_
             total = db.session.scalar(sa.select(sa.func.count()).select_from(MentorProfile))
             one = db.session.scalar(sa.select(MentorProfile.user_id).order_by(MentorProfile.user_id))
         client = _signed_in_admin(app)
-        from api.admin.reports import MENTORS_PER_PAGE
-
         last = max((total + MENTORS_PER_PAGE - 1) // MENTORS_PER_PAGE, 1)
         pages = {"list, page 1": "/admin/mentors/all", f"list, page {last} (last)": f"/admin/mentors/all?page={last}",
                  "list, approved only": "/admin/mentors/all?status=approved",

@@ -21,13 +21,21 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import time as clock_time
-from datetime import timedelta
+from datetime import time as clock_time, timedelta
 from pathlib import Path
 
 import click
+import sqlalchemy as sa
+from flask_login.utils import _create_identifier
+from flask_migrate import upgrade
 
+from api import create_app
 from api.benchmarks.common import free_port, tree_cpu_seconds
+from api.bookings.policy import policy_for
+from api.bookings.slots import free_slots
+from api.extensions import db
+from api.settings import Settings
+from api.tables import AvailabilityRule, MentorProfile, MentorStatus, Role, User, UserRole, utcnow
 
 USER_AGENT = "mentorhub-bench/1.0"
 SERVER_WORKERS = 4  # PostgreSQL: gunicorn gthread worker processes (2 cores; requests also wait on the database)
@@ -104,8 +112,6 @@ def booking(backend: str, json_path: Path | None, clients: int, total: int, conf
 def _scratch_database(backend: str, server_url: str, workdir: Path):
     if backend == "sqlite":
         return "", lambda: None
-    import sqlalchemy as sa
-
     name = f"mentorhub_bench_{secrets.token_hex(4)}"
     admin = sa.create_engine(server_url.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
@@ -120,12 +126,6 @@ def _scratch_database(backend: str, server_url: str, workdir: Path):
 
 
 def _run(backend: str, database_url: str, workdir: Path, clients: int, total: int, conflict_clients: int) -> dict:
-    from flask_migrate import upgrade
-
-    from api import create_app
-    from api.extensions import db
-    from api.settings import Settings
-
     settings = Settings(_env_file=None, profile="development", var_dir=workdir, database_url=database_url,
                         secret_key=secrets.token_hex(16), log_level="WARNING", socketio_async_mode="threading",
                         redis_url="", mlflow_tracking_uri=f"sqlite:///{workdir / 'mlflow.db'}")
@@ -160,8 +160,6 @@ def _run(backend: str, database_url: str, workdir: Path, clients: int, total: in
         except subprocess.TimeoutExpired:
             server.kill()
     with app.app_context():
-        import sqlalchemy as sa
-
         double = db.session.execute(sa.text(DOUBLE_BOOKINGS_SQL)).scalar()
         stored = db.session.execute(sa.text("SELECT count(*) FROM bookings")).scalar()
         db.session.remove()
@@ -180,11 +178,6 @@ def _run(backend: str, database_url: str, workdir: Path, clients: int, total: in
 
 def _seed(app, clients: int, total: int, conflict_clients: int) -> dict:
     """One mentor per throughput client (each learner books one mentor's slots in order), one contested mentor."""
-    from api.bookings.policy import policy_for
-    from api.bookings.slots import free_slots
-    from api.extensions import db
-    from api.tables import AvailabilityRule, MentorProfile, MentorStatus, Role, User, UserRole, utcnow
-
     def person(email: str, role: Role) -> User:
         user = User(email=email, full_name=email.split("@")[0], timezone="UTC", email_verified_at=utcnow(),
                     phone_verified_at=utcnow())
@@ -267,11 +260,6 @@ class _Client:
 
 
 def _session(app, base, user_id: int) -> _Client:
-    from flask_login.utils import _create_identifier
-
-    from api.extensions import db
-    from api.tables import User
-
     with app.app_context(), app.test_request_context(headers={"User-Agent": USER_AGENT},
                                                      environ_base={"REMOTE_ADDR": "127.0.0.1"}):
         data = {"_user_id": db.session.get(User, user_id).get_id(), "_fresh": True, "_id": _create_identifier()}

@@ -26,21 +26,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
+import redis
+import sqlalchemy as sa
+from flask import session
+from flask_login.utils import _create_identifier
+from flask_migrate import upgrade
 
+from api import create_app
 from api.benchmarks.chat_clients import ROOM, Share, Tally, client_process
 from api.benchmarks.common import free_port
+from api.benchmarks.harness import HarnessSettings
+from api.chat.rooms import ensure_public_rooms
+from api.extensions import db
 from api.settings import PROJECT_ROOT, Settings
+from api.tables import Role, User, UserRole, utcnow
 
 USER_AGENT = "mentorhub-chat-bench/1"
 
 
-
-
 def session_cookie_for(app, user, user_agent: str = USER_AGENT, remote_addr: str = "127.0.0.1") -> str:
     """A signed Flask session logging `user` in, valid for requests from that address and user agent."""
-    from flask import session
-    from flask_login.utils import _create_identifier
-
     environ = {"REMOTE_ADDR": remote_addr, "HTTP_USER_AGENT": user_agent}
     with app.test_request_context(environ_base=environ):
         identifier = _create_identifier()
@@ -57,8 +62,6 @@ def scratch_database(kind: str, postgres_url: str):
     if kind == "sqlite":
         yield ""
         return
-    import sqlalchemy as sa
-
     admin = sa.create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1),
                              isolation_level="AUTOCOMMIT")
     name = f"mentorhub_chat_bench_{os.getpid()}_{secrets.token_hex(3)}"
@@ -74,13 +77,6 @@ def scratch_database(kind: str, postgres_url: str):
 
 def prepare(settings: Settings, users: int, *, email_prefix: str = "bench") -> tuple[list[str], int]:
     """Migrate, create `users` verified users and the public rooms; the session cookies and the room id."""
-    from flask_migrate import upgrade
-
-    from api import create_app
-    from api.chat.rooms import ensure_public_rooms
-    from api.extensions import db
-    from api.tables import Role, User, UserRole, utcnow
-
     app = create_app(settings=settings)
     with app.app_context():
         upgrade()
@@ -221,19 +217,17 @@ def _percentile(ordered, fraction: float) -> float | None:
 def run_chat_bench(clients: int, workers: int, rate: float, seconds: float, *, database: str = "auto",
                    redis_url: str = "", drain: float = 10.0, client_processes: int = 2) -> dict:
     """Run the benchmark and return its figures."""
-    base = Settings(_env_file=None)
-    redis_url = redis_url or base.redis_url or base.test_redis_url
-    import redis
-
+    base, harness = Settings(_env_file=None), HarnessSettings(_env_file=None)
+    redis_url = redis_url or base.redis_url or harness.test_redis_url
     try:
         redis.Redis.from_url(redis_url, socket_connect_timeout=1).ping()
     except redis.RedisError as error:
         raise click.ClickException(f"Redis is needed for the message queue ({redis_url}): {error}") from None
     if database == "auto":
-        database = "postgresql" if _postgres_up(base.test_postgres_url) else "sqlite"
+        database = "postgresql" if _postgres_up(harness.test_postgres_url) else "sqlite"
     var_dir = Path(tempfile.mkdtemp(prefix="mentorhub-chat-bench-"))
     try:
-        with scratch_database(database, base.test_postgres_url) as database_url:
+        with scratch_database(database, harness.test_postgres_url) as database_url:
             settings = Settings(_env_file=None, profile="testing", secret_key=secrets.token_urlsafe(32),
                                 var_dir=var_dir, database_url=database_url, redis_url=redis_url,
                                 socketio_async_mode="threading")
@@ -280,8 +274,6 @@ def run_chat_bench(clients: int, workers: int, rate: float, seconds: float, *, d
 
 
 def _postgres_up(url: str) -> bool:
-    import sqlalchemy as sa
-
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
     try:
         with engine.connect():

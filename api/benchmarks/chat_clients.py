@@ -63,7 +63,6 @@ class Tally:
     send_errors: dict[str, int] = field(default_factory=dict)
     disconnects: int = 0  # clients dropped before the end
     sending_seconds: float = 0.0
-    connect_seconds: float = 0.0
     finished: bool = False  # the measurement is over: disconnects from here on are ours
     last_presence: float = 0.0  # when the last presence notice arrived
 
@@ -168,10 +167,8 @@ async def _send_share(share: Share, sockets: list, tally: Tally, begin: float) -
 
 async def _run(share: Share, conn) -> Tally:
     tally = Tally(clients=len(share.cookies))
-    started = time.time()
     sockets = await _connect_all(share, tally)
     await _settle(tally)
-    tally.connect_seconds = time.time() - started
     loop = asyncio.get_running_loop()
     conn.send(("ready", len(sockets)))
     begin, deadline = await loop.run_in_executor(None, conn.recv)

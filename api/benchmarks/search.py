@@ -29,8 +29,20 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import click
+import sqlalchemy as sa
+from flask_migrate import upgrade
+from werkzeug.datastructures import MultiDict
 
+from api import create_app
 from api.benchmarks.common import free_port, percentile, tree_cpu_seconds
+from api.benchmarks.harness import harness_settings
+from api.demo import catalogue as cat
+from api.extensions import db
+from api.search import free_slots, ranking_columns
+from api.search.filters import parse_filters
+from api.search.query import rebuild_search_index, search_statement, topic_ids_by_slug
+from api.settings import Settings
+from api.tables import AvailabilityRule, Booking, MentorProfile, Review, Topic, User, mentor_topics
 
 UTC = timezone.utc
 BENCH_DB = "mentorhub_bench_search"
@@ -51,47 +63,128 @@ def _postgres_url(base_url: str, name: str) -> str:
 
 def _fresh_database(kind: str, var_dir: Path) -> str:
     """An empty database; returns its DATABASE_URL ('' = the SQLite file under var_dir)."""
-    import sqlalchemy as sa
-
-    from api.settings import get_settings
-
     if kind == "sqlite":
         return ""
-    admin_url = get_settings().test_postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+    admin_url = harness_settings().test_postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1)
     engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))
         connection.execute(sa.text(f'CREATE DATABASE "{BENCH_DB}"'))
     engine.dispose()
-    return _postgres_url(get_settings().test_postgres_url, BENCH_DB)
+    return _postgres_url(harness_settings().test_postgres_url, BENCH_DB)
 
 
 def _settings_for(var_dir: Path, database_url: str):
-    from api.settings import Settings
-
     return Settings(_env_file=None, profile="production", var_dir=var_dir, database_url=database_url,
                     log_level="WARNING", secret_key="bench-secret-key-not-for-production", socketio_async_mode="threading",
                     public_base_url="http://127.0.0.1")
 
 
+class _Draws:
+    """The seeded random draws of the bench world, in a fixed order: the same seed gives the same world."""
+
+    def __init__(self, random_seed: int, now: datetime):
+        self.rng = random.Random(random_seed)
+        self.now = now
+        self.topic_weights = [t[3] for t in cat.TOPICS]
+        self.zones = [z[0] for z in cat.ZONES]
+        self.zone_weights = [z[1] for z in cat.ZONES]
+        self.zone_currency = {z[0]: z[2] for z in cat.ZONES}
+        self.origins = {z[0]: z[4] for z in cat.ZONES}
+
+    def zone(self) -> str:
+        return self.rng.choices(self.zones, self.zone_weights)[0]
+
+    def name(self, zone: str) -> str:
+        rng = self.rng
+        origin = rng.choice(self.origins[zone])
+        first = rng.choice(cat.FIRST_NAMES.get(origin, cat.FIRST_NAMES["anglo"]))
+        last = rng.choice(cat.LAST_NAMES.get(origin, cat.LAST_NAMES["anglo"]))
+        return f"{first} {last}"
+
+    def mentor(self, mentor_id: int) -> tuple[dict, dict, list[dict], list[dict], float]:
+        """A mentor's user row, profile row, topic links, availability rules and hidden quality."""
+        rng, now = self.rng, self.now
+        zone = self.zone()
+        name = self.name(zone)
+        user = dict(id=mentor_id, email=f"mentor{mentor_id}@example.com", full_name=name, timezone=zone,
+                    currency=self.zone_currency[zone], is_active_account=rng.random() > 0.01,
+                    session_version=1, created_at=now)
+        topic_ids = sorted({rng.choices(range(1, len(cat.TOPICS) + 1), self.topic_weights)[0]
+                            for _ in range(rng.choice((1, 2, 2, 3)))})
+        topic_rows = [cat.TOPICS[i - 1] for i in topic_ids]
+        category = topic_rows[0][2]
+        role = rng.choice(cat.ROLES[category])
+        company, company2 = rng.sample(cat.COMPANIES, 2)
+        years = min(30, int(rng.expovariate(1 / 7)) + 1)
+        topics_text = " and ".join(t[1] for t in topic_rows)
+        fill = dict(role=role, role_lower=role.lower(), topics=topics_text, years=years, company=company,
+                    company2=company2, first=name.split()[0])
+        currency = self.zone_currency[zone]
+        usd = cat.CATEGORY_BASE_PRICE_USD[category] * (0.6 + years / 12) * rng.uniform(0.7, 1.4)
+        price_minor = int(round(usd / cat.USD_PER_UNIT[currency])) * 100
+        languages = ["en"] + ([LANGUAGE_OF_ZONE[zone]] if zone in LANGUAGE_OF_ZONE else [])
+        if rng.random() < 0.2:
+            languages.append(rng.choice(("es", "fr", "de", "pt")))
+        status = rng.choices(("approved", "pending", "rejected", "suspended"), (90, 6, 3, 1))[0]
+        quality = rng.gauss(4.3, 0.45)
+        profile = dict(
+            user_id=mentor_id, headline=rng.choice(cat.HEADLINE_TEMPLATES).format(**fill)[:200],
+            bio=rng.choice(cat.BIO_TEMPLATES).format(**fill), years_experience=years,
+            past_roles=[f"{role} at {company}", f"{rng.choice(cat.ROLES[category])} at {company2}"],
+            languages=sorted(set(languages)), price_minor=max(500, price_minor), currency=currency,
+            session_minutes=rng.choice((30, 45, 60, 60, 60, 90)), timezone=zone, status=status,
+            accepts_questions=False, rating_count=0, rating_sum=0, created_at=now, updated_at=now)
+        links = [dict(mentor_id=mentor_id, topic_id=t) for t in topic_ids]
+        days = sorted(rng.sample(range(7), rng.choice((2, 3, 4, 5))))
+        rules = [dict(mentor_id=mentor_id, weekday=weekday, start_time=start, end_time=end, timezone=zone)
+                 for start, end in rng.sample(WINDOWS, rng.choice((1, 1, 2))) for weekday in days]
+        return user, profile, links, rules, quality
+
+    def learner(self, learner_id: int) -> dict:
+        zone = self.zone()
+        return dict(id=learner_id, email=f"learner{learner_id}@example.com", full_name=self.name(zone),
+                    timezone=zone, currency=self.zone_currency[zone], is_active_account=True,
+                    session_version=1, created_at=self.now)
+
+    def completed(self, approved: list[int], learner_ids: list[int], quality: dict[int, float],
+                  reviews: int) -> tuple[list[dict], list[dict]]:
+        """Completed sessions over two years, one review each, spread over the mentors by a Pareto popularity."""
+        rng, now = self.rng, self.now
+        popularity = [rng.paretovariate(1.2) for _ in approved]
+        bookings, review_rows = [], []
+        chosen = rng.choices(approved, popularity, k=reviews)
+        for booking_id, mentor_id in enumerate(chosen, start=1):
+            ends = now - timedelta(minutes=rng.randrange(60, 730 * 24 * 60))
+            learner_id = rng.choice(learner_ids)
+            bookings.append(dict(id=booking_id, learner_id=learner_id, mentor_id=mentor_id,
+                                 starts_at=ends - timedelta(hours=1), ends_at=ends, status="completed", note="",
+                                 price_minor=5000, currency="USD", created_at=ends, updated_at=ends))
+            rating = max(1, min(5, round(rng.gauss(quality[mentor_id], 0.8))))
+            text = rng.choice(cat.REVIEW_TEXTS[rating]).format(first="they", topic="the topic") \
+                if rng.random() < 0.6 else ""
+            review_rows.append(dict(id=booking_id, booking_id=booking_id, learner_id=learner_id, mentor_id=mentor_id,
+                                    rating=rating, text=text, hidden=False, reported_count=0, created_at=ends,
+                                    updated_at=ends))
+        return bookings, review_rows
+
+    def upcoming(self, approved: list[int], learner_ids: list[int], mentors: int, first_id: int) -> list[dict]:
+        """Accepted sessions in the next three weeks, for half the mentors."""
+        rng, now = self.rng, self.now
+        rows = []
+        for booking_id, mentor_id in enumerate(rng.sample(approved, min(len(approved), mentors // 2)),
+                                               start=first_id):
+            start = (now + timedelta(days=rng.randrange(1, 21))).replace(minute=0, second=0, microsecond=0)
+            start = start.replace(hour=rng.randrange(7, 21))
+            rows.append(dict(id=booking_id, learner_id=rng.choice(learner_ids), mentor_id=mentor_id,
+                             starts_at=start, ends_at=start + timedelta(hours=1), status="accepted", note="",
+                             price_minor=5000, currency="USD", created_at=now, updated_at=now))
+        return rows
+
+
 def seed(app, mentors: int, reviews: int, random_seed: int = 7, now: datetime | None = None) -> dict:
     """Bulk-insert topics, mentors with availability, learners, completed bookings and reviews."""
-    import sqlalchemy as sa
-
-    from api.demo import catalogue as cat
-    from api.extensions import db
-    from api.tables import (
-        AvailabilityRule,
-        Booking,
-        MentorProfile,
-        Review,
-        Topic,
-        User,
-        mentor_topics,
-    )
-
-    rng = random.Random(random_seed)
-    now = now or datetime.now(UTC)
+    draws = _Draws(random_seed, now or datetime.now(UTC))
     learners = max(100, reviews // 10)
     with app.app_context():
         engine = db.engine
@@ -101,130 +194,65 @@ def seed(app, mentors: int, reviews: int, random_seed: int = 7, now: datetime | 
                 conn.execute(sa.text("SET session_replication_role = replica"))
             conn.execute(sa.insert(Topic), [dict(id=i + 1, slug=t[0], name=t[1], category=t[2])
                                             for i, t in enumerate(cat.TOPICS)])
-            topic_weights = [t[3] for t in cat.TOPICS]
-            zones = [z[0] for z in cat.ZONES]
-            zone_weights = [z[1] for z in cat.ZONES]
-            zone_currency = {z[0]: z[2] for z in cat.ZONES}
-            origins = {z[0]: z[4] for z in cat.ZONES}
-
-            def name_for(zone: str) -> str:
-                origin = rng.choice(origins[zone])
-                first = rng.choice(cat.FIRST_NAMES.get(origin, cat.FIRST_NAMES["anglo"]))
-                last = rng.choice(cat.LAST_NAMES.get(origin, cat.LAST_NAMES["anglo"]))
-                return f"{first} {last}"
-
             users, profiles, links, rules = [], [], [], []
             quality = {}
             for mentor_id in range(1, mentors + 1):
-                zone = rng.choices(zones, zone_weights)[0]
-                name = name_for(zone)
-                users.append(dict(id=mentor_id, email=f"mentor{mentor_id}@example.com", full_name=name, timezone=zone,
-                                  currency=zone_currency[zone], is_active_account=rng.random() > 0.01,
-                                  session_version=1, created_at=now))
-                topic_ids = sorted({rng.choices(range(1, len(cat.TOPICS) + 1), topic_weights)[0]
-                                    for _ in range(rng.choice((1, 2, 2, 3)))})
-                topic_rows = [cat.TOPICS[i - 1] for i in topic_ids]
-                category = topic_rows[0][2]
-                role = rng.choice(cat.ROLES[category])
-                company, company2 = rng.sample(cat.COMPANIES, 2)
-                years = min(30, int(rng.expovariate(1 / 7)) + 1)
-                topics_text = " and ".join(t[1] for t in topic_rows)
-                fill = dict(role=role, role_lower=role.lower(), topics=topics_text, years=years, company=company,
-                            company2=company2, first=name.split()[0])
-                currency = zone_currency[zone]
-                usd = cat.CATEGORY_BASE_PRICE_USD[category] * (0.6 + years / 12) * rng.uniform(0.7, 1.4)
-                price_minor = int(round(usd / cat.USD_PER_UNIT[currency])) * 100
-                languages = ["en"] + ([LANGUAGE_OF_ZONE[zone]] if zone in LANGUAGE_OF_ZONE else [])
-                if rng.random() < 0.2:
-                    languages.append(rng.choice(("es", "fr", "de", "pt")))
-                status = rng.choices(("approved", "pending", "rejected", "suspended"), (90, 6, 3, 1))[0]
-                quality[mentor_id] = rng.gauss(4.3, 0.45)
-                profiles.append(dict(
-                    user_id=mentor_id, headline=rng.choice(cat.HEADLINE_TEMPLATES).format(**fill)[:200],
-                    bio=rng.choice(cat.BIO_TEMPLATES).format(**fill), years_experience=years,
-                    past_roles=[f"{role} at {company}", f"{rng.choice(cat.ROLES[category])} at {company2}"],
-                    languages=sorted(set(languages)), price_minor=max(500, price_minor), currency=currency,
-                    session_minutes=rng.choice((30, 45, 60, 60, 60, 90)), timezone=zone, status=status,
-                    accepts_questions=False, rating_count=0, rating_sum=0, created_at=now, updated_at=now))
-                links.extend(dict(mentor_id=mentor_id, topic_id=t) for t in topic_ids)
-                days = sorted(rng.sample(range(7), rng.choice((2, 3, 4, 5))))
-                for start, end in rng.sample(WINDOWS, rng.choice((1, 1, 2))):
-                    for weekday in days:
-                        rules.append(dict(mentor_id=mentor_id, weekday=weekday, start_time=start, end_time=end,
-                                          timezone=zone))
+                user, profile, mentor_links, mentor_rules, quality[mentor_id] = draws.mentor(mentor_id)
+                users.append(user)
+                profiles.append(profile)
+                links.extend(mentor_links)
+                rules.extend(mentor_rules)
             learner_ids = list(range(mentors + 1, mentors + learners + 1))
-            for learner_id in learner_ids:
-                zone = rng.choices(zones, zone_weights)[0]
-                users.append(dict(id=learner_id, email=f"learner{learner_id}@example.com", full_name=name_for(zone),
-                                  timezone=zone, currency=zone_currency[zone], is_active_account=True,
-                                  session_version=1, created_at=now))
+            users.extend(draws.learner(learner_id) for learner_id in learner_ids)
             _chunks(conn, User.__table__, users)
             _chunks(conn, MentorProfile.__table__, profiles)
             _chunks(conn, mentor_topics, links)
             _chunks(conn, AvailabilityRule.__table__, rules)
 
-            # completed sessions over two years (one review each) and some accepted upcoming ones
             approved = [p["user_id"] for p in profiles if p["status"] == "approved"]
-            popularity = [rng.paretovariate(1.2) for _ in approved]
-            bookings, review_rows = [], []
-            sums = {m: [0, 0] for m in approved}
-            chosen = rng.choices(approved, popularity, k=reviews)
-            for booking_id, mentor_id in enumerate(chosen, start=1):
-                ends = now - timedelta(minutes=rng.randrange(60, 730 * 24 * 60))
-                learner_id = rng.choice(learner_ids)
-                bookings.append(dict(id=booking_id, learner_id=learner_id, mentor_id=mentor_id,
-                                     starts_at=ends - timedelta(hours=1), ends_at=ends, status="completed", note="",
-                                     price_minor=5000, currency="USD", created_at=ends, updated_at=ends))
-                rating = max(1, min(5, round(rng.gauss(quality[mentor_id], 0.8))))
-                sums[mentor_id][0] += 1
-                sums[mentor_id][1] += rating
-                topic = "the topic"
-                text = rng.choice(cat.REVIEW_TEXTS[rating]).format(first="they", topic=topic) if rng.random() < 0.6 else ""
-                review_rows.append(dict(id=booking_id, booking_id=booking_id, learner_id=learner_id, mentor_id=mentor_id,
-                                        rating=rating, text=text, hidden=False, reported_count=0, created_at=ends,
-                                        updated_at=ends))
-            upcoming = []
-            next_id = reviews + 1
-            for mentor_id in rng.sample(approved, min(len(approved), mentors // 2)):
-                start = (now + timedelta(days=rng.randrange(1, 21))).replace(minute=0, second=0, microsecond=0)
-                start = start.replace(hour=rng.randrange(7, 21))
-                upcoming.append(dict(id=next_id, learner_id=rng.choice(learner_ids), mentor_id=mentor_id,
-                                     starts_at=start, ends_at=start + timedelta(hours=1), status="accepted", note="",
-                                     price_minor=5000, currency="USD", created_at=now, updated_at=now))
-                next_id += 1
+            bookings, review_rows = draws.completed(approved, learner_ids, quality, reviews)
+            upcoming = draws.upcoming(approved, learner_ids, mentors, reviews + 1)
             _chunks(conn, Booking.__table__, bookings + upcoming)
             _chunks(conn, Review.__table__, review_rows)
-            profile_table = MentorProfile.__table__
-            conn.execute(sa.update(profile_table).where(profile_table.c.user_id == sa.bindparam("mid")).values(
-                rating_count=sa.bindparam("rc"), rating_sum=sa.bindparam("rs")),
-                [dict(mid=m, rc=c, rs=s) for m, (c, s) in sums.items() if c])
+            _rating_sums(conn, review_rows)
             if postgres:
                 conn.execute(sa.text("SET session_replication_role = origin"))
-                conn.execute(sa.text("SELECT setval(pg_get_serial_sequence(t, 'id'), (SELECT max(id) FROM " 
+                conn.execute(sa.text("SELECT setval(pg_get_serial_sequence(t, 'id'), (SELECT max(id) FROM "
                                      "users)) FROM (VALUES ('users')) v(t)"))
-        from api.search.query import rebuild_search_index
-        from api.search.ranking_columns import refresh
-
         if postgres:
             rebuild_search_index()
-        refresh(force=True)  # the ranking columns of the bulk-loaded rows (PostgreSQL loaded with triggers off)
-        if postgres:  # what autovacuum does on a live database: statistics and the visibility map (index-only scans)
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE"))
-        else:
-            with engine.begin() as conn:
-                conn.execute(sa.text("ANALYZE"))
+        ranking_columns.refresh(force=True)  # the ranking columns of the bulk-loaded rows (PostgreSQL loaded with triggers off)
+        _analyse(engine)
         return {"mentors": mentors, "approved": len(approved), "learners": learners, "reviews": reviews,
                 "bookings": len(bookings) + len(upcoming), "availability_rules": len(rules)}
 
 
+def _rating_sums(conn, review_rows: list[dict]) -> None:
+    """Each reviewed mentor's rating count and sum, as the review service keeps them."""
+    sums: dict[int, list[int]] = {}
+    for review in review_rows:
+        count_and_sum = sums.setdefault(review["mentor_id"], [0, 0])
+        count_and_sum[0] += 1
+        count_and_sum[1] += review["rating"]
+    profile_table = MentorProfile.__table__
+    conn.execute(sa.update(profile_table).where(profile_table.c.user_id == sa.bindparam("mid")).values(
+        rating_count=sa.bindparam("rc"), rating_sum=sa.bindparam("rs")),
+        [dict(mid=m, rc=c, rs=s) for m, (c, s) in sums.items()])
+
+
+def _analyse(engine) -> None:
+    """What autovacuum does on a live database: statistics and (PostgreSQL) the visibility map for index-only
+    scans."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text("VACUUM ANALYZE"))
+    else:
+        with engine.begin() as conn:
+            conn.execute(sa.text("ANALYZE"))
+
+
 def build_free_slots(app) -> int:
     """The search's free-slot index of a bulk-loaded world (what the first search would build), analysed."""
-    import sqlalchemy as sa
-
-    from api.extensions import db
-    from api.search import free_slots
-
     with app.app_context():
         rows = free_slots.build()
         db.session.commit()
@@ -247,8 +275,6 @@ def _chunks(conn, table, rows: list[dict], size: int = 5000) -> None:
 
 def query_mix(count: int, random_seed: int = 11, today=None) -> list[dict]:
     """A fixed, realistic mix of searches: text, topic, price, rating, language, experience, availability, sorts."""
-    from api.demo import catalogue as cat
-
     rng = random.Random(random_seed)
     today = today or datetime.now(UTC).date()
     slugs = [t[0] for t in cat.TOPICS]
@@ -405,11 +431,6 @@ def _http_call(base: str):
 
 
 def _sql_statements(app, mix: list[dict]) -> list:
-    from werkzeug.datastructures import MultiDict
-
-    from api.search.filters import parse_filters
-    from api.search.query import search_statement, topic_ids_by_slug
-
     statements = []
     with app.test_request_context():
         for params in mix:
@@ -433,12 +454,6 @@ def _sql_statements(app, mix: list[dict]) -> list:
 def search(mentors: int, reviews: int, kind: str, request_count: int, clients: int, random_seed: int,
            json_path: Path | None, keep: bool) -> None:
     """Seed MENTORS mentors and REVIEWS reviews, then time the search mix over HTTP and in SQL."""
-    import sqlalchemy as sa
-    from flask_migrate import upgrade
-
-    from api import create_app
-    from api.extensions import db
-
     var_dir = Path(tempfile.mkdtemp(prefix="mentorhub-bench-"))
     server = None
     try:
@@ -511,11 +526,7 @@ def search(mentors: int, reviews: int, kind: str, request_count: int, clients: i
 
 
 def _drop_postgres() -> None:
-    import sqlalchemy as sa
-
-    from api.settings import get_settings
-
-    engine = sa.create_engine(get_settings().test_postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1),
+    engine = sa.create_engine(harness_settings().test_postgres_url.replace("postgresql://", "postgresql+psycopg2://", 1),
                               isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)'))

@@ -78,9 +78,9 @@ def _postgres_database(var_dir: Path, marker: Path) -> str:
 
     import sqlalchemy as sa
 
-    from api.settings import get_settings
+    from api.benchmarks.harness import harness_settings
 
-    base = get_settings().test_postgres_url
+    base = harness_settings().test_postgres_url
     name = f"{POSTGRES_DB}_{hashlib.sha1(str(var_dir).encode()).hexdigest()[:10]}"
     engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
     with engine.connect() as connection:

@@ -10,6 +10,8 @@ from api.demo import catalogue as cat
 from api.demo.people import _Learner, _Mentor
 from api.demo.spec import BOOKING_HORIZON_DAYS, DAY, HOUR, PAGE_SIZE, _dt, _sigmoid, _utc_offset
 from api.demo.writing import _bar, _platform_fee_percent
+from api.tables import BookingStatus, EventType, PaymentStatus
+from api.tables.chat import topic_room_slug  # the app's own name for a topic's room: one room per topic
 
 
 @dataclass
@@ -279,7 +281,7 @@ class _ActivityMixin:
 
     def _demo_guarantees(self) -> None:
         """The demo learner has an upcoming booking; the demo mentor has a request to answer."""
-        demo_learner, demo_mentor = self.learners[0], self.mentors[0]
+        demo_learner = self.learners[0]
         python = self.topic_slugs.index("python")
         upcoming = [b for b in self.bookings if b.learner == 0 and b.starts >= self.now
                     and b.status in ("requested", "accepted")]
@@ -293,8 +295,6 @@ class _ActivityMixin:
     # -- rows ----------------------------------------------------------------------------------
 
     def _booking_rows(self) -> None:
-        from api.tables import BookingStatus, PaymentStatus
-
         fee_share = _platform_fee_percent() / 100.0
         for b in self.bookings:
             status = BookingStatus(b.status)
@@ -343,8 +343,6 @@ class _ActivityMixin:
             rating["id"] = i + 1
 
     def _chat(self) -> None:
-        from api.tables.chat import topic_room_slug  # the app's own name for a topic's room: one room per topic
-
         rng = self.rng
         rooms = [("general", "General", None)] + [(topic_room_slug(s), n, i) for i, (s, n) in
                                                    enumerate(zip(self.topic_slugs, self.topic_names))]
@@ -387,8 +385,6 @@ class _ActivityMixin:
             self._event(when, "message_sent", sender, None, None, room_id=room_id, message_id=i)
 
     def _event_rows(self) -> None:
-        from api.tables import EventType
-
         types = {t.value: t for t in EventType}
         self.events.sort(key=lambda e: e[0])  # stable: ties keep the order they happened in
         self.rows["events"] = [

@@ -11,6 +11,7 @@ from api.demo import catalogue as cat
 from api.demo.spec import (BOOKING_HORIZON_DAYS, CERTIFICATE_NAME, DAY, EMAIL_VERIFY_DELAY, HOUR,
                            LANGUAGE_TOPIC_CODES, _dt, _hm, _local_date, _zone)
 from api.demo.writing import _SAMPLE_PDF
+from api.tables import MentorStatus, Role
 
 
 @dataclass
@@ -90,8 +91,6 @@ class _PeopleMixin:
 
     def _user(self, uid: int, email: str, full_name: str, zone: str, currency: str, created: int,
               verified: bool, roles: list[str], phone: str | None) -> None:
-        from api.tables import Role
-
         self.rows["users"].append({
             "id": uid, "email": email, "phone": phone, "password_hash": self.password_hash,
             "full_name": full_name, "timezone": zone, "currency": currency, "is_active_account": True,
@@ -189,8 +188,6 @@ class _PeopleMixin:
         return created, created, reviewed
 
     def _mentor_profile(self, mentor: _Mentor, created: int, reviewed: int | None) -> None:
-        from api.tables import MentorStatus
-
         category, years, topics = mentor.category, mentor.years, mentor.topics
         role = self._pick(cat.ROLES[category])
         companies = self.py.sample(cat.COMPANIES, 3)

@@ -28,6 +28,7 @@ from api.demo.spec import (BOOKING_HORIZON_DAYS, CERTIFICATE_NAME, DAY, EMAIL_VE
                            LANGUAGE_TOPIC_CODES, PAGE_SIZE, TABLE_ORDER, SeedCounts, World, WorldExistsError,
                            WorldSpec, _ascii, _dt)
 from api.demo.writing import _write, world_exists
+from api.auth.passwords import hash_password
 
 __all__ = ["BOOKING_HORIZON_DAYS", "CERTIFICATE_NAME", "DAY", "EMAIL_VERIFY_DELAY", "HOUR", "LANGUAGE_TOPIC_CODES",
            "PAGE_SIZE", "TABLE_ORDER", "SeedCounts", "World", "WorldExistsError", "WorldSpec", "generate_world",
@@ -42,8 +43,6 @@ def generate_world(spec: WorldSpec, *, demo_password: str, demo_logins: dict[str
     hashed once and that one hash is stored for every user (thousands of users in seconds);
     all accounts share the salt, which is fine for demo data and nothing else.
     """
-    from api.auth.passwords import hash_password
-
     if world_exists():
         raise WorldExistsError("the database already has users; seed an empty database "
                                "(or pass --if-empty to skip)")

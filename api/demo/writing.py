@@ -1,30 +1,28 @@
 """Writing a generated world into the app's database: bulk inserts in foreign-key order, one transaction."""
 from __future__ import annotations
 
+import sqlalchemy as sa
+from tqdm import tqdm
+
 from api.demo.spec import TABLE_ORDER, World
+from api.extensions import db
+from api.settings import current_settings
+from api.tables import User
 
 
 def world_exists() -> bool:
     """True when the database already has users (inside an app context)."""
-    import sqlalchemy as sa
-
-    from api.extensions import db
-    from api.tables import User
-
     return db.session.execute(sa.select(User.id).limit(1)).first() is not None
+
 
 def _platform_fee_percent() -> float:
     try:
-        from flask import current_app
-
-        return float(current_app.config["MENTORHUB_SETTINGS"].platform_fee_percent)
+        return float(current_settings().platform_fee_percent)
     except (RuntimeError, KeyError, AttributeError):
         return 15.0
 
 
 def _bar(total: int, desc: str, enabled: bool):
-    from tqdm import tqdm
-
     # disable=None: off when not writing to a terminal (no mangled bars in logs and piped output)
     return tqdm(total=total, desc=desc, unit="rows" if desc == "writing" else "visits",
                 disable=None if enabled else True, leave=False, mininterval=0.5)
@@ -32,10 +30,6 @@ def _bar(total: int, desc: str, enabled: bool):
 
 def _write(world: World, *, progress: bool, chunk: int = 5_000) -> None:
     """Bulk-insert every table in foreign-key order, in one transaction."""
-    import sqlalchemy as sa
-
-    from api.extensions import db
-
     metadata = db.Model.metadata
     total = sum(len(world.rows[name]) for name in TABLE_ORDER)
     bar = _bar(total, "writing", progress)
@@ -69,9 +63,7 @@ def _write(world: World, *, progress: bool, chunk: int = 5_000) -> None:
 def _write_certificate_documents(world: World) -> None:
     """The sample PDF behind every seeded certification's document, under the upload folder."""
     try:
-        from flask import current_app
-
-        settings = current_app.config["MENTORHUB_SETTINGS"]
+        settings = current_settings()
     except (RuntimeError, KeyError):
         return
     settings.upload_dir.mkdir(parents=True, exist_ok=True)

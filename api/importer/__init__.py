@@ -17,6 +17,9 @@ from api.extensions import db
 from api.importer.checking import Checker, Plan
 from api.importer.reading import FileProblems, Problem, find_files, read_rows
 from api.importer.schema import TABLES
+from api.importer.writing import Writer
+from api.search import free_slots, ranking_columns
+from api.settings import current_settings
 
 __all__ = ["FileProblems", "ImportFailed", "ImportResult", "Problem", "run_import"]
 
@@ -70,8 +73,6 @@ def run_import(paths: list[Path], *, skip_bad: bool = False, report: Path | None
         if dry_run:
             result.added = {table: len(getattr(plan, table)) for table in TABLES}
             return result
-        from api.importer.writing import Writer
-
         result.added = Writer(plan).write()
         db.session.commit()
         result.written = True
@@ -96,16 +97,12 @@ def _order(row) -> tuple:
 
 def _refresh_search() -> None:
     """The ranking columns (prior mean, 90-day popularity) and the free-slot index, current now, not in a minute."""
-    from api.search import free_slots, ranking_columns
-
     ranking_columns.refresh(force=True)
     free_slots.refresh()
 
 
 def default_report_path() -> Path:
-    from flask import current_app
-
-    var_dir = Path(current_app.config["MENTORHUB_SETTINGS"].var_dir)
+    var_dir = Path(current_settings().var_dir)
     return var_dir / "imports" / f"import-report-{clock.now():%Y%m%dT%H%M%SZ}.csv"
 
 

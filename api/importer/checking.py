@@ -74,6 +74,25 @@ def _check(row: SourceRow, column: str, check, *, required: bool = False):
     return None
 
 
+def _values(row: SourceRow, table: str, checks: dict) -> dict:
+    """The row's columns through their checks, in the order given; required where the schema says so."""
+    required = {column.name for column in schema.TABLES[table] if column.required}
+    return {column: _check(row, column, check, required=column in required) for column, check in checks.items()}
+
+
+def _integer(accept, message: str):
+    """An integer that `accept` takes, else `message`."""
+    def check(value) -> int:
+        number = as_integer(value)
+        if not accept(number):
+            raise ValueError(message)
+        return number
+    return check
+
+
+NOT_NEGATIVE = _integer(lambda number: number >= 0, "must not be negative")
+
+
 def _one_of(choices: tuple[str, ...]):
     def check(value) -> str:
         text = as_text(value).lower()
@@ -129,9 +148,39 @@ def _windows(value) -> list[dict]:
     return windows
 
 
-def _checked_windows(value) -> list:
-    """Weekly windows, checked by the profile service (sorted, each ending after it starts, none overlapping)."""
-    return profiles.parse_windows(_windows(value), "availability")
+def _availability(value) -> list:
+    """Weekly windows, at least one, checked by the profile service (sorted, each ending after it starts, none
+    overlapping)."""
+    windows = _windows(value)
+    if not windows:
+        raise ValueError("give at least one weekly window, e.g. 'mon 09:00-12:00'")
+    return profiles.parse_windows(windows, "availability")
+
+
+def _headline(value) -> str:
+    headline = _text(200, collapse=True)(value)
+    if not headline:
+        raise ValueError("is required")
+    return headline
+
+
+def _past_roles(value) -> list[str]:
+    roles = as_list(value)
+    if len(roles) > 20 or any(len(role) > 200 for role in roles):
+        raise ValueError("list at most 20 past roles of up to 200 characters each")
+    return roles
+
+
+def _mentor_price(currency: str | None):
+    """A mentor's price in minor units of `currency`: above 0, at most the profile's maximum."""
+    most = profiles.MAX_PRICE_MAJOR * 10 ** money.exponent(currency) if currency else None
+    return _integer(lambda price: price > 0 and (most is None or price <= most),
+                    f"must be more than 0 and at most {profiles.MAX_PRICE_MAJOR:,} {currency or 'in its currency'} "
+                    "(in minor units, e.g. 4500 for 45.00)")
+
+
+SESSION_MINUTES = _integer(lambda minutes: minutes in profiles.SESSION_LENGTHS,
+                           "must be one of " + ", ".join(map(str, profiles.SESSION_LENGTHS)))
 
 
 class Checker:
@@ -159,6 +208,13 @@ class Checker:
             return True
         seen[key] = row.number
         return False
+
+    def _unique(self, row: SourceRow, column: str, check, seen: dict[str, int]) -> str | None:
+        """The row's required key column (e-mail, external id), None when bad or already earlier in the file."""
+        key = _check(row, column, check, required=True)
+        if key and self._duplicate(row, column, key, seen):
+            return None
+        return key
 
     def _dependency(self, row: SourceRow, column: str, key: str, bad: dict[str, SourceRow], what: str) -> bool:
         """True (and a problem on the row) when the row refers to a row that is not imported."""
@@ -227,9 +283,7 @@ class Checker:
     def users_file(self, rows: list[SourceRow]) -> None:
         seen: dict[str, int] = {}
         for row in rows:
-            email = _check(row, "email", normalise_email, required=True)
-            if email and self._duplicate(row, "email", email, seen):
-                email = None
+            email = self._unique(row, "email", normalise_email, seen)
             full_name = _check(row, "full_name", check_full_name, required=True)
             roles = _check(row, "roles", _roles, required=True)
             phone = _check(row, "phone", normalise_phone)
@@ -269,59 +323,43 @@ class Checker:
     def mentors_file(self, rows: list[SourceRow]) -> None:
         seen: dict[str, int] = {}
         for row in rows:
-            email = _check(row, "email", normalise_email, required=True)
-            if email and self._duplicate(row, "email", email, seen):
-                email = None
-            headline = _check(row, "headline", _text(200, collapse=True), required=True)
-            if row.values.get("headline") is not None and not headline:
-                row.problem("headline", "is required")
-            bio = _check(row, "bio", _text(5000)) or ""
-            topic_slugs = self._topic_list(row, "topics", required=True)
-            currency = _check(row, "currency", profiles.check_currency, required=True)
-            price = _check(row, "price_minor", as_integer, required=True)
-            if price is not None and (price <= 0 or currency and price > profiles.MAX_PRICE_MAJOR
-                                      * 10 ** money.exponent(currency)):
-                row.problem("price_minor", f"must be more than 0 and at most {profiles.MAX_PRICE_MAJOR:,} "
-                                           f"{currency or 'in its currency'} (in minor units, e.g. 4500 for 45.00)")
-            years = _check(row, "years_experience", as_integer)
-            if years is not None and not 0 <= years <= 70:
-                row.problem("years_experience", "must be from 0 to 70")
-            languages = _check(row, "languages", lambda v: profiles.check_languages(as_list(v))) or []
-            minutes = _check(row, "session_minutes", as_integer)
-            if minutes is not None and minutes not in profiles.SESSION_LENGTHS:
-                row.problem("session_minutes", "must be one of " + ", ".join(map(str, profiles.SESSION_LENGTHS)))
-            raw_windows = _check(row, "availability", _windows, required=True)
-            windows = None
-            if raw_windows is not None:
-                if not raw_windows:
-                    row.problem("availability", "give at least one weekly window, e.g. 'mon 09:00-12:00'")
-                else:
-                    windows = _check(row, "availability", _checked_windows)
-            past_roles = _check(row, "past_roles", as_list) or []
-            if len(past_roles) > 20 or any(len(r) > 200 for r in past_roles):
-                row.problem("past_roles", "list at most 20 past roles of up to 200 characters each")
-            status = _check(row, "status", _one_of(schema.MENTOR_STATUSES)) or "approved"
-            created_at = _check(row, "created_at", _past)
+            email = self._unique(row, "email", normalise_email, seen)
+            values = _values(row, "mentors", {"headline": _headline, "bio": _text(5000)})
+            values["topics"] = self._topic_list(row, "topics", required=True)
+            currency = values["currency"] = _check(row, "currency", profiles.check_currency, required=True)
+            values.update(_values(row, "mentors", {
+                "price_minor": _mentor_price(currency),
+                "years_experience": _integer(lambda years: 0 <= years <= 70, "must be from 0 to 70"),
+                "languages": lambda value: profiles.check_languages(as_list(value)),
+                "session_minutes": SESSION_MINUTES,
+                "availability": _availability,
+                "past_roles": _past_roles,
+                "status": _one_of(schema.MENTOR_STATUSES),
+                "created_at": _past,
+            }))
             user = self._user_facts(row, "email", email, "mentor") if email else None
             if row.bad or user is None:
                 if email:
                     self.bad_mentors[email] = row
                 self._reject(row)
-                continue
-            existing = user.get("user_id") and db.session.get(MentorProfile, user["user_id"])
-            if existing:
+            elif user.get("user_id") and (existing := db.session.get(MentorProfile, user["user_id"])):
                 self.plan.count_existing("mentors")
                 self.mentors[email] = {"user_id": existing.user_id, "price_minor": existing.price_minor,
                                        "currency": existing.currency, "session_minutes": existing.session_minutes}
-                continue
-            minutes = minutes or 60
-            self.mentors[email] = {"row": row, "price_minor": price, "currency": currency, "session_minutes": minutes}
-            self.plan.mentors.append({
-                "row": row, "email": email, "headline": headline, "bio": bio, "topics": topic_slugs,
-                "price_minor": price, "currency": currency, "years_experience": years or 0, "languages": languages,
-                "session_minutes": minutes, "windows": windows, "past_roles": past_roles, "status": status,
-                "timezone": user["timezone"], "created_at": created_at,
-            })
+            else:
+                self._plan_mentor(row, email, values, user)
+
+    def _plan_mentor(self, row: SourceRow, email: str, values: dict, user: dict) -> None:
+        minutes = values["session_minutes"] or 60
+        self.mentors[email] = {"row": row, "price_minor": values["price_minor"], "currency": values["currency"],
+                               "session_minutes": minutes}
+        self.plan.mentors.append({
+            "row": row, "email": email, "headline": values["headline"], "bio": values["bio"] or "",
+            "topics": values["topics"], "price_minor": values["price_minor"], "currency": values["currency"],
+            "years_experience": values["years_experience"] or 0, "languages": values["languages"] or [],
+            "session_minutes": minutes, "windows": values["availability"], "past_roles": values["past_roles"] or [],
+            "status": values["status"] or "approved", "timezone": user["timezone"], "created_at": values["created_at"],
+        })
 
     def _mentor_facts(self, row: SourceRow, email: str | None) -> dict | None:
         if email is None:
@@ -349,73 +387,46 @@ class Checker:
         candidates = []
         now = clock.now()
         for row in rows:
-            external_id = _check(row, "external_id", _text(200), required=True)
-            if external_id and self._duplicate(row, "external_id", external_id, seen):
-                external_id = None
-            learner_email = _check(row, "learner_email", normalise_email, required=True)
-            mentor_email = _check(row, "mentor_email", normalise_email, required=True)
-            starts_at = _check(row, "starts_at", as_datetime, required=True)
-            ends_at = _check(row, "ends_at", as_datetime)
-            status = _check(row, "status", _one_of(schema.BOOKING_STATUSES), required=True)
-            topic = _check(row, "topic", _slug)
-            if topic and topic not in self.topic_slugs and not self._dependency(
-                    row, "topic", topic, self.bad_topics, f"topic {topic}"):
-                row.problem("topic", f"unknown topic {topic!r}")
-            price = _check(row, "price_minor", as_integer)
-            if price is not None and price < 0:
-                row.problem("price_minor", "must not be negative")
-            currency = _check(row, "currency", money.check_currency)
-            requested_at = _check(row, "requested_at", _past)
-            responded_at = _check(row, "responded_at", _past)
-            outcome_at = _check(row, "outcome_at", _past)
-            note = _check(row, "note", _text(2000)) or ""
-            reason = _check(row, "status_reason", _text(2000))
+            external_id = self._unique(row, "external_id", _text(200), seen)
+            values = _values(row, "bookings", {
+                "learner_email": normalise_email, "mentor_email": normalise_email, "starts_at": as_datetime,
+                "ends_at": as_datetime, "status": _one_of(schema.BOOKING_STATUSES), "topic": self._known_topic,
+                "price_minor": NOT_NEGATIVE, "currency": money.check_currency, "requested_at": _past,
+                "responded_at": _past, "outcome_at": _past, "note": _text(2000), "status_reason": _text(2000),
+            })
             if external_id and external_id in imported and not row.bad:
                 self.plan.count_existing("bookings")
                 self.bookings[external_id] = {"booking_id": imported[external_id], "existing": True}
                 continue
-            learner = self._user_facts(row, "learner_email", learner_email, "learner")
-            mentor = self._mentor_facts(row, mentor_email)
-            if learner_email and learner_email == mentor_email:
+            learner = self._user_facts(row, "learner_email", values["learner_email"], "learner")
+            mentor = self._mentor_facts(row, values["mentor_email"])
+            if values["learner_email"] and values["learner_email"] == values["mentor_email"]:
                 row.problem("mentor_email", "the mentor and the learner are the same person")
-            if mentor is not None and starts_at is not None:
-                ends_at = ends_at or starts_at + timedelta(minutes=mentor["session_minutes"])
-                minutes = (ends_at - starts_at).total_seconds() / 60
-                if not SESSION_LIMITS[0] <= minutes <= SESSION_LIMITS[1]:
-                    row.problem("ends_at", f"a session lasts {SESSION_LIMITS[0]} to {SESSION_LIMITS[1]} minutes "
-                                           f"(this one {minutes:g})")
-                elif status in schema.TIME_HOLDING_STATUSES and ends_at > now:
-                    row.problem("status", f"a {status} session must have ended (it ends {ends_at.isoformat()})")
-                requested_at = requested_at or min(starts_at, now)
-                if requested_at > starts_at:
-                    row.problem("requested_at", "must not be after starts_at")
-                if status in ("completed", "no_show"):
-                    responded_at = responded_at or requested_at
-                    outcome_at = outcome_at or min(ends_at, now)
-                elif status == "rejected":
-                    outcome_at = outcome_at or responded_at or requested_at
-                    responded_at = outcome_at
-                else:
-                    outcome_at = outcome_at or requested_at
-                if responded_at and responded_at < requested_at:
-                    row.problem("responded_at", "must not be before requested_at")
-                if outcome_at < requested_at:
-                    row.problem("outcome_at", "must not be before requested_at")
+            if mentor is not None and values["starts_at"] is not None:
+                _booking_times(row, values, mentor["session_minutes"], now)
             if row.bad or learner is None or mentor is None:
                 if external_id:
                     self.bad_bookings[external_id] = row
                 self._reject(row)
                 continue
             candidates.append({
-                "row": row, "external_id": external_id, "learner_email": learner_email, "mentor_email": mentor_email,
-                "learner": learner, "mentor": mentor, "starts_at": starts_at, "ends_at": ends_at, "status": status,
-                "topic": topic, "price_minor": mentor["price_minor"] if price is None else price,
-                "currency": currency or mentor["currency"], "requested_at": requested_at,
-                "responded_at": responded_at, "outcome_at": outcome_at, "note": note, "status_reason": reason,
+                **values, "row": row, "external_id": external_id, "learner": learner, "mentor": mentor,
+                "price_minor": mentor["price_minor"] if values["price_minor"] is None else values["price_minor"],
+                "currency": values["currency"] or mentor["currency"], "note": values["note"] or "",
             })
         for booking in self._without_overlaps(candidates):
             self.bookings[booking["external_id"]] = booking
             self.plan.bookings.append(booking)
+
+    def _known_topic(self, value) -> str:
+        """A booking's topic: a slug of the database or of the topics file (not one of its bad rows)."""
+        slug = _slug(value)
+        if slug in self.topic_slugs:
+            return slug
+        source = self.bad_topics.get(slug)
+        if source is not None:
+            raise ValueError(f"topic {slug} is not imported: {source.file} row {source.number} is bad")
+        raise ValueError(f"unknown topic {slug!r}")
 
     def _without_overlaps(self, candidates: list[dict]) -> list[dict]:
         """The candidates whose sessions (completed or no-show) overlap no other of the same mentor or learner,
@@ -510,9 +521,7 @@ class Checker:
         seen: dict[str, int] = {}
         existing = set(db.session.scalars(sa.select(Payment.provider_ref).where(Payment.provider_ref.is_not(None))))
         for row in rows:
-            external_id = _check(row, "external_id", _text(200), required=True)
-            if external_id and self._duplicate(row, "external_id", external_id, seen):
-                external_id = None
+            external_id = self._unique(row, "external_id", _text(200), seen)
             booking_ref = _check(row, "booking_external_id", _text(200), required=True)
             amount = _check(row, "amount_minor", as_integer, required=True)
             if amount is not None and not 0 <= amount <= 10 ** 12:
@@ -523,9 +532,7 @@ class Checker:
             gateway = _check(row, "gateway", _one_of(schema.PAYMENT_GATEWAYS)) or "sandbox"
             paid_at = _check(row, "paid_at", _past)
             refunded_at = _check(row, "refunded_at", _past)
-            fee = _check(row, "platform_fee_minor", as_integer)
-            if fee is not None and fee < 0:
-                row.problem("platform_fee_minor", "must not be negative")
+            fee = _check(row, "platform_fee_minor", NOT_NEGATIVE)
             if external_id and external_id in existing and not row.bad:
                 self.plan.count_existing("payments")
                 continue
@@ -549,12 +556,8 @@ class Checker:
         seen_bookings: dict[str, int] = {}
         imported = imported_ids(EventType.RATING)
         for row in rows:
-            external_id = _check(row, "external_id", _text(200), required=True)
-            if external_id and self._duplicate(row, "external_id", external_id, seen):
-                external_id = None
-            booking_ref = _check(row, "booking_external_id", _text(200), required=True)
-            if booking_ref and self._duplicate(row, "booking_external_id", booking_ref, seen_bookings):
-                booking_ref = None
+            external_id = self._unique(row, "external_id", _text(200), seen)
+            booking_ref = self._unique(row, "booking_external_id", _text(200), seen_bookings)
             rating = _check(row, "rating", reviews._check_rating, required=True)
             text = _check(row, "text", reviews._check_text) or ""
             created_at = _check(row, "created_at", _past)
@@ -596,6 +599,36 @@ def _roles(value) -> list[str]:
         raise ValueError(f"unknown role(s) {', '.join(unknown)}: give learner, mentor or both (learner;mentor); "
                          "admins are made in the admin panel")
     return list(dict.fromkeys(roles))
+
+
+def _booking_times(row: SourceRow, values: dict, session_minutes: int, now: datetime) -> None:
+    """A booking's end and its request, answer and outcome times, from the ones given and the status; a time
+    out of order is a problem of the row."""
+    starts_at, status = values["starts_at"], values["status"]
+    ends_at = values["ends_at"] = values["ends_at"] or starts_at + timedelta(minutes=session_minutes)
+    minutes = (ends_at - starts_at).total_seconds() / 60
+    if not SESSION_LIMITS[0] <= minutes <= SESSION_LIMITS[1]:
+        row.problem("ends_at", f"a session lasts {SESSION_LIMITS[0]} to {SESSION_LIMITS[1]} minutes "
+                               f"(this one {minutes:g})")
+    elif status in schema.TIME_HOLDING_STATUSES and ends_at > now:
+        row.problem("status", f"a {status} session must have ended (it ends {ends_at.isoformat()})")
+    requested_at = values["requested_at"] = values["requested_at"] or min(starts_at, now)
+    if requested_at > starts_at:
+        row.problem("requested_at", "must not be after starts_at")
+    responded_at, outcome_at = values["responded_at"], values["outcome_at"]
+    if status in ("completed", "no_show"):
+        responded_at = responded_at or requested_at
+        outcome_at = outcome_at or min(ends_at, now)
+    elif status == "rejected":
+        outcome_at = outcome_at or responded_at or requested_at
+        responded_at = outcome_at
+    else:
+        outcome_at = outcome_at or requested_at
+    if responded_at and responded_at < requested_at:
+        row.problem("responded_at", "must not be before requested_at")
+    if outcome_at < requested_at:
+        row.problem("outcome_at", "must not be before requested_at")
+    values.update(responded_at=responded_at, outcome_at=outcome_at)
 
 
 def _refunded(row: SourceRow, status: str, amount: int, refunded: int | None) -> int | None:

@@ -5,6 +5,9 @@ from pathlib import Path
 
 import click
 
+from api import create_app
+from api.importer import FileProblems, ImportFailed, run_import
+
 MAX_PROBLEMS_SHOWN = 50
 
 
@@ -21,9 +24,6 @@ def import_command(paths: tuple[Path, ...], skip_bad: bool, report: Path | None,
     PATHS are files named after their table (topics, users, mentors, bookings, payments, reviews; .csv or
     .parquet) or directories holding such files. The schema is in README.md ("Importing a platform's data").
     """
-    from api import create_app
-    from api.importer import FileProblems, ImportFailed, run_import
-
     app = create_app()
     with app.app_context():
         try:

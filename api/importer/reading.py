@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from api.importer.schema import FILE_SUFFIXES, LIST_SEPARATOR, TABLES
 
 
@@ -95,8 +98,6 @@ def find_files(paths: list[Path]) -> dict[str, Path]:
 
 def read_rows(table: str, path: Path) -> list[SourceRow]:
     """The file's rows, empty cells as None; FileProblems when it cannot be read or its columns are wrong."""
-    import pandas as pd
-
     name = path.name
     try:
         if path.suffix.lower() == ".csv":
@@ -131,9 +132,6 @@ def read_rows(table: str, path: Path) -> list[SourceRow]:
 
 def _plain(value):
     """A cell as a plain Python value: None for empty, missing and NaN; lists for arrays."""
-    import numpy as np
-    import pandas as pd
-
     if value is None:
         return None
     if isinstance(value, str):

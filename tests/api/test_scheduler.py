@@ -214,7 +214,7 @@ def test_gunicorn_workers_start_the_scheduler(app, monkeypatch):
 def test_jobs_command_runs_them_once(app, monkeypatch, settings):
     from click.testing import CliRunner
 
-    monkeypatch.setattr("api.create_app", lambda: app)
+    monkeypatch.setattr("api.scheduler.create_app", lambda: app)
     result = CliRunner().invoke(jobs_command, [])
     assert result.exit_code == 0, result.output
     assert "bookings: nothing due" in result.output
