@@ -23,8 +23,13 @@ def _fix_clock(instant: str) -> None:
         clock.set_now(instant)
 
 
-def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> APIFlask:
-    """Build the app for the settings' profile; `config` overrides Flask config keys (tests)."""
+def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None, tier: str = "web") -> APIFlask:
+    """Build the app for the settings' profile; `config` overrides Flask config keys (tests).
+
+    `tier="recommendations"` builds the recommendation tier's lean app (`api.recommendations.service`): the same
+    settings, secret key, session cookie, logging and database, serving only the recommendation JSON views and
+    `/healthz`; no Socket.IO, CSRF, rate limits or pages (JSON errors everywhere), and the signed-in user is a
+    `SessionPrincipal` (`api.recommendations.principal`)."""
     from apiflask import APIFlask
 
     from api import errors, headers, input_guard, logs
@@ -54,6 +59,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     logs.register_request_logging(app)
 
     db.init_app(app)
+    if tier == "recommendations":
+        return _recommendation_tier(app)
     migrate.init_app(app, db, directory=str(_migrations_dir()))
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -80,6 +87,31 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         app.register_blueprint(blueprint)
     errors.register(app)
     headers.register(app, production=settings.profile == "production")
+    return app
+
+
+def _recommendation_tier(app: APIFlask) -> APIFlask:
+    """The rest of `create_app(tier="recommendations")`: its own log-in manager, its views, the web tier's pages
+    that its JSON links to (built, not served)."""
+    from flask_login import LoginManager
+
+    from api import errors, tables  # noqa: F401  (registers every table on the metadata)
+    from api.auth.session import unauthorized
+    from api.core.routes import healthz
+    from api.recommendations import api_bp
+    from api.recommendations.principal import load_principal
+    from api.recommendations.routes import WEB_LINKS
+
+    app.config["API_ONLY"] = True
+    login = LoginManager(app)
+    login.session_protection = "strong"
+    login.user_loader(load_principal)
+    login.unauthorized_handler(unauthorized)
+    app.register_blueprint(api_bp)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    for endpoint, rule in WEB_LINKS.items():
+        app.add_url_rule(rule, endpoint, build_only=True)
+    errors.register(app)
     return app
 
 

@@ -2,14 +2,9 @@
 
 The blueprint's registration installs the search blend (`api.search.ranking.set_personal_scorer`), the
 booking attribution listener and a `recommendations_section()` template helper that the learner's home
-page and the search page call. `api.benchmarks.serving` is the `mentorhub bench serving` command.
+page and the search page call. The tier's own servers run `create_app(tier="recommendations")`
+(`api.recommendations.service`); `api.benchmarks.serving` is the `mentorhub bench serving` command.
 """
-from apiflask import APIBlueprint
-from flask import Blueprint
-
-bp = Blueprint("recommendations", __name__)
-api_bp = APIBlueprint("recommendations_api", __name__, url_prefix="/api/v1", tag="Recommendations")
-
-from api.recommendations import routes  # noqa: E402,F401
+from api.recommendations.routes import api_bp, bp
 
 __all__ = ["api_bp", "bp"]

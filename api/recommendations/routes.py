@@ -2,24 +2,34 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import orjson
-from flask import Response, current_app, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from apiflask import APIBlueprint
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
 from markupsafe import Markup
 from werkzeug.datastructures import MultiDict
 
 from api.activity import log_event
+from api.auth.decorators import auth_required
 from api.errors import error_response
 from api.extensions import csrf, db
-from api.recommendations import api_bp, attribution, bp, engine
-from api.search import query, ranking
 from api.money import viewer_currency
+from api.recommendations import attribution, caches, engine, exposures
+from api.search import query, ranking
 from api.search.currency import format_money
 from api.search.filters import FilterError, parse_filters
+from api.settings import current_settings
 from api.tables import Event, EventType, Role
 
 logger = logging.getLogger(__name__)
+bp = Blueprint("recommendations", __name__)
+api_bp = APIBlueprint("recommendations_api", __name__, url_prefix="/api/v1", tag="Recommendations")
+# the web tier's pages that the JSON links to: the recommendation tier builds these links without serving them
+# (tests/api/recommendations/test_service.py checks each rule against the full app's)
+WEB_LINKS = {"recommendations.click": "/recommendations/go/<int:exposure_id>/<int:mentor_id>",
+             "search.preview_page": "/mentors/<int:mentor_id>/preview"}
 
 
 @bp.record_once
@@ -35,10 +45,6 @@ def _search_scorer(learner_id, mentor_ids):
     return engine.personal_scores(learner_id, mentor_ids)
 
 
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
-
-
 def _is_learner() -> bool:
     return current_user.is_authenticated and current_user.has_role(Role.LEARNER)
 
@@ -49,7 +55,7 @@ def _defaults() -> tuple[str, str]:
 
 
 def _parse(args: MultiDict):
-    settings = _settings()
+    settings = current_settings()
     currency, tz = _defaults()
     return parse_filters(args, topic_ids_by_slug=query.topic_ids_by_slug, default_currency=currency, default_tz=tz,
                          page_size=settings.search_page_size, max_page_size=settings.search_max_page_size,
@@ -57,7 +63,7 @@ def _parse(args: MultiDict):
 
 
 def _k(args) -> int:
-    settings = _settings()
+    settings = current_settings()
     raw = args.get("k", str(settings.serving_default_k))
     try:
         k = int(raw)
@@ -69,7 +75,7 @@ def _k(args) -> int:
 
 
 def _items(result: engine.Recommendations, currency: str) -> list[dict]:
-    cards = engine.cards([p.mentor_id for p in result.picks], currency)
+    cards = caches.cards([p.mentor_id for p in result.picks], currency)
     # one URL built, the mentor id put in per item (a url_for per item costs about a tenth of the request)
     click_url = url_for("recommendations.click", exposure_id=result.exposure_id or 0, mentor_id=0)[:-1]
     items = []
@@ -84,7 +90,7 @@ def _items(result: engine.Recommendations, currency: str) -> list[dict]:
 
 def _book_again(result: engine.Recommendations, currency: str) -> list[dict]:
     """The "Book again" row: past mentors the learner rated well, with their card and the learner's rating."""
-    cards = engine.cards([m for m, _r in result.book_again], currency)
+    cards = caches.cards([m for m, _r in result.book_again], currency)
     return [{"card": cards[m], "your_rating": round(r, 1), "url": url_for("search.preview_page", mentor_id=m),
              "reason": f"You rated your sessions {r:.1f}★"} for m, r in result.book_again if m in cards]
 
@@ -93,7 +99,7 @@ def _book_again(result: engine.Recommendations, currency: str) -> list[dict]:
 
 
 @api_bp.get("/recommendations")
-@login_required
+@auth_required
 def api_recommendations():
     """Mentors recommended for the logged-in learner, each with a reason: k, topic, price_min/price_max (in
     `currency`), available_from/available_to/time_from/time_to (in `tz`). Logs one exposure."""
@@ -127,7 +133,7 @@ def _json(body: dict) -> Response:
 
 @api_bp.post("/recommendations/clicks")
 @csrf.exempt
-@login_required
+@auth_required
 def api_click():
     """Record a click on a recommended mentor: {"exposure_id", "mentor_id"} (attributed to that exposure)."""
     data = request.get_json(silent=True) or {}
@@ -142,8 +148,6 @@ def api_click():
 
 
 def _log_click(exposure_id: int, mentor_id: int, channel: str) -> Event | None:
-    from api.recommendations import exposures
-
     writer = exposures.existing_writer(db.engine)
     exposure = (writer.queued(exposure_id) if writer is not None and exposure_id else None) or \
         (db.session.get(Event, exposure_id) if exposure_id else None)
@@ -163,7 +167,7 @@ def _log_click(exposure_id: int, mentor_id: int, channel: str) -> Event | None:
 
 
 @bp.get("/recommendations/go/<int:exposure_id>/<int:mentor_id>")
-@login_required
+@auth_required
 def click(exposure_id: int, mentor_id: int):
     """A click on a recommendation: logged against its exposure, then on to the mentor's preview."""
     if _is_learner():
@@ -172,7 +176,7 @@ def click(exposure_id: int, mentor_id: int):
 
 
 @bp.get("/recommendations")
-@login_required
+@auth_required
 def page():
     """Recommended for you: the full list, with an optional topic."""
     if not _is_learner():
@@ -181,7 +185,7 @@ def page():
         filters = _parse(request.args)
     except FilterError:
         filters = _parse(MultiDict())
-    result = engine.recommend_for(current_user.id, filters, _settings().serving_page_k, source="page")
+    result = engine.recommend_for(current_user.id, filters, current_settings().serving_page_k, source="page")
     return render_template("recommendations/page.html", items=_items(result, filters.currency), result=result,
                            book_again=_book_again(result, filters.currency),
                            topics=query.all_topics(), selected=set(request.args.getlist("topic")),
@@ -203,10 +207,8 @@ def recommendations_section(k: int | None = None, topic_ids: tuple[int, ...] = (
         currency, tz = _defaults()
         filters = _parse(MultiDict())
         if topic_ids:
-            from dataclasses import replace
-
             filters = replace(filters, topic_ids=tuple(topic_ids))
-        result = engine.recommend_for(current_user.id, filters, k or _settings().serving_section_k, source=source)
+        result = engine.recommend_for(current_user.id, filters, k or current_settings().serving_section_k, source=source)
         items = _items(result, currency)
         again = _book_again(result, currency) if (source != "search" if with_book_again is None
                                                    else with_book_again) else []

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from api.auth.principals import PrincipalDirectory, directory_for
-from api.auth.session import _reader
+from api.recommendations.principal import reader as _reader
 from api.extensions import db
 from api.tables import Role, User, UserRole
 from tests.conftest import eventually

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from api.auth.principals import directory_for
+from api import create_app
 from api.extensions import db
-from api.recommendations.service import WEB_LINKS
+from api.recommendations.routes import WEB_LINKS
 from api.tables import User
 from tests.conftest import eventually
 from tests.api.search.discovery_helpers import build_world
@@ -24,16 +24,12 @@ def world(app):
 
 @pytest.fixture
 def service(settings, app):
-    from api.recommendations.service import create_service
-
-    service = create_service(settings)
+    service = create_app(settings=settings, tier="recommendations")
     yield service
-    from api.auth import principals
     from api.recommendations import exposures
 
     with service.app_context():
         exposures.flush_engine(db.engine)
-        principals.close(db.engine)
         db.session.remove()
         db.engine.dispose()
 
@@ -77,14 +73,10 @@ def test_the_tier_checks_the_session_like_the_full_app(app, service, world):
     refused = _client(service, world.learner).get("/api/v1/recommendations?k=abc")
     assert refused.status_code == 400 and refused.get_json()["error"]["fields"] == {"k": "must be a whole number"}
 
-    with service.app_context():  # on PostgreSQL the tier reads sessions from its principal directory
-        directory = directory_for(db.engine)
-        if directory is not None:
-            eventually(lambda: directory.ready)
     with app.app_context():  # logging out everywhere bumps the session version; deactivation ends access
         db.session.execute(sa.update(User).where(User.id == world.learner).values(session_version=2))
         db.session.commit()
-    # (the directory hears of a change when it commits: within milliseconds)
+    # (the tier reads the account again within caches.SESSION_SECONDS)
     eventually(lambda: _client(service, world.learner, version=1).get("/api/v1/recommendations").status_code == 401)
     assert _client(service, world.learner, version=2).get("/api/v1/recommendations").status_code == 200
     with app.app_context():
@@ -104,13 +96,13 @@ def test_the_tier_records_clicks_and_reports_health(service, world):
 
 
 def test_the_principal_query_survives_a_dropped_connection(service, world):
-    """Where the tier queries the principal (SQLite; PostgreSQL while its directory cannot answer), it does so on
+    """Where the tier queries the principal (on a cache miss), it does so on
     its own connection per thread; a connection the database dropped (a restart, a killed backend) is replaced
     by the next query, which answers as usual."""
-    from api.auth.session import _reader
+    from api.recommendations.principal import reader as session_reader
 
     with service.app_context():
-        reader = _reader(db.engine)
+        reader = session_reader(db.engine)
         expected = reader.rows(world.learner)
         connection = reader.local.connection
         if db.engine.dialect.name == "postgresql":
