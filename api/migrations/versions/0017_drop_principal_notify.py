@@ -1,0 +1,60 @@
+"""PostgreSQL: drop the notifications of 0013 (nothing listens on mentorhub_principals any more)
+
+Revision ID: 0017_drop_principal_notify
+Revises: 0016_auth_attempts
+
+The recommendation tier reads a signed-in user's session row, cached for a few seconds per worker
+(api.recommendations.caches), instead of holding every account in memory kept current by these triggers.
+Downgrading puts them back as 0013 made them.
+"""
+from alembic import op
+
+revision = "0017_drop_principal_notify"
+down_revision = "0016_auth_attempts"
+branch_labels = None
+depends_on = None
+
+FUNCTION = """
+CREATE FUNCTION mentorhub_principal_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_LEVEL = 'STATEMENT' THEN
+        PERFORM pg_notify('mentorhub_principals', '*');
+    ELSIF TG_TABLE_NAME = 'users' THEN
+        PERFORM pg_notify('mentorhub_principals', (CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END)::text);
+    ELSE
+        IF TG_OP <> 'INSERT' THEN
+            PERFORM pg_notify('mentorhub_principals', OLD.user_id::text);
+        END IF;
+        IF TG_OP <> 'DELETE' THEN
+            PERFORM pg_notify('mentorhub_principals', NEW.user_id::text);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+TRIGGERS = [  # (name, table, events, level), as 0013 made them
+    ("users_principal_changed", "users",
+     "INSERT OR DELETE OR UPDATE OF session_version, is_active_account, currency, timezone", "ROW"),
+    ("users_principals_truncated", "users", "TRUNCATE", "STATEMENT"),
+    ("user_roles_principal_changed", "user_roles", "INSERT OR UPDATE OR DELETE", "ROW"),
+    ("user_roles_principals_truncated", "user_roles", "TRUNCATE", "STATEMENT"),
+]
+
+
+def upgrade():
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for name, table, _events, _level in TRIGGERS:
+        op.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+    op.execute("DROP FUNCTION IF EXISTS mentorhub_principal_changed()")
+
+
+def downgrade():
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    op.execute(FUNCTION)
+    for name, table, events, level in TRIGGERS:
+        op.execute(f"CREATE TRIGGER {name} AFTER {events} ON {table} FOR EACH {level} "
+                   "EXECUTE FUNCTION mentorhub_principal_changed()")
