@@ -95,12 +95,13 @@ def _recommendation_tier(app: APIFlask) -> APIFlask:
     that its JSON links to (built, not served)."""
     from flask_login import LoginManager
 
-    from api import errors, tables  # noqa: F401  (registers every table on the metadata)
-    from api.auth.session import unauthorized
-    from api.core.routes import healthz
-    from api.recommendations import api_bp
-    from api.recommendations.principal import load_principal
-    from api.recommendations.routes import WEB_LINKS
+    from api import errors  # lazy: `python -m api.server` lets eventlet patch the stdlib first
+    from api import tables  # noqa: F401  lazy: eventlet patches first; registers every table on the metadata
+    from api.auth.session import unauthorized  # lazy: eventlet patches the stdlib first
+    from api.core.routes import healthz  # lazy: eventlet patches the stdlib first
+    from api.recommendations import api_bp  # lazy: eventlet patches the stdlib first
+    from api.recommendations.principal import load_principal  # lazy: eventlet patches the stdlib first
+    from api.recommendations.routes import WEB_LINKS  # lazy: eventlet patches the stdlib first
 
     app.config["API_ONLY"] = True
     login = LoginManager(app)

@@ -357,7 +357,7 @@ def _run_clients(kind: str, base: str, items: list[dict], clients: int, server_p
     return {"figures": figures, "ids": run["ids"]}
 
 
-def _check_exposures(app, ids: list[int], mix_size: int) -> dict:
+def _check_exposures(app, ids: list[int]) -> dict:
     """Every exposure id a client got back is a written exposure row (after the server flushed and exited)."""
     wanted = sorted(set(ids))
     found = 0
@@ -425,7 +425,7 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
         result = run["figures"]
     finally:
         _stop(server)
-    result.update(_check_exposures(app, run["ids"], len(items)))
+    result.update(_check_exposures(app, run["ids"]))
 
     mport = free_port()
     menv = {**env, "MLFLOW_TRACKING_URI": _bench_settings(var_dir, database_url).mlflow_uri,  # its server runs `uvicorn` from PATH

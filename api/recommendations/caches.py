@@ -105,7 +105,7 @@ def state(app: Flask | None = None) -> ServingState:
 
 
 def invalidate(app: Flask | None = None) -> None:
-    """Forget the snapshot, availability, experiment and settings (tests, admin changes)."""
+    """Forget the snapshot, availability, experiment and settings (tests: the next request reads them afresh)."""
     st = state(app)
     st.snapshot, st.windows, st.experiment, st.weights, st.model_settings = None, {}, None, None, None
 

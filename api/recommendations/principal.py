@@ -75,7 +75,7 @@ def load_principal(session_id: str) -> SessionPrincipal | None:
 
 class SessionReader:
     """`_SESSION_ROWS` as plain SQL on one autocommit DBAPI connection per thread: no pool checkout, no BEGIN or
-    ROLLBACK, no statement or result objects per request (they were most of the query's cost in the tier)."""
+    ROLLBACK, no statement or result objects per request (most of the cost of a query this small)."""
 
     def __init__(self, engine: sa.engine.Engine) -> None:
         self.engine = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
