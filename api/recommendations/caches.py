@@ -1,16 +1,27 @@
 """The recommendation tier's caches and the threads that refresh them: every one is here, with its rules.
 
-Each app has one `ServingState` (`state()`), holding the model registry and these caches:
+Each app has one `ServingState` (`state()`), holding the model registry and these caches (what; how long;
+who drops it; who refreshes it):
 
-| cache | what | kept for | dropped by | refreshed by |
-| --- | --- | --- | --- | --- |
-| `snapshot` | the catalogue snapshot (`snapshot.Snapshot`): mentors, prices, learners | `serving_catalogue_seconds` | `invalidate()` | a background thread, started by the first request that finds it stale (which is served the stale one); the first build is made by the request (or the worker's warm-up) |
-| `snapshot.cards` | result cards by currency | with its snapshot | - | a missing card is loaded by the request; the next snapshot is built with the cards of every currency this one served |
-| `changed_learners` | learner id -> when a commit changed their bookings, reviews or profile | until the snapshot in use was built a minute after it | - | the session listener of `engine.install_change_listener`; such a learner is read from the database |
-| `windows` | the free mentors of an availability window | `serving_availability_cache_seconds`; at most 256 windows | `invalidate()` | one background thread per stale window (the stale set is served meanwhile); a window never seen is computed by the request that asks for it, or in the background when the request does not wait |
-| `model_settings`, `weights` | the ModelSetting rows; the re-ranking weights merged from them | `serving_settings_cache_seconds` | `settings_changed()` (an admin saved one: at once in this process), `invalidate()` | the next request |
-| `experiment` | the running A/B experiment and its arms | `serving_settings_cache_seconds` | `invalidate()`, the A/B check when it acted | the next request |
-| `sessions` | the session row of a signed-in user (`principal.SessionPrincipal`) | `SESSION_SECONDS`; at most `SESSION_ENTRIES` users | - | the next request of that user |
+- `snapshot`: the catalogue snapshot (`snapshot.Snapshot`: mentors, prices, learners); for
+  `serving_catalogue_seconds`; `invalidate()`; a background thread started by the first request that finds it
+  stale (that request is served the stale one). The first build is made by the request, or the worker's warm-up.
+- `Snapshot.cards`: result cards by currency; with their snapshot; a missing card is loaded by the request, and
+  the next snapshot is built with the cards of every currency this one served.
+- `changed_learners`: learner id -> when a commit changed their bookings, reviews or profile (written by the
+  session listener of `engine.install_change_listener`); such a learner is read from the database until a
+  snapshot built a minute after the change is in use, then the entry is dropped.
+- `windows`: the free mentors of an availability window; for `serving_availability_cache_seconds`, at most
+  `MAX_WINDOWS`; `invalidate()`; one background thread per stale window (the stale set is served meanwhile). A
+  window never seen is computed by the request that asks for it, or in the background if it does not wait.
+- `model_settings`, `weights`: the ModelSetting rows and the re-ranking weights merged from them; for
+  `serving_settings_cache_seconds`; `settings_changed()` (an admin saved one: at once in this process),
+  `invalidate()`; the next request.
+- `experiment`: the running A/B experiment and its arms; for `serving_settings_cache_seconds`; `invalidate()`
+  and the A/B check when it acted; the next request.
+- `sessions`: the session row of a signed-in user (`principal.SessionPrincipal`); for `SESSION_SECONDS`, at most
+  `SESSION_ENTRIES` users; nobody (a log-out or a deactivation reaches the tier within `SESSION_SECONDS`); the
+  next request of that user.
 
 Besides the refreshes, one more thread: the A/B check (guardrails and auto-promotion, `serving.ab`), at most every
 `serving_ab_check_seconds`, started by a request. Every thread is a daemon started by `_in_background`, in its

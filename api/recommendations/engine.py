@@ -23,7 +23,6 @@ from api.recommendations import caches, exposures
 from api.recommendations.caches import settings_changed, state
 from api.recommendations.snapshot import BOOKED_STATUSES, HISTORY_LIMIT, Snapshot, rated_well
 from api.search.filters import SearchFilters
-from api.settings import current_settings
 from api.tables import Booking, LearnerProfile, ModelSetting, Review, learner_topics, utcnow
 from models import clock
 from serving import ab
@@ -33,8 +32,6 @@ from serving.recommend import DEFAULT_BLEND, Catalogue, Learner, Ranked, _percen
 logger = logging.getLogger(__name__)
 RULES_KEY = "ranking.candidate_rules"
 BLEND_KEY = "ranking.hybrid_blend"
-
-__all__ = ["Recommendations", "recommend_for", "set_admin_weights", "settings_changed", "state"]
 
 _changed_learners = caches.changed_learners  # written on commit by the listener below, read by learner_context
 _listener_installed = False
