@@ -101,7 +101,7 @@ def _recommendation_tier(app: APIFlask) -> APIFlask:
     from api.core.routes import healthz  # lazy: eventlet patches the stdlib first
     from api.recommendations import api_bp  # lazy: eventlet patches the stdlib first
     from api.recommendations.principal import load_principal  # lazy: eventlet patches the stdlib first
-    from api.recommendations.routes import WEB_LINKS  # lazy: eventlet patches the stdlib first
+    from api.recommendations.api import WEB_LINKS  # lazy: eventlet patches the stdlib first
 
     app.config["API_ONLY"] = True
     login = LoginManager(app)

@@ -5,6 +5,7 @@ booking attribution listener and a `recommendations_section()` template helper t
 page and the search page call. The tier's own servers run `create_app(tier="recommendations")`
 (`api.recommendations.service`); `api.benchmarks.serving` is the `mentorhub bench serving` command.
 """
-from api.recommendations.routes import api_bp, bp
+from api.recommendations.api import api_bp
+from api.recommendations.routes import bp
 
 __all__ = ["api_bp", "bp"]

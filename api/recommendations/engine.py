@@ -18,12 +18,13 @@ from datetime import datetime
 import numpy as np
 import sqlalchemy as sa
 
+from api.activity import log_event
 from api.extensions import db
 from api.recommendations import caches, exposures
 from api.recommendations.caches import settings_changed, state
 from api.recommendations.snapshot import BOOKED_STATUSES, HISTORY_LIMIT, Snapshot, rated_well
 from api.search.filters import SearchFilters
-from api.tables import Booking, LearnerProfile, ModelSetting, Review, learner_topics, utcnow
+from api.tables import Booking, Event, EventType, LearnerProfile, ModelSetting, Review, learner_topics, utcnow
 from models import clock
 from serving import ab
 from serving.candidates import REFERENCE_CURRENCY, CandidateRules, booked_mask, rule_mask
@@ -283,6 +284,22 @@ def _log_exposure(learner_id: int, ranked: Ranked, arm: ab.ArmSpec | None, filte
     return exposures.writer_for(db.engine).submit(exposures.exposure_row(
         user_id=learner_id, model_version=ranked.model_version, arm=arm.label if arm else None,
         occurred_at=utcnow(), payload=payload))
+
+
+def log_click(user_id: int, exposure_id: int, mentor_id: int, channel: str) -> Event | None:
+    """Record the user's click on a mentor of one of their exposures (queued or written), with the mentor's position
+    in it; None when that exposure is not theirs or does not exist. One transaction."""
+    writer = exposures.existing_writer(db.engine)
+    exposure = (writer.queued(exposure_id) if writer is not None and exposure_id else None) or \
+        (db.session.get(Event, exposure_id) if exposure_id else None)
+    if exposure is None or exposure.event_type != EventType.EXPOSURE or exposure.user_id != user_id:
+        return None
+    shown = (exposure.payload or {}).get("mentor_ids") or []
+    position = shown.index(mentor_id) + 1 if mentor_id in shown else None
+    event = log_event(EventType.CLICK, user_id=user_id, mentor_id=mentor_id, exposure_id=exposure.id,
+                      model_version=exposure.model_version, arm=exposure.arm, channel=channel, position=position)
+    db.session.commit()
+    return event
 
 
 # ---------------------------------------------------------------- search blend

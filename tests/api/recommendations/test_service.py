@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from api import create_app
 from api.extensions import db
-from api.recommendations.routes import WEB_LINKS
+from api.recommendations.api import WEB_LINKS
 from api.tables import User
 from tests.conftest import eventually
 from tests.api.search.discovery_helpers import build_world
