@@ -19,19 +19,27 @@ who drops it; who refreshes it):
   `invalidate()`; the next request.
 - `experiment`: the running A/B experiment and its arms; for `serving_settings_cache_seconds`; `invalidate()`
   and the A/B check when it acted; the next request.
-- `sessions`: the session row of a signed-in user (`principal.SessionPrincipal`); for `SESSION_SECONDS`, at most
-  `SESSION_ENTRIES` users; nobody (a log-out or a deactivation reaches the tier within `SESSION_SECONDS`); the
-  next request of that user.
+- `PrincipalDirectory` (PostgreSQL only, one per database engine and process, `directory_for`): every account's
+  session facts (session version, active flag, roles, currency, time zone), read by `principal.load_principal`
+  on every request of the tier; kept until the process ends; changed rows are re-read by its own listener thread,
+  told by the triggers of migration 0013 (LISTEN/NOTIFY) within milliseconds of the commit. While it loads,
+  while its connection is down, or for an account it does not hold, it does not answer and the tier queries.
+  Memory: 18 bytes per user id (a million accounts: 18 MB per worker).
 
 Besides the refreshes, one more thread: the A/B check (guardrails and auto-promotion, `serving.ab`), at most every
-`serving_ab_check_seconds`, started by a request. Every thread is a daemon started by `_in_background`, in its
-own app context; a failure is logged and the previous value stays in use.
+`serving_ab_check_seconds`, started by a request. Every thread but the directory's listener is a daemon started by
+`_in_background`, in its own app context; a failure is logged and the previous value stays in use. The directory's
+listener is a daemon started with the directory (the tier's `serve` starts it before the warm-up).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import select
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
@@ -57,8 +65,6 @@ logger = logging.getLogger(__name__)
 EXTENSION = "serving"
 WEIGHTS_KEY = "rerank_weights"
 MAX_WINDOWS = 256  # availability windows kept; beyond, the oldest quarter is dropped
-SESSION_SECONDS = 3.0  # a signed-in user's session row is read again after this long
-SESSION_ENTRIES = 100_000  # users whose session row is kept; beyond, the oldest quarter is dropped
 CHANGE_MARGIN_SECONDS = 60.0  # a change committed this long before a snapshot's build started is in it
 
 
@@ -95,7 +101,6 @@ class ServingState:
     experiment: Cached | None = None
     weights: Cached | None = None
     model_settings: Cached | None = None
-    sessions: dict[int, Cached] = field(default_factory=dict)  # user id -> Cached(session rows)
     last_ab_check: float = field(default_factory=time.monotonic)
 
 
@@ -345,18 +350,177 @@ def maybe_check_experiments() -> None:
     _in_background("A/B check", work)
 
 
-# ---------------------------------------------------------------- session rows
+# ---------------------------------------------------------------- session facts (PostgreSQL)
+
+CHANNEL = "mentorhub_principals"
+APPLICATION_NAME = "mentorhub principal directory"  # its connection in pg_stat_activity
+LOAD_CHUNK = 50_000  # user ids per query of a full load
+IDLE_CHECK_SECONDS = 5.0  # with no notification for this long, a round trip checks the connection
+RETRY_SECONDS = 2.0  # between reconnection attempts
+# a database host that vanished (no reset, no answer) is noticed within about 10 s, not TCP's quarter hour
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 4, "keepalives_interval": 2, "keepalives_count": 3}
+ROLES = [role.value for role in Role]  # bit i of an account's role mask is ROLES[i]
+# a mask's roles as the principal query's role column gives them: one row per role, or one row with no role
+ROLE_COLUMN = [[role for bit, role in enumerate(ROLES) if mask >> bit & 1] or [None] for mask in range(1 << len(ROLES))]
+RECORD = np.dtype([("version", "i8"), ("active", "?"), ("roles", "u1"), ("currency", "i4"), ("timezone", "i4")])
+
+_users, _roles = User.__table__, UserRole.__table__
+_FACTS = (sa.select(_users.c.id, _users.c.session_version, _users.c.is_active_account, _users.c.currency,
+                    _users.c.timezone, _roles.c.role).outerjoin(_roles, _roles.c.user_id == _users.c.id))
 
 
-def session_rows(user_id: int, load: Callable[[int], list[tuple]]) -> list[tuple]:
-    """The user's session rows (`principal.load_principal`): `load(user_id)`, kept for `SESSION_SECONDS`."""
-    sessions = state().sessions
-    hit = sessions.get(user_id)
-    if hit is not None and hit.fresh:
-        return hit.value
-    rows = load(user_id)
-    if len(sessions) >= SESSION_ENTRIES:
-        for key in list(sessions)[:SESSION_ENTRIES // 4]:
-            sessions.pop(key, None)
-    sessions[user_id] = Cached(rows, time.monotonic() + SESSION_SECONDS)
-    return rows
+class PrincipalDirectory:
+    """One per database engine and process (`directory_for`): records indexed by user id, a listener thread."""
+
+    def __init__(self, engine: sa.engine.Engine) -> None:
+        self.engine = sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+                                       connect_args={"application_name": APPLICATION_NAME, **KEEPALIVES})
+        self.ready = False  # loaded, and listening since before the load
+        self._records: np.ndarray = np.zeros(0, RECORD)  # version -1: no such account
+        self._texts: list[str | None] = []  # currencies and time zones, by the number a record holds
+        self._text_numbers: dict[str | None, int] = {}
+        self._wake_read, self._wake_write = os.pipe()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="principal-directory", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------ the request side
+
+    def rows(self, user_id: int) -> list[tuple] | None:
+        """The account's (session_version, is_active_account, currency, timezone, role) rows, as the principal
+        query returns them; None when the directory cannot answer (then ask the database)."""
+        records = self._records
+        if not self.ready or not 0 <= user_id < len(records):
+            return None
+        version, active, roles, currency, timezone = records[user_id].tolist()
+        if version < 0:
+            return None
+        texts = self._texts
+        return [(version, active, texts[currency], texts[timezone], role) for role in ROLE_COLUMN[roles]]
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop the listener thread and close its connection."""
+        self._stopping.set()
+        os.write(self._wake_write, b"x")
+        self._thread.join(timeout)
+        for fd in (self._wake_read, self._wake_write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    # ------------------------------------------------------------ the listener thread
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            connection = None
+            try:
+                connection = self._connect()
+                self._load(connection)
+                self.ready = True
+                self._listen(connection)
+            except Exception as error:  # noqa: BLE001 - the database went away: the tier queries until we are back
+                if not self._stopping.is_set():
+                    logger.warning("principal directory: %s; the tier queries the database until it is back", error)
+            finally:
+                self.ready = False
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        connection.close()
+            self._stopping.wait(RETRY_SECONDS)
+
+    def _connect(self) -> sa.engine.Connection:
+        connection = self.engine.connect()
+        connection.exec_driver_sql(f"LISTEN {CHANNEL}")  # before the load: nothing committed after it is missed
+        return connection
+
+    def _listen(self, connection: sa.engine.Connection) -> None:
+        driver = connection.connection.dbapi_connection  # psycopg2's: its socket and its notifications
+        while not self._stopping.is_set():
+            readable = select.select([driver, self._wake_read], [], [], IDLE_CHECK_SECONDS)[0]
+            if self._stopping.is_set():
+                return
+            if readable:
+                driver.poll()
+            else:
+                connection.exec_driver_sql("SELECT 1")  # a dead connection raises here (notifications are read)
+            changed, everything = set(), False
+            while driver.notifies:
+                payload = driver.notifies.pop(0).payload
+                if payload == "*":
+                    everything = True
+                elif payload.isdigit():
+                    changed.add(int(payload))
+            if everything or len(changed) > LOAD_CHUNK // 10:  # (a bulk change: cheaper to read everything)
+                self._load(connection)
+            elif changed:
+                self._load(connection, sorted(changed))
+
+    def _load(self, connection: sa.engine.Connection, user_ids: list[int] | None = None) -> None:
+        """Every account (into a new array, swapped in), or these accounts (in place; gone ones marked so)."""
+        if user_ids is None:
+            top = connection.execute(sa.select(sa.func.coalesce(sa.func.max(_users.c.id), 0))).scalar_one()
+            records = _empty(top)
+            for low in range(0, top + 1, LOAD_CHUNK):
+                self._fill(records, connection.execute(  # (a newer account is in a notification)
+                    _FACTS.where(_users.c.id >= low, _users.c.id < low + LOAD_CHUNK, _users.c.id <= top)).all())
+            self._records = records
+            return
+        rows = connection.execute(_FACTS.where(_users.c.id.in_(user_ids))).all()
+        records = self._records
+        if user_ids[-1] >= len(records):
+            records = _empty(user_ids[-1])
+            records[:len(self._records)] = self._records
+            self._records = records
+        records["version"][user_ids] = -1  # gone, unless read again (a request meanwhile asks the database)
+        self._fill(records, rows)
+
+    def _fill(self, records: np.ndarray, rows: list[tuple]) -> None:
+        """Write these accounts' records (an account with n roles is n rows), each in one go."""
+        facts: dict[int, tuple] = {}
+        roles: dict[int, int] = {}
+        for user_id, version, active, currency, timezone, role in rows:
+            facts[user_id] = (version, active, currency, timezone)
+            if role is not None:
+                roles[user_id] = roles.get(user_id, 0) | 1 << ROLES.index(getattr(role, "value", role))
+        for user_id, (version, active, currency, timezone) in facts.items():
+            record = records[user_id]
+            record["roles"] = roles.get(user_id, 0)
+            record["active"] = bool(active)
+            record["currency"] = self._number(currency)
+            record["timezone"] = self._number(timezone)
+            record["version"] = version  # last: a concurrent reader sees the account once it is complete
+
+    def _number(self, text: str | None) -> int:
+        number = self._text_numbers.get(text)
+        if number is None:
+            self._texts.append(text)
+            number = self._text_numbers[text] = len(self._texts) - 1
+        return number
+
+
+def _empty(top_user_id: int) -> np.ndarray:
+    """Records for user ids up to `top_user_id`, with room to grow; every one 'no such account'."""
+    records = np.zeros(top_user_id + 1 + top_user_id // 4 + 1024, RECORD)
+    records["version"] = -1
+    return records
+
+
+_directories: weakref.WeakKeyDictionary[sa.engine.Engine, PrincipalDirectory] = weakref.WeakKeyDictionary()
+_directories_lock = threading.Lock()
+
+
+def directory_for(engine: sa.engine.Engine) -> PrincipalDirectory | None:
+    """The engine's directory, started on first use; None on a database without notifications (SQLite)."""
+    found = _directories.get(engine)
+    if found is None and engine.dialect.name == "postgresql":
+        with _directories_lock:
+            found = _directories.get(engine)
+            if found is None:
+                found = _directories[engine] = PrincipalDirectory(engine)
+    return found
+
+
+def close_directory(engine: sa.engine.Engine) -> None:
+    """Stop the engine's directory, if it has one."""
+    found = _directories.pop(engine, None)
+    if found is not None:
+        found.close()

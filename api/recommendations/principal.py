@@ -10,8 +10,9 @@ asking and nothing to write back. The contract of the object:
   (`<user id>:<session version>`), the account is active (a deactivated or suspended account is refused), the
   cookie's session version is the account's (logging out everywhere or a password change revokes every older
   session), and Flask-Login's "strong" session protection (the cookie comes from the browser it was given to).
-- freshness: the account's row is cached for `caches.SESSION_SECONDS` per worker, so a revocation or a
-  deactivation reaches the tier within that many seconds (on the web tier: at once).
+- freshness: on PostgreSQL the facts come from the worker's principal directory (`caches.PrincipalDirectory`),
+  which hears of a change when it commits (within milliseconds); elsewhere, and while the directory cannot answer,
+  from one query per request.
 """
 from __future__ import annotations
 
@@ -59,11 +60,15 @@ _SESSION_ROWS = (sa.select(_users.c.session_version, _users.c.is_active_account,
 
 
 def load_principal(session_id: str) -> SessionPrincipal | None:
-    """The tier's Flask-Login user loader: the signed-in user of this session id, or None (not signed in)."""
+    """The tier's Flask-Login user loader: the signed-in user of this session id, or None (not signed in); the
+    account's facts from the principal directory or, where it cannot answer, one plain query."""
     user_id, version = parse_session_id(session_id)
     if user_id is None:
         return None
-    rows = caches.session_rows(user_id, reader(db.engine).rows)
+    directory = caches.directory_for(db.engine)  # PostgreSQL: every account in memory, kept current by NOTIFY
+    rows = directory.rows(user_id) if directory is not None else None
+    if rows is None:
+        rows = reader(db.engine).rows(user_id)
     if not rows:
         return None
     session_version, is_active, currency, timezone, _role = rows[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Flask
 
 from api import create_app
+from api.extensions import db
 from api.process import tune_garbage_collector
 from api.recommendations import caches, exposures
 
@@ -19,6 +20,8 @@ def serve(warm_up_seconds: float = 60.0) -> Flask:
     """The tier's server entry (granian's factory, called in each worker process): the app, warmed up before
     it takes a request, and writing whatever exposures it still queues when the worker stops."""
     app = create_app(tier="recommendations")
+    with app.app_context():  # loads every account's session facts while the catalogue is built (PostgreSQL)
+        caches.directory_for(db.engine)
     caches.warm_up(app, timeout=warm_up_seconds)
     exposures.flush_when_worker_stops()
     tune_garbage_collector()

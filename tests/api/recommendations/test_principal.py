@@ -1,18 +1,22 @@
-"""The recommendation tier's user (api.recommendations.principal): the contract of `SessionPrincipal` and the
-short-lived cache of the session row it is read from (api.recommendations.caches)."""
+"""The recommendation tier's user (api.recommendations.principal): the contract of `SessionPrincipal`, read from
+the principal directory on PostgreSQL or from one query."""
 from __future__ import annotations
 
-import time
-
 import pytest
-import sqlalchemy as sa
 
 from api.extensions import db
 from api.recommendations import caches
-from api.recommendations.principal import SessionPrincipal, load_principal, reader
+from api.recommendations.principal import SessionPrincipal, load_principal
 from api.tables import Role, User, UserRole
 
 pytestmark = pytest.mark.db
+
+
+@pytest.fixture(autouse=True)
+def _stop_directory(app):
+    yield
+    with app.app_context():
+        caches.close_directory(db.engine)
 
 
 def _account(user_id: int, roles=(Role.LEARNER,), **fields) -> None:
@@ -44,30 +48,3 @@ def test_it_refuses_what_load_user_refuses(app):
         assert load_principal("2:1") is None  # a deactivated account
         assert load_principal("3:1") is None  # no such account
         assert load_principal("1") is None and load_principal("x:1") is None  # not a session id
-
-
-def test_a_session_row_is_kept_for_a_few_seconds_then_read_again(app, monkeypatch):
-    monkeypatch.setattr(caches, "SESSION_SECONDS", 0.3)
-    reads: list[int] = []
-
-    def load(user_id: int) -> list[tuple]:
-        reads.append(user_id)
-        return reader(db.engine).rows(user_id)
-
-    with app.test_request_context():
-        _account(1)
-        assert caches.session_rows(1, load)[0][0] == 1
-        db.session.execute(sa.update(User).where(User.id == 1).values(session_version=2))  # log out everywhere
-        db.session.commit()
-        assert caches.session_rows(1, load)[0][0] == 1 and reads == [1]  # within SESSION_SECONDS: the kept row
-        time.sleep(0.35)
-        assert caches.session_rows(1, load)[0][0] == 2 and reads == [1, 1]
-
-
-def test_the_session_cache_is_bounded(app, monkeypatch):
-    monkeypatch.setattr(caches, "SESSION_ENTRIES", 8)
-    with app.test_request_context():
-        for user_id in range(1, 30):
-            caches.session_rows(user_id, lambda _user_id: [])
-        assert len(caches.state().sessions) <= 8
-        assert 29 in caches.state().sessions  # the newest stay

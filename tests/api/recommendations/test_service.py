@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from api import create_app
 from api.extensions import db
 from api.recommendations.api import WEB_LINKS
+from api.recommendations.caches import directory_for
 from api.tables import User
 from tests.conftest import eventually
 from tests.api.search.discovery_helpers import build_world
@@ -26,10 +27,11 @@ def world(app):
 def service(settings, app):
     service = create_app(settings=settings, tier="recommendations")
     yield service
-    from api.recommendations import exposures
+    from api.recommendations import caches, exposures
 
     with service.app_context():
         exposures.flush_engine(db.engine)
+        caches.close_directory(db.engine)
         db.session.remove()
         db.engine.dispose()
 
@@ -73,10 +75,14 @@ def test_the_tier_checks_the_session_like_the_full_app(app, service, world):
     refused = _client(service, world.learner).get("/api/v1/recommendations?k=abc")
     assert refused.status_code == 400 and refused.get_json()["error"]["fields"] == {"k": "must be a whole number"}
 
+    with service.app_context():  # on PostgreSQL the tier reads sessions from its principal directory
+        directory = directory_for(db.engine)
+        if directory is not None:
+            eventually(lambda: directory.ready)
     with app.app_context():  # logging out everywhere bumps the session version; deactivation ends access
         db.session.execute(sa.update(User).where(User.id == world.learner).values(session_version=2))
         db.session.commit()
-    # (the tier reads the account again within caches.SESSION_SECONDS)
+    # (the directory hears of a change when it commits: within milliseconds)
     eventually(lambda: _client(service, world.learner, version=1).get("/api/v1/recommendations").status_code == 401)
     assert _client(service, world.learner, version=2).get("/api/v1/recommendations").status_code == 200
     with app.app_context():
@@ -96,7 +102,7 @@ def test_the_tier_records_clicks_and_reports_health(service, world):
 
 
 def test_the_principal_query_survives_a_dropped_connection(service, world):
-    """Where the tier queries the principal (on a cache miss), it does so on
+    """Where the tier queries the principal (SQLite; PostgreSQL while its directory cannot answer), it does so on
     its own connection per thread; a connection the database dropped (a restart, a killed backend) is replaced
     by the next query, which answers as usual."""
     from api.recommendations.principal import reader as session_reader
