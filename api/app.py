@@ -7,6 +7,7 @@ from typing import Any
 
 from apiflask import APIFlask
 from flask import Blueprint
+from flask_login import LoginManager
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from models import clock
@@ -16,12 +17,14 @@ from api.admin import api_bp as admin_api
 from api.admin import bp as admin
 from api.auth import api_bp as auth_api
 from api.auth import bp as auth
+from api.auth.session import unauthorized
 from api.bookings import api_bp as bookings_api
 from api.bookings import bp as bookings
 from api.chat import bp as chat
 from api.chat.queue import client_manager as chat_client_manager
 from api.config import flask_config
 from api.core import bp as core
+from api.core.routes import healthz
 from api.extensions import csrf, db, limiter, login_manager, migrate, socketio
 from api.payments import api_bp as payments_api
 from api.payments import bp as payments
@@ -30,6 +33,8 @@ from api.profiles import bp as profiles
 from api.recommendations import api_bp as recommendations_api
 from api.recommendations import attribution, engine
 from api.recommendations import bp as recommendations
+from api.recommendations.api import WEB_LINKS
+from api.recommendations.principal import load_principal
 from api.reviews import api_bp as reviews_api
 from api.reviews import bp as reviews
 from api.search import api_bp as search_api
@@ -44,8 +49,13 @@ FEATURE_BLUEPRINTS: tuple[Blueprint, ...] = (  # one blueprint (and one JSON blu
     reviews, reviews_api, recommendations, recommendations_api, payments, payments_api)
 
 
-def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None) -> APIFlask:
-    """Build the app for the settings' profile; `config` overrides Flask config keys (tests)."""
+def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None, tier: str = "web") -> APIFlask:
+    """Build the app for the settings' profile; `config` overrides Flask config keys (tests).
+
+    `tier="recommendations"` builds the recommendation tier's lean app (`api.recommendations.service`): the same
+    settings, secret key, session cookie, logging and database, serving only the recommendation JSON views and
+    `/healthz`; no Socket.IO, CSRF, rate limits, pages or hooks (JSON errors everywhere), and the signed-in user is
+    a `SessionPrincipal` (`api.recommendations.principal`)."""
     settings = settings or get_settings()
     _fix_clock(settings.clock_now)
     logs.configure(settings)
@@ -65,6 +75,8 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     logs.register_request_logging(app)
 
     db.init_app(app)
+    if tier == "recommendations":
+        return _recommendation_tier(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -98,6 +110,22 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     engine.install_hooks(app)
     errors.register(app)
     headers.register(app, production=settings.profile == "production")
+    return app
+
+
+def _recommendation_tier(app: APIFlask) -> APIFlask:
+    """The rest of `create_app(tier="recommendations")`: its own log-in manager, its views, the web tier's pages
+    that its JSON links to (built, not served)."""
+    app.config["API_ONLY"] = True
+    login = LoginManager(app)
+    login.session_protection = "strong"
+    login.user_loader(load_principal)
+    login.unauthorized_handler(unauthorized)
+    app.register_blueprint(recommendations_api)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    for endpoint, rule in WEB_LINKS.items():
+        app.add_url_rule(rule, endpoint, build_only=True)
+    errors.register(app)
     return app
 
 

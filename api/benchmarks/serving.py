@@ -6,7 +6,7 @@
 Seeds (or reuses, under --var-dir) a world with the search benchmark's bulk seeder plus learner accounts,
 trains an SVD champion from the reviews (serving.bootstrap) unless the registry already has one, starts
 a running A/B experiment (two arms, different re-ranking weights), and serves it in a subprocess as the
-recommendation tier is deployed (the slim app of api.recommendations.service under granian with
+recommendation tier is deployed (`create_app(tier="recommendations")` of api.recommendations.service under granian with
 deploy/recommendations.env: one Python thread per worker, keep-alive connections, each worker warmed up
 before it takes traffic), with `--workers` processes (default 2). 8 concurrent clients
 (threads of a separate client process, one keep-alive connection each, requests made before the clock
@@ -23,7 +23,9 @@ load average before and after each run.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import multiprocessing
 import os
 import random
 import secrets
@@ -31,17 +33,33 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import click
+import orjson
+import pandas as pd
+import sqlalchemy as sa
+from flask_login.utils import _create_identifier
+from flask_migrate import upgrade
 
+from api import create_app
 from api.benchmarks.common import free_port, percentile, tree_cpu_seconds
+from api.benchmarks.harness import harness_settings
 from api.benchmarks.search import _chunks, _postgres_url, build_free_slots, seed as seed_search_world
+from api.demo import catalogue as demo_catalogue
+from api.extensions import db
+from api.search import free_slots
+from api.settings import Settings
+from api.tables import Event, EventType, LearnerProfile, User, UserRole, learner_topics
+from serving import ab, bootstrap
+from serving.registry import MODEL_NAME, ModelRegistry
 
 UTC = timezone.utc
 SECRET = secrets.token_urlsafe(48)  # production profile: a strong key, made per run
@@ -63,9 +81,7 @@ def _tier_environment(env: dict, var_dir: Path, database_url: str, port: int, wo
             "SERVING_FIRST_LOAD_WAIT_SECONDS": "120"}
 
 
-def _settings(var_dir: Path, database_url: str = ""):
-    from api.settings import Settings
-
+def _bench_settings(var_dir: Path, database_url: str = ""):
     return Settings(_env_file=None, profile="production", var_dir=var_dir, database_url=database_url,
                     log_level="WARNING", secret_key=SECRET, socketio_async_mode="threading", serving_ab_check_seconds=0,
                     public_base_url="http://127.0.0.1")
@@ -74,12 +90,6 @@ def _settings(var_dir: Path, database_url: str = ""):
 def _postgres_database(var_dir: Path, marker: Path) -> str:
     """The DATABASE_URL of this world's PostgreSQL database, one per world folder; made afresh (and the world's
     marker removed, so that it is seeded) when the world is new or its database is gone."""
-    import hashlib
-
-    import sqlalchemy as sa
-
-    from api.benchmarks.harness import harness_settings
-
     base = harness_settings().test_postgres_url
     name = f"{POSTGRES_DB}_{hashlib.sha1(str(var_dir).encode()).hexdigest()[:10]}"
     engine = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg2://", 1), isolation_level="AUTOCOMMIT")
@@ -95,12 +105,6 @@ def _postgres_database(var_dir: Path, marker: Path) -> str:
 
 def _seed(app, learners: int, mentors: int) -> dict:
     """The search benchmark's mentors, bookings and reviews, then every learner account with the learner role."""
-    import sqlalchemy as sa
-    from flask_migrate import upgrade
-
-    from api.extensions import db
-    from api.tables import LearnerProfile, User, UserRole, learner_topics
-
     with app.app_context():
         upgrade()
     reviews = max(1000, learners * 2)
@@ -128,11 +132,6 @@ def _seed(app, learners: int, mentors: int) -> dict:
 def _free_slot_index(app) -> None:
     """The availability index of the world (built after a bulk seed, which bypasses the ORM hooks that keep it
     current; a world seeded by an older version is migrated and indexed first)."""
-    from flask_migrate import upgrade
-
-    from api.extensions import db
-    from api.search import free_slots
-
     with app.app_context():
         upgrade()
         built = free_slots.anchor() is not None
@@ -142,13 +141,6 @@ def _free_slot_index(app) -> None:
 
 
 def _train(app, var_dir: Path) -> str:
-    import pandas as pd
-    import sqlalchemy as sa
-
-    from api.extensions import db
-    from serving import bootstrap
-    from serving.registry import ModelRegistry
-
     registry = ModelRegistry(app.config["MENTORHUB_SETTINGS"].mlflow_uri)
     if Path(var_dir / "mlflow.db").is_file():
         version = registry.alias_version("champion") if registry.wait_until_loaded(5) else None
@@ -164,9 +156,6 @@ def _train(app, var_dir: Path) -> str:
 
 
 def _experiment(app) -> None:
-    from api.extensions import db
-    from serving import ab
-
     with app.app_context():
         if ab.running_experiment(db.session) is None:
             ab.create_experiment(db.session, "bench", [
@@ -178,8 +167,6 @@ def _experiment(app) -> None:
 
 def _cookies(app, learner_ids: list[int]) -> dict[int, str]:
     """Signed session cookies of these learners (what a log-in would set), without hashing any password."""
-    from flask_login.utils import _create_identifier
-
     serializer = app.session_interface.get_signing_serializer(app)
     with app.test_request_context(environ_base={"REMOTE_ADDR": "127.0.0.1", "HTTP_USER_AGENT": USER_AGENT}):
         identifier = _create_identifier()
@@ -246,7 +233,6 @@ class _KeepAliveClient:
     response is read as its status and its body of Content-Length bytes (both servers send one). On this
     2-core machine the client shares the cores with the server it measures; http.client took a fifth of a
     millisecond per request."""
-
     def __init__(self, host: str, port: int) -> None:
         self.address = (host, port)
         self.sock = self.reader = None
@@ -293,11 +279,6 @@ def _request(kind: str, host: str, port: int, item: dict) -> bytes:
 def _drive(kind: str, base: str, items: list[dict], clients: int) -> dict:
     """The client process: `clients` threads, each on its own keep-alive connection (opened, and one request
     served, before timing starts), send every item; per-call seconds, wall, this process's CPU, exposure ids."""
-    import threading
-    from urllib.parse import urlsplit
-
-    import orjson
-
     host, port = urlsplit(base).hostname, urlsplit(base).port
     requests = [_request(kind, host, port, item) for item in items]
 
@@ -360,9 +341,6 @@ def _drive(kind: str, base: str, items: list[dict], clients: int) -> dict:
 
 def _run_clients(kind: str, base: str, items: list[dict], clients: int, server_pid: int) -> dict:
     """Drive the server from a separate process; figures with server and client CPU per request and load average."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     load_before = os.getloadavg()
     server_cpu = tree_cpu_seconds(server_pid)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -380,13 +358,8 @@ def _run_clients(kind: str, base: str, items: list[dict], clients: int, server_p
     return {"figures": figures, "ids": run["ids"]}
 
 
-def _check_exposures(app, ids: list[int], mix_size: int) -> dict:
+def _check_exposures(app, ids: list[int]) -> dict:
     """Every exposure id a client got back is a written exposure row (after the server flushed and exited)."""
-    import sqlalchemy as sa
-
-    from api.extensions import db
-    from api.tables import Event, EventType
-
     wanted = sorted(set(ids))
     found = 0
     with app.app_context():
@@ -413,17 +386,12 @@ def _check_exposures(app, ids: list[int], mix_size: int) -> dict:
 def serving(learners: int, mentors: int, request_count: int, clients: int, kind: str, workers: int,
             var_dir: Path | None, json_path: Path | None) -> None:
     """Recommendation endpoint (filters, A/B routing, exposure logging) vs `mlflow models serve`."""
-    import tempfile
-
-    from api import create_app
-    from serving.registry import MODEL_NAME
-
     var_dir = (var_dir or Path(tempfile.gettempdir()) / f"mentorhub-bench-serving-{learners}-{mentors}-{kind}"
                ).resolve()
     var_dir.mkdir(parents=True, exist_ok=True)
     marker = var_dir / "seeded.json"
     database_url = _postgres_database(var_dir, marker) if kind == "postgres" else ""
-    app = create_app(settings=_settings(var_dir, database_url))
+    app = create_app(settings=_bench_settings(var_dir, database_url))
     started = time.perf_counter()
     if not marker.is_file():
         click.echo(f"seeding {learners} learners and {mentors} mentors into {var_dir} ...")
@@ -434,10 +402,9 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
     version = _train(app, var_dir)
     _experiment(app)
     click.echo(f"world ready ({seed_seconds:.0f}s), champion version {version}")
-    from api.demo import catalogue as cat
 
     learner_ids = list(range(mentors + 1, mentors + learners + 1))
-    mix = _mix(request_count, learner_ids, [t[0] for t in cat.TOPICS])
+    mix = _mix(request_count, learner_ids, [t[0] for t in demo_catalogue.TOPICS])
     cookies = _cookies(app, sorted({m["learner"] for m in mix}))
 
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MENTORHUB_PROFILE", "VAR_DIR")}
@@ -459,10 +426,10 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
         result = run["figures"]
     finally:
         _stop(server)
-    result.update(_check_exposures(app, run["ids"], len(items)))
+    result.update(_check_exposures(app, run["ids"]))
 
     mport = free_port()
-    menv = {**env, "MLFLOW_TRACKING_URI": _settings(var_dir, database_url).mlflow_uri,  # its server runs `uvicorn` from PATH
+    menv = {**env, "MLFLOW_TRACKING_URI": _bench_settings(var_dir, database_url).mlflow_uri,  # its server runs `uvicorn` from PATH
             "PATH": str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")}
     mserver = _start([sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{MODEL_NAME}/{version}",
                       "--env-manager", "local", "-h", "127.0.0.1", "-p", str(mport)], menv,

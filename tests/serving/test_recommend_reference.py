@@ -274,12 +274,13 @@ def test_candidate_index_topic_and_price_filters_match_the_reference():
     from datetime import datetime, timezone
 
     from api.recommendations.engine import candidate_index
+    from api.recommendations.snapshot import LearnerIndex, Snapshot
     from api.search.filters import SearchFilters
 
     rng = np.random.default_rng(7)
     cat = random_catalogue(rng)
-    bundle = {"catalogue": cat, "prices": rng.integers(1000, 9000, len(cat)).astype(float),
-              "currencies": ["USD"] * len(cat), "converted": {}}
+    bundle = Snapshot(catalogue=cat, prices=rng.integers(1000, 9000, len(cat)).astype(float),
+                      currencies=["USD"] * len(cat), zones=[], learners=LearnerIndex({}, 0, 0.0), built=0.0)
     now = datetime(2024, 5, 1, tzinfo=timezone.utc)
     assert np.array_equal(candidate_index(bundle, None, now), np.arange(len(cat)))
     for _ in range(100):
@@ -292,9 +293,9 @@ def test_candidate_index_topic_and_price_filters_match_the_reference():
             cols = [t for t in topics if t < cat.topic_rows.shape[0]]
             mask &= cat.topic_rows.T[:, cols].sum(axis=1) > 0 if cols else False
         if low is not None:
-            mask &= bundle["prices"] >= low
+            mask &= bundle.prices >= low
         if high is not None:
-            mask &= bundle["prices"] <= high
+            mask &= bundle.prices <= high
         assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(mask))
 
 

@@ -172,13 +172,13 @@ def test_feedback_loop_a_newly_booked_topic_rises(world_app, serving_world):
     (WORLD_NOW), so the learner, the topic and the rankings are the same on every date.
     """
     from api.extensions import db
-    from api.recommendations import engine
+    from api.recommendations import caches, engine
     from api.tables import Booking, BookingStatus, mentor_topics
 
     with world_app.app_context():  # learners with little history, whom the model knows
         few = db.session.execute(sa.select(Booking.learner_id).group_by(Booking.learner_id)
                                  .having(sa.func.count() == 2).order_by(Booking.learner_id)).scalars().all()
-        cat = engine.catalogue()["catalogue"]
+        cat = caches.catalogue().catalogue
         pairs = db.session.execute(sa.select(mentor_topics.c.mentor_id, mentor_topics.c.topic_id)
                                    .order_by(mentor_topics.c.topic_id, mentor_topics.c.mentor_id)).all()
 
@@ -237,7 +237,7 @@ def test_feedback_loop_a_newly_booked_topic_rises(world_app, serving_world):
     assert registered.tags["registered_model_fit"] == "all_data"
     assert datetime.fromisoformat(registered.tags["trained_until"]) >= now - timedelta(minutes=5)
     engine.state(world_app).registry.promote(new_version, reason="feedback-loop test")  # as the A/B winner would
-    engine.invalidate(world_app)
+    caches.invalidate(world_app)
     after = topic_rank(learner)
     assert _recommend(world_app, learner, log=False).model_version == new_version
     assert share(after) > share(before), (before, after, mentors)

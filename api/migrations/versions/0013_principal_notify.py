@@ -4,7 +4,7 @@ Revision ID: 0013_principal_notify
 Revises: 0012_events_sequence
 
 The recommendation tier keeps every account's session version, active flag, roles, currency and time zone
-in memory (api.auth.principals) instead of querying them on every request. These triggers tell it what
+in memory (api.recommendations.caches) instead of querying them on every request. These triggers tell it what
 changed: the user id of a changed, added or deleted account or role, or '*' after a TRUNCATE. PostgreSQL
 delivers a notification when its transaction commits, in commit order. (SQLite has no cross-process
 notification: the tier queries there.)

@@ -1,4 +1,4 @@
-"""The principal directory (api.auth.principals): every account's session facts in memory on PostgreSQL, kept
+"""The principal directory (api.recommendations.caches): every account's session facts in memory on PostgreSQL, kept
 current by the triggers' notifications, answering exactly what the principal query answers; silent (so the
 tier queries) while it cannot be sure."""
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from api.auth.principals import PrincipalDirectory, directory_for
-from api.auth.session import _reader
+from api.recommendations.caches import PrincipalDirectory, directory_for
+from api.recommendations.principal import reader as _reader
 from api.extensions import db
 from api.tables import Role, User, UserRole
 from tests.conftest import eventually
@@ -69,7 +69,7 @@ def test_changes_arrive_when_they_commit(app, directory):
 
 
 def test_a_lost_connection_silences_it_until_it_has_read_everything_again(app, directory, monkeypatch):
-    import api.auth.principals as principals
+    import api.recommendations.caches as principals
 
     monkeypatch.setattr(principals, "RETRY_SECONDS", 0.3)
     with app.app_context():
@@ -89,9 +89,9 @@ def test_a_lost_connection_silences_it_until_it_has_read_everything_again(app, d
 
 
 def test_each_engine_gets_one_directory_on_postgresql_only(app, tmp_path):
-    from api.auth import principals
+    from api.recommendations import caches
 
     with app.app_context():
         assert directory_for(db.engine) is directory_for(db.engine)
-        principals.close(db.engine)
+        caches.close_directory(db.engine)
     assert directory_for(sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}")) is None  # SQLite: the tier queries

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from api.cli import DEMO_LOGINS, DEMO_PASSWORD
 from api.demo.world import WorldSpec, generate_world
 from api.extensions import db
-from api.recommendations import engine
+from api.recommendations import caches, engine
 from api.tables import Booking, Review
 
 SMALL = WorldSpec(learners=60, mentors=12, days=90, seed=7, until=date(2026, 3, 1))  # ends at WORLD_NOW
@@ -30,7 +30,7 @@ def test_served_lists_hold_no_booked_mentor_and_book_again_holds_the_well_rated(
             rated.setdefault(learner_id, set()).add(mentor_id)
         assert len(booked) >= 10 and rated
         served = repeats = with_again = 0
-        listed = set(engine.catalogue()["catalogue"].position)  # approved, active mentors
+        listed = set(caches.catalogue().catalogue.position)  # approved, active mentors
         for learner_id, mentors in sorted(booked.items()):
             result = engine.recommend_for(learner_id, k=10, log=False)
             picks = {p.mentor_id for p in result.picks}

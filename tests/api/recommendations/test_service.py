@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from api.auth.principals import directory_for
+from api import create_app
 from api.extensions import db
-from api.recommendations.service import WEB_LINKS
+from api.recommendations.api import WEB_LINKS
+from api.recommendations.caches import directory_for
 from api.tables import User
 from tests.conftest import eventually
 from tests.api.search.discovery_helpers import build_world
@@ -24,16 +25,13 @@ def world(app):
 
 @pytest.fixture
 def service(settings, app):
-    from api.recommendations.service import create_service
-
-    service = create_service(settings)
+    service = create_app(settings=settings, tier="recommendations")
     yield service
-    from api.auth import principals
-    from api.recommendations import exposures
+    from api.recommendations import caches, exposures
 
     with service.app_context():
         exposures.flush_engine(db.engine)
-        principals.close(db.engine)
+        caches.close_directory(db.engine)
         db.session.remove()
         db.engine.dispose()
 
@@ -107,10 +105,10 @@ def test_the_principal_query_survives_a_dropped_connection(service, world):
     """Where the tier queries the principal (SQLite; PostgreSQL while its directory cannot answer), it does so on
     its own connection per thread; a connection the database dropped (a restart, a killed backend) is replaced
     by the next query, which answers as usual."""
-    from api.auth.session import _reader
+    from api.recommendations.principal import reader as session_reader
 
     with service.app_context():
-        reader = _reader(db.engine)
+        reader = session_reader(db.engine)
         expected = reader.rows(world.learner)
         connection = reader.local.connection
         if db.engine.dialect.name == "postgresql":
