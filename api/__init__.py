@@ -74,6 +74,9 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     from api import tables  # noqa: F401  (registers every table on the metadata)
+    from serving import ab
+
+    ab.use_tables(db.metadata)  # the A/B experiments read and write the app's tables
 
     input_guard.register(app)
     for blueprint in _feature_blueprints():

@@ -50,6 +50,9 @@ def create_service(settings: Settings | None = None) -> Flask:
     login.unauthorized_handler(unauthorized)
 
     from api import tables  # noqa: F401  (registers every table on the metadata)
+    from serving import ab
+
+    ab.use_tables(db.metadata)  # the A/B experiments read and write the app's tables
 
     app.register_blueprint(api_bp)
     app.add_url_rule("/healthz", "healthz", healthz)
