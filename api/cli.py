@@ -283,7 +283,7 @@ def _planted_world() -> dict:
     return {"planted": planted}
 
 
-LAZY_OBJECTS = {"planted": _planted_world}  # lazy command -> what builds its click context object
+LAZY_OBJECTS = {"planted": _planted_world, "run-jobs": _app, "reconcile": _app, "refresh-ranking": _app}  # lazy command -> its click obj
 
 PIPELINE_STEPS = {
     "all": "Running the ML pipeline: ingest, train every model family, promote, monitor (a few minutes)",

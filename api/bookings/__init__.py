@@ -1,6 +1,5 @@
 """Bookings: free slots, the booking state machine, dashboards, calendar sync, iCalendar feed and reminders."""
-from apiflask import APIBlueprint
+from api.bookings.api import api_bp
+from api.bookings.routes import bp
 
-bp = APIBlueprint("bookings", __name__, tag="Bookings")
-
-from api.bookings import api, routes  # noqa: E402,F401
+__all__ = ["api_bp", "bp"]

@@ -1,27 +1,31 @@
 """The JSON API under /api/v1/bookings: slots, requests, transitions, rescheduling, notices, calendar."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
-
-from apiflask import Schema
+from apiflask import APIBlueprint, Schema
 from apiflask.fields import AwareDateTime, Integer, String
 from apiflask.validators import Length, OneOf, Range
-from flask import request
+from flask_login import current_user
 from sqlalchemy import select
 
-from api.addresses import public_base_url
-from api.bookings import bp, calendar_sync, ical, service
-from api.bookings.access import require_user, require_verified, signed_in_user
+from api.auth.decorators import auth_required, verified_required
+from api.bookings import calendar_sync, ical, service
 from api.bookings.policy import policy_for
-from api.bookings.service import BookingError
+from api.bookings.service import BookingError, available_actions, slot_range
 from api.bookings.slots import zone
 from api.bookings.timefmt import format_when, iso_utc, local
 from api.errors import error_response
 from api.extensions import db
-from api.tables import Booking, MentorBookingPolicy, Notification, User
+from api.tables import Booking, Notification, User
+
+api_bp = APIBlueprint("bookings_api", __name__, tag="Bookings")
 
 
-@bp.errorhandler(BookingError)
+def _viewer() -> User:
+    """The signed-in user (admitted by the view's guard) as the row the services take."""
+    return current_user._get_current_object()
+
+
+@api_bp.errorhandler(BookingError)
 def _booking_error(error: BookingError):
     return error_response(error.status, error.message, error.fields)
 
@@ -90,31 +94,14 @@ def booking_json(booking: Booking, viewer: User) -> dict:
     }
 
 
-def available_actions(booking: Booking, role: str) -> list[str]:
-    """The buttons to offer; the server re-checks each one anyway."""
-    status = booking.status.value
-    now = service.now_utc()
-    started = now >= booking.starts_at
-    actions: list[str] = []
-    if status == "requested" and not started:
-        actions += ["accept", "reject", "reschedule"] if role == "mentor" else ["cancel", "reschedule"]
-    elif status == "accepted":
-        if not started:
-            actions += ["cancel", "reschedule"]
-        elif role == "mentor":
-            actions += ["no-show"] + (["complete"] if now >= booking.ends_at else [])
-    return actions
-
-
 # ---------------------------------------------------------------- slots
 
 
-@bp.get("/api/v1/bookings/mentors/<int:mentor_id>/slots")
-@bp.input(SlotQuery, location="query", arg_name="query")
+@api_bp.get("/api/v1/bookings/mentors/<int:mentor_id>/slots")
+@api_bp.input(SlotQuery, location="query", arg_name="query")
 def slots(mentor_id: int, query: dict):
     """Free slots of an approved mentor, with times in the viewer's zone (`tz`, else theirs, else UTC)."""
-    viewer = signed_in_user()
-    tz_name = query["tz"] or (viewer.timezone if viewer else "UTC")
+    tz_name = query["tz"] or (current_user.timezone if current_user.is_authenticated else "UTC")
     if query["tz"] and zone(query["tz"]).key != query["tz"]:
         raise BookingError(400, "Unknown time zone.", "tz")
     mentor = service.get_mentor(mentor_id)
@@ -133,36 +120,24 @@ def slots(mentor_id: int, query: dict):
     }
 
 
-def slot_range(start: str | None, days: int, tz_name: str, now: datetime) -> tuple[datetime, datetime]:
-    """[local midnight of `start` (default today), + days) in the viewer's zone, as UTC."""
-    tz = zone(tz_name)
-    if start:
-        try:
-            first = date.fromisoformat(start)
-        except ValueError:
-            raise BookingError(400, "start must be a date like 2026-03-01.", "start") from None
-    else:
-        first = now.astimezone(tz).date()
-    begin = datetime.combine(first, datetime.min.time(), tzinfo=tz)
-    return begin, datetime.combine(first + timedelta(days=days), datetime.min.time(), tzinfo=tz)
-
-
 # ---------------------------------------------------------------- bookings
 
 
-@bp.post("/api/v1/bookings")
-@bp.input(BookingIn, arg_name="data")
+@api_bp.post("/api/v1/bookings")
+@verified_required
+@api_bp.input(BookingIn, arg_name="data")
 def create_booking(data: dict):
     """Request a slot with a note; 201, or 409 when it is taken, 422 naming the field when not offered."""
-    learner = require_verified(require_user())
+    learner = _viewer()
     booking = service.request_booking(learner, data["mentor_id"], data["starts_at"], data["note"], data["topic_id"])
     return booking_json(booking, learner), 201
 
 
-@bp.get("/api/v1/bookings")
-@bp.input(ListQuery, location="query", arg_name="query")
+@api_bp.get("/api/v1/bookings")
+@auth_required
+@api_bp.input(ListQuery, location="query", arg_name="query")
 def list_bookings(query: dict):
-    user = require_user()
+    user = _viewer()
     found = service.bookings_of(user, query["as_"], query["when"], service.now_utc())
     return {"bookings": [booking_json(b, user) for b in found], "timezone": user.timezone}
 
@@ -174,40 +149,36 @@ def _visible(booking_id: int, user: User) -> Booking:
     return booking
 
 
-@bp.get("/api/v1/bookings/<int:booking_id>")
+@api_bp.get("/api/v1/bookings/<int:booking_id>")
+@auth_required
 def get_booking(booking_id: int):
-    user = require_user()
+    user = _viewer()
     return booking_json(_visible(booking_id, user), user)
 
 
-@bp.post("/api/v1/bookings/<int:booking_id>/<any(accept, reject, cancel, complete, 'no-show'):action>")
-@bp.input(ReasonIn, arg_name="data")
+@api_bp.post("/api/v1/bookings/<int:booking_id>/<any(accept, reject, cancel, complete, 'no-show'):action>")
+@auth_required
+@api_bp.input(ReasonIn, arg_name="data")
 def act(booking_id: int, action: str, data: dict):
     """accept | reject (reason required) | cancel | complete | no-show."""
-    user = require_user()
-    operations = {
-        "accept": lambda: service.accept(booking_id, user),
-        "reject": lambda: service.reject(booking_id, user, data["reason"]),
-        "cancel": lambda: service.cancel(booking_id, user, data["reason"]),
-        "complete": lambda: service.complete(booking_id, user),
-        "no-show": lambda: service.mark_no_show(booking_id, user, data["reason"]),
-    }
-    booking = operations[action]()
-    return booking_json(booking, user)
+    user = _viewer()
+    return booking_json(service.act(action, booking_id, user, data["reason"]), user)
 
 
-@bp.post("/api/v1/bookings/<int:booking_id>/reschedule")
-@bp.input(RescheduleIn, arg_name="data")
+@api_bp.post("/api/v1/bookings/<int:booking_id>/reschedule")
+@auth_required
+@api_bp.input(RescheduleIn, arg_name="data")
 def reschedule(booking_id: int, data: dict):
-    user = require_user()
+    user = _viewer()
     booking = service.reschedule(booking_id, user, data["starts_at"], data["reason"])
     return booking_json(booking, user)
 
 
-@bp.get("/api/v1/bookings/<int:booking_id>/cancellation-terms")
+@api_bp.get("/api/v1/bookings/<int:booking_id>/cancellation-terms")
+@auth_required
 def cancellation_terms(booking_id: int):
     """What cancelling now would mean for the learner's money (the policy payments applies)."""
-    user = require_user()
+    user = _viewer()
     terms = service.preview_cancellation(booking_id, user)
     return {"refund_percent": terms.refund_percent, "late": terms.late, "explanation": terms.explanation}
 
@@ -215,9 +186,10 @@ def cancellation_terms(booking_id: int):
 # ---------------------------------------------------------------- notices, calendar, policy
 
 
-@bp.get("/api/v1/bookings/notifications")
+@api_bp.get("/api/v1/bookings/notifications")
+@auth_required
 def notifications():
-    user = require_user()
+    user = _viewer()
     rows = db.session.scalars(select(Notification).where(Notification.user_id == user.id)
                               .order_by(Notification.id.desc()).limit(50))
     return {"notifications": [{"id": n.id, "kind": n.kind, "title": n.title, "body": n.body, "link": n.link,
@@ -225,30 +197,29 @@ def notifications():
                                "read": n.read_at is not None} for n in rows]}
 
 
-@bp.get("/api/v1/bookings/calendar")
+@api_bp.get("/api/v1/bookings/calendar")
+@auth_required
 def calendar_status():
-    user = require_user()
+    user = _viewer()
     connection = calendar_sync.connection_of(user.id, connected_only=False)
     return {
         "google": None if connection is None else {"status": connection.status, "reason": connection.status_reason},
-        "feed_url": feed_url(ical.feed_token(user.id)),
+        "feed_url": ical.feed_url(ical.feed_token(user.id)),
     }
 
 
-@bp.post("/api/v1/bookings/calendar/feed-token")
+@api_bp.post("/api/v1/bookings/calendar/feed-token")
+@auth_required
 def rotate_feed():
     """A new private feed URL; the old one stops working."""
-    user = require_user()
-    return {"feed_url": feed_url(ical.feed_token(user.id, rotate=True))}
+    user = _viewer()
+    return {"feed_url": ical.feed_url(ical.feed_token(user.id, rotate=True))}
 
 
-def feed_url(token: str) -> str:
-    return f"{public_base_url()}/bookings/feed/{token}.ics"
-
-
-@bp.get("/api/v1/bookings/policy")
+@api_bp.get("/api/v1/bookings/policy")
+@auth_required
 def get_policy():
-    user = require_user()
+    user = _viewer()
     mentor = service.get_mentor(user.id, bookable=False)
     policy = policy_for(mentor)
     return {"session_minutes": policy.session_minutes, "buffer_minutes": policy.buffer_minutes,
@@ -256,24 +227,16 @@ def get_policy():
             "slot_step_minutes": policy.slot_step_minutes}
 
 
-@bp.put("/api/v1/bookings/policy")
-@bp.input(PolicyIn, arg_name="data")
+@api_bp.put("/api/v1/bookings/policy")
+@auth_required
+@api_bp.input(PolicyIn, arg_name="data")
 def put_policy(data: dict):
     """A mentor's own buffer, notice, horizon and slot step (null: the platform default)."""
-    from api.bookings.transaction import serialised_write
-
-    user = require_user()
-    service.get_mentor(user.id, bookable=False)
-    with serialised_write():
-        own = db.session.get(MentorBookingPolicy, user.id) or MentorBookingPolicy(mentor_id=user.id)
-        for name, value in data.items():
-            setattr(own, name, value)
-        db.session.add(own)
+    service.set_own_policy(current_user.id, data)
     return get_policy()
 
 
-@bp.after_request
+@api_bp.after_request
 def _no_store(response):
-    if request.path.startswith("/api/v1/bookings"):
-        response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("Cache-Control", "no-store")
     return response

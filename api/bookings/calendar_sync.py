@@ -28,6 +28,7 @@ from api.bookings.slots import Interval
 from api.bookings.timefmt import iso_utc
 from api.bookings.transaction import serialised_write
 from api.extensions import db
+from api.settings import current_settings
 from api.tables import Booking, BookingStatus, CalendarConnection, CalendarEventLink, User, utcnow
 
 logger = logging.getLogger(__name__)
@@ -46,16 +47,12 @@ class CalendarAuthError(Exception):
     """The connection's token no longer works."""
 
 
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
-
-
 # ---------------------------------------------------------------- OAuth
 
 
 def authorization_url(redirect_uri: str, state: str) -> str:
     """Google's consent page for calendar access (offline: we get a refresh token)."""
-    config = _settings()
+    config = current_settings()
     query = {
         "client_id": config.google_client_id,
         "redirect_uri": redirect_uri,
@@ -71,7 +68,7 @@ def authorization_url(redirect_uri: str, state: str) -> str:
 
 def exchange_code(code: str, redirect_uri: str) -> dict:
     """Trade the authorisation code for tokens at Google's token endpoint."""
-    config = _settings()
+    config = current_settings()
     response = requests.post(config.google_oauth_token_url, timeout=10, data={
         "code": code,
         "client_id": config.google_client_id,
@@ -121,7 +118,7 @@ def connection_of(user_id: int, connected_only: bool = True) -> CalendarConnecti
 
 
 def _credentials(connection: CalendarConnection) -> Credentials:
-    config = _settings()
+    config = current_settings()
     expiry = connection.token_expires_at.astimezone(timezone.utc).replace(tzinfo=None) if connection.token_expires_at else None
     return Credentials(token=connection.access_token, refresh_token=connection.refresh_token,
                        token_uri=config.google_oauth_token_url, client_id=config.google_client_id or None,

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from icalendar import Calendar, Event
 from sqlalchemy import or_, select
 
+from api.addresses import public_base_url
 from api.bookings.transaction import serialised_write
 from api.extensions import db
 from api.tables import Booking, BookingStatus, CalendarFeed, User
@@ -17,6 +18,10 @@ STATUS = {
     BookingStatus.COMPLETED: "CONFIRMED",
 }
 PAST_DAYS = 90  # how far back the feed reaches
+
+
+def feed_url(token: str) -> str:
+    return f"{public_base_url()}/bookings/feed/{token}.ics"
 
 
 def feed_token(user_id: int, rotate: bool = False) -> str:

@@ -1,7 +1,8 @@
 """Periodic booking jobs: expire unanswered requests, complete finished sessions, send reminders.
 
-The scheduler calls `run_jobs()` inside an app context (or the click command `run_jobs_command`, to be
-attached as `mentorhub bookings run-jobs`); every step is idempotent, so overlapping runs are harmless.
+The scheduler calls `run_jobs()` inside an app context; the click command `run_jobs_command` (`mentorhub run-jobs`)
+runs them in the app its caller passes as the click context object. Every step is idempotent, so overlapping runs
+are harmless.
 """
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ import logging
 from datetime import datetime, timedelta
 
 import click
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.addresses import public_base_url
 from api.bookings import notices, service
-from api.bookings.policy import settings
 from api.bookings.service import BookingError
 from api.bookings.timefmt import format_when
 from api.bookings.transaction import serialised_write
 from api.extensions import db
+from api.settings import current_settings
 from api.tables import Booking, BookingReminder, BookingStatus, User
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ def send_reminders(now: datetime) -> int:
 
     When several offsets are due at once (a session accepted at short notice) only the nearest is sent.
     """
-    offsets = sorted(set(settings().booking_reminder_minutes))
+    offsets = sorted(set(current_settings().booking_reminder_minutes))
     if not offsets:
         return 0
     sent = 0
@@ -104,10 +106,9 @@ def run_jobs(now: datetime | None = None) -> dict[str, int]:
 
 
 @click.command("run-jobs")
-def run_jobs_command() -> None:
+@click.pass_obj
+def run_jobs_command(app: Flask) -> None:
     """Expire unanswered requests, complete finished sessions and send due reminders (run every few minutes)."""
-    from api import create_app
-
-    with create_app().app_context():
+    with app.app_context():
         counts = run_jobs()
     click.echo(", ".join(f"{k}={v}" for k, v in counts.items()))

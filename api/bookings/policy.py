@@ -21,13 +21,8 @@ from flask import current_app
 
 from api.bookings.slots import BookingPolicy
 from api.extensions import db
-from api.settings import Settings
-from api.tables import Booking, BookingStatus, MentorBookingPolicy, MentorProfile
-
-
-def settings() -> Settings:
-    return current_app.config["MENTORHUB_SETTINGS"]
-
+from api.settings import current_settings
+from api.tables import Booking, BookingStatus, MentorBookingPolicy, MentorProfile, ModelSetting
 
 _LOOK_UP = object()
 
@@ -37,7 +32,7 @@ def policy_for(mentor: MentorProfile, own: MentorBookingPolicy | None | object =
 
     `own`: the mentor's MentorBookingPolicy row (or None: they have none) when the caller already read it.
     """
-    config = settings()
+    config = current_settings()
     if own is _LOOK_UP:
         own = db.session.get(MentorBookingPolicy, mentor.user_id)
 
@@ -82,9 +77,7 @@ def cancellation_terms(booking: Booking, actor_role: str, now: datetime, to_stat
 
 def refund_rules() -> tuple[int, int]:
     """(cut-off hours, late refund percent): the admin's ModelSetting "payments.refund_policy", else the settings."""
-    from api.tables import ModelSetting
-
-    config = settings()
+    config = current_settings()
     row = db.session.get(ModelSetting, "payments.refund_policy")
     value = row.value if row is not None and isinstance(row.value, dict) else {}
     cutoff = int(value.get("cutoff_hours", config.booking_cancel_cutoff_hours))
@@ -95,7 +88,7 @@ def refund_rules() -> tuple[int, int]:
 def payment_first() -> bool:
     """Whether a request waits for the learner's verified payment (the payments feature is installed and on):
     the mentor is told about it, and can accept it, only once paid."""
-    required = current_app.config.get("PAYMENTS_REQUIRED", settings().payments_required)
+    required = current_app.config.get("PAYMENTS_REQUIRED", current_settings().payments_required)
     return bool(required) and "payments" in current_app.blueprints
 
 

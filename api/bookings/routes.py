@@ -5,20 +5,33 @@ import secrets
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from flask import Response, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.routing import BuildError
 
 from api.addresses import public_base_url
-from api.bookings import bp, calendar_sync, ical, service
-from api.bookings.access import require_user, require_verified, signed_in_user
-from api.bookings.api import available_actions, feed_url, slot_range
+from api.auth.decorators import auth_required, verified_required
+from api.bookings import calendar_sync, ical, service
 from api.bookings.policy import payment_first
-from api.bookings.service import BookingError
+from api.bookings.service import BookingError, available_actions, slot_range
 from api.bookings.timefmt import format_day, format_span, format_when, local
+from api.errors import error_response
 from api.extensions import db
 from api.redirects import redirect_to_next
+from api.settings import current_settings
 from api.tables import Booking, Notification, Role, User
+
+bp = Blueprint("bookings", __name__)
+
+
+@bp.errorhandler(BookingError)
+def _booking_error(error: BookingError):
+    return error_response(error.status, error.message, error.fields)
+
+
+def _viewer() -> User:
+    """The signed-in user (admitted by the view's guard) as the row the services take."""
+    return current_user._get_current_object()
 
 
 @bp.app_template_filter("booking_when")
@@ -30,29 +43,15 @@ def _booking_when(start: datetime, end: datetime | None = None, tz_name: str | N
 def _pending_requests():
     def pending_requests() -> int:
         """For the navigation: how many requests wait for the signed-in mentor's answer."""
-        user = signed_in_user()
-        if user is None or not user.has_role(Role.MENTOR):
+        if not current_user.is_authenticated or not current_user.has_role(Role.MENTOR):
             return 0
         try:
-            return service.answerable_requests(user.id, service.now_utc())
+            return service.answerable_requests(current_user.id, service.now_utc())
         except SQLAlchemyError:  # the navigation must render, even on an error page after a failed query
             db.session.rollback()
             return 0
 
     return {"pending_requests": pending_requests}
-
-
-def _login_redirect():
-    try:
-        target = url_for("auth.login", next=request.full_path)
-    except BuildError:
-        target = "/login?next=" + request.full_path
-    return redirect(target)
-
-
-def _user_or_login():
-    user = signed_in_user()
-    return user, (None if user else _login_redirect())
 
 
 def _parse_start(value: str | None) -> datetime:
@@ -70,69 +69,87 @@ def _parse_start(value: str | None) -> datetime:
 # ---------------------------------------------------------------- picking a slot
 
 
-@bp.route("/bookings/mentors/<int:mentor_id>/book", methods=["GET", "POST"])
-@bp.doc(hide=True)
-def book(mentor_id: int):
-    """The learner sees the mentor's free slots in their own zone and requests one with a note."""
-    user, redirect_to_login = _user_or_login()
-    if redirect_to_login:
-        return redirect_to_login
+def _days(free: list, tz_name: str) -> list[tuple[str, list]]:
+    """Free slots grouped by day in the viewer's zone: (day as shown, its slots)."""
+    return [(format_day(day_slots[0].start, tz_name), day_slots)
+            for _, group in groupby(free, key=lambda s: local(s.start, tz_name).date())
+            for day_slots in [list(group)]]
+
+
+def _bookable_mentor(mentor_id: int):
     try:
-        mentor = service.get_mentor(mentor_id)
+        return service.get_mentor(mentor_id)
     except BookingError as error:
         abort(404 if error.status == 404 else 422, error.message)
-    mentor_user = db.session.get(User, mentor_id)
-    errors: dict[str, str] = {}
-    error_status = 200
-    note = request.form.get("note", "")
-    if request.method == "POST":
-        try:
-            require_verified(user)
-            booking = service.request_booking(user, mentor_id, _parse_start(request.form.get("starts_at")), note.strip())
-            flash(f"Request sent to {mentor_user.full_name} for "
-                  f"{format_when(booking.starts_at, booking.ends_at, user.timezone)}.", "success")
-            if payment_first():  # the mentor sees the request once it is paid
-                return redirect(url_for("payments.pay_page", booking_id=booking.id))
-            return redirect(url_for("bookings.dashboard"))
-        except BookingError as error:
-            errors, error_status = error.fields or {"form": error.message}, error.status
-            flash(error.message, "error")
+
+
+def _book_form(mentor_id: int, errors: dict[str, str] | None = None, note: str = "", status: int = 200):
+    """The mentor's free slots for a week in the learner's own zone, with the request form."""
+    user = _viewer()
+    mentor = _bookable_mentor(mentor_id)
     now = service.now_utc()
     start, end = slot_range(request.args.get("start"), 7, user.timezone, now)
     free = service.mentor_free_slots(mentor, now, start, end)
-    days = [(format_day(day_slots[0].start, user.timezone), day_slots)
-            for _, group in groupby(free, key=lambda s: local(s.start, user.timezone).date())
-            for day_slots in [list(group)]]
     first_local = local(start, user.timezone).date()
     return render_template(
-        "bookings/book.html", mentor=mentor, mentor_user=mentor_user, days=days, viewer=user, errors=errors,
-        note=note, format_span=format_span,
+        "bookings/book.html", mentor=mentor, mentor_user=db.session.get(User, mentor_id),
+        days=_days(free, user.timezone), viewer=user, errors=errors or {}, note=note, format_span=format_span,
         previous_start=(first_local - timedelta(days=7)).isoformat() if start > now else None,
         next_start=(first_local + timedelta(days=7)).isoformat(),
-    ), error_status
+    ), status
+
+
+@bp.get("/bookings/mentors/<int:mentor_id>/book")
+@auth_required
+def book(mentor_id: int):
+    """The learner sees the mentor's free slots in their own zone and requests one with a note."""
+    return _book_form(mentor_id)
+
+
+@bp.post("/bookings/mentors/<int:mentor_id>/book")
+@verified_required
+def request_slot(mentor_id: int):
+    """The learner's request for one slot; the form again, with the reason, when it is refused."""
+    user = _viewer()
+    _bookable_mentor(mentor_id)
+    note = request.form.get("note", "")
+    try:
+        booking = service.request_booking(user, mentor_id, _parse_start(request.form.get("starts_at")), note.strip())
+    except BookingError as error:
+        flash(error.message, "error")
+        return _book_form(mentor_id, error.fields or {"form": error.message}, note, error.status)
+    mentor_user = db.session.get(User, mentor_id)
+    flash(f"Request sent to {mentor_user.full_name} for "
+          f"{format_when(booking.starts_at, booking.ends_at, user.timezone)}.", "success")
+    if payment_first():  # the mentor sees the request once it is paid
+        return redirect(url_for("payments.pay_page", booking_id=booking.id))
+    return redirect(url_for("bookings.dashboard"))
 
 
 # ---------------------------------------------------------------- dashboards
 
 
-@bp.get("/bookings/")
-@bp.doc(hide=True)
-def dashboard():
-    """Upcoming and past sessions as learner and as mentor, in the viewer's own time zone, with actions."""
-    user, redirect_to_login = _user_or_login()
-    if redirect_to_login:
-        return redirect_to_login
-    now = service.now_utc()
-    is_mentor = user.has_role(Role.MENTOR)
+def _dashboard_sections(user: User, is_mentor: bool, now: datetime) -> dict[str, list[Booking]]:
+    """Requests to answer, upcoming sessions as mentor and as learner, and the 50 latest past sessions."""
     mentor_upcoming = service.bookings_of(user, "mentor", "upcoming", now) if is_mentor else []
-    sections = {
+    past = service.bookings_of(user, "learner", "past", now, 50)
+    if is_mentor:
+        past += service.bookings_of(user, "mentor", "past", now, 50)
+    return {
         "requests": [b for b in mentor_upcoming if b.status.value == "requested"],
         "mentor_upcoming": [b for b in mentor_upcoming if b.status.value == "accepted"],
         "learner_upcoming": service.bookings_of(user, "learner", "upcoming", now),
-        "past": sorted(service.bookings_of(user, "learner", "past", now, 50)
-                       + (service.bookings_of(user, "mentor", "past", now, 50) if is_mentor else []),
-                       key=lambda b: b.starts_at, reverse=True)[:50],
+        "past": sorted(past, key=lambda b: b.starts_at, reverse=True)[:50],
     }
+
+
+@bp.get("/bookings/")
+@auth_required
+def dashboard():
+    """Upcoming and past sessions as learner and as mentor, in the viewer's own time zone, with actions."""
+    user = _viewer()
+    is_mentor = user.has_role(Role.MENTOR)
+    sections = _dashboard_sections(user, is_mentor, service.now_utc())
     people = {u.id: u for u in db.session.query(User).filter(User.id.in_(
         {b.mentor_id for s in sections.values() for b in s} | {b.learner_id for s in sections.values() for b in s}))}
     reviewed = service.reviewed_booking_ids(b.id for b in sections["past"] if b.status.value == "completed")
@@ -141,16 +158,14 @@ def dashboard():
     return render_template(
         "bookings/dashboard.html", viewer=user, sections=sections, people=people, notices=notices,
         is_mentor=is_mentor, actions=available_actions, reviewed=reviewed, connection=calendar_sync.connection_of(user.id, False),
-        feed=feed_url(ical.feed_token(user.id)), google_configured=bool(service.settings().google_client_id),
+        feed=ical.feed_url(ical.feed_token(user.id)), google_configured=bool(current_settings().google_client_id),
     )
 
 
 @bp.get("/bookings/<int:booking_id>")
-@bp.doc(hide=True)
+@auth_required
 def detail(booking_id: int):
-    user, redirect_to_login = _user_or_login()
-    if redirect_to_login:
-        return redirect_to_login
+    user = _viewer()
     booking = db.session.get(Booking, booking_id)
     if booking is None or user.id not in (booking.mentor_id, booking.learner_id):
         abort(404)
@@ -161,21 +176,11 @@ def detail(booking_id: int):
 
 
 @bp.post("/bookings/<int:booking_id>/<any(accept, reject, cancel, complete, 'no-show'):action>")
-@bp.doc(hide=True)
+@auth_required
 def act_page(booking_id: int, action: str):
-    user, redirect_to_login = _user_or_login()
-    if redirect_to_login:
-        return redirect_to_login
-    reason = request.form.get("reason", "").strip()
-    operations = {
-        "accept": lambda: service.accept(booking_id, user),
-        "reject": lambda: service.reject(booking_id, user, reason),
-        "cancel": lambda: service.cancel(booking_id, user, reason),
-        "complete": lambda: service.complete(booking_id, user),
-        "no-show": lambda: service.mark_no_show(booking_id, user, reason),
-    }
+    user = _viewer()
     try:
-        booking = operations[action]()
+        booking = service.act(action, booking_id, user, request.form.get("reason", "").strip())
         flash(f"Booking {booking.status.value.replace('_', ' ')}: "
               f"{format_when(booking.starts_at, booking.ends_at, user.timezone)}.", "success")
     except BookingError as error:
@@ -184,11 +189,9 @@ def act_page(booking_id: int, action: str):
 
 
 @bp.route("/bookings/<int:booking_id>/reschedule", methods=["GET", "POST"])
-@bp.doc(hide=True)
+@auth_required
 def reschedule_page(booking_id: int):
-    user, redirect_to_login = _user_or_login()
-    if redirect_to_login:
-        return redirect_to_login
+    user = _viewer()
     booking = db.session.get(Booking, booking_id)
     if booking is None or user.id not in (booking.mentor_id, booking.learner_id):
         abort(404)
@@ -204,10 +207,7 @@ def reschedule_page(booking_id: int):
     now = service.now_utc()
     start, end = slot_range(request.args.get("start"), 7, user.timezone, now)
     free = service.mentor_free_slots(mentor, now, start, end)
-    days = [(format_day(group_slots[0].start, user.timezone), group_slots)
-            for _, group in groupby(free, key=lambda s: local(s.start, user.timezone).date())
-            for group_slots in [list(group)]]
-    return render_template("bookings/reschedule.html", booking=booking, viewer=user, days=days,
+    return render_template("bookings/reschedule.html", booking=booking, viewer=user, days=_days(free, user.timezone),
                            format_span=format_span, mentor=mentor)
 
 
@@ -215,12 +215,9 @@ def reschedule_page(booking_id: int):
 
 
 @bp.get("/bookings/calendar/google/connect")
-@bp.doc(hide=True)
+@auth_required
 def google_connect():
-    user, redirect_to_login = _user_or_login()
-    if redirect_to_login:
-        return redirect_to_login
-    if not service.settings().google_client_id:
+    if not current_settings().google_client_id:
         flash("Google Calendar is not configured on this MentorHub.", "error")
         return redirect(url_for("bookings.dashboard"))
     state = secrets.token_urlsafe(24)
@@ -233,11 +230,9 @@ def _callback_url() -> str:
 
 
 @bp.get("/bookings/calendar/google/callback")
-@bp.doc(hide=True)
+@auth_required
 def google_callback():
-    user, redirect_to_login = _user_or_login()
-    if redirect_to_login:
-        return redirect_to_login
+    user = _viewer()
     expected = session.pop("bookings_google_state", None)
     if not expected or request.args.get("state") != expected:
         flash("The calendar connection did not come from this browser session; please try again.", "error")
@@ -257,25 +252,24 @@ def google_callback():
 
 
 @bp.post("/bookings/calendar/google/disconnect")
-@bp.doc(hide=True)
+@auth_required
 def google_disconnect():
-    user = require_user()
+    user = _viewer()
     calendar_sync.disconnect(user.id)
     flash("Google Calendar disconnected.", "success")
     return redirect(url_for("bookings.dashboard"))
 
 
 @bp.post("/bookings/calendar/feed/rotate")
-@bp.doc(hide=True)
+@auth_required
 def rotate_feed_page():
-    user = require_user()
+    user = _viewer()
     ical.feed_token(user.id, rotate=True)
     flash("Your calendar feed has a new private address; the old one no longer works.", "success")
     return redirect(url_for("bookings.dashboard"))
 
 
 @bp.get("/bookings/feed/<token>.ics")
-@bp.doc(hide=True)
 def feed(token: str):
     """The private iCalendar feed (no login: the unguessable token is the key)."""
     user = ical.user_for_token(token)

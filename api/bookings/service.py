@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 from flask import current_app
@@ -28,15 +28,16 @@ from sqlalchemy.exc import IntegrityError
 
 from api.activity import log_event
 from api.addresses import public_base_url
-from api.bookings import notices
+from api.bookings import calendar_sync, notices
 from api.bookings.policy import (BookingTransition, CancellationTerms, cancellation_terms, emit, payment_first,
-                                 policy_for, settings)
-from api.bookings.slots import BookingPolicy, Interval, SlotRefusal, check_offered, free_slots
+                                 policy_for)
+from api.bookings.slots import BookingPolicy, Interval, SlotRefusal, check_offered, free_slots, zone
 from api.bookings.timefmt import format_when
 from api.bookings.transaction import after_commit, lock_learner, serialised_write
 from api.errors import RefusedError
 from api.extensions import db
 from api.money import price_in
+from api.settings import current_settings
 from api.tables import (
     ACTIVE_BOOKING_STATUSES,
     AvailabilityException,
@@ -126,13 +127,11 @@ def _target_query():
     mentor's profile (only the columns a request uses), weekly rules (joined), own policy, connected
     calendar and user row.
     """
-    from api.bookings.calendar_sync import PROVIDER
-
     return (select(MentorProfile, MentorBookingPolicy, CalendarConnection, User, AvailabilityException)
             .join(User, User.id == MentorProfile.user_id)
             .outerjoin(MentorBookingPolicy, MentorBookingPolicy.mentor_id == MentorProfile.user_id)
             .outerjoin(CalendarConnection, and_(CalendarConnection.user_id == MentorProfile.user_id,
-                                                CalendarConnection.provider == PROVIDER,
+                                                CalendarConnection.provider == calendar_sync.PROVIDER,
                                                 CalendarConnection.status == "connected"))
             .outerjoin(AvailabilityException, and_(AvailabilityException.mentor_id == MentorProfile.user_id,
                                                    AvailabilityException.on_date.between(bindparam("lower"),
@@ -197,9 +196,7 @@ def calendar_busy(mentor_id: int, start: datetime, end: datetime, **known) -> li
 
     `connection=`: their connected CalendarConnection (or None) when already read."""
     if "connection" in known and known["connection"] is None:
-        return []  # not connected: no need for the calendar module at all
-    from api.bookings import calendar_sync
-
+        return []  # not connected: nothing to ask
     return calendar_sync.busy_intervals(mentor_id, start, end, **known)
 
 
@@ -270,7 +267,7 @@ def _is_overlap_violation(error: IntegrityError) -> bool:
 
 
 def _respond_by(now: datetime, starts_at: datetime) -> datetime:
-    return min(now + timedelta(hours=settings().booking_answer_hours), starts_at)
+    return min(now + timedelta(hours=current_settings().booking_answer_hours), starts_at)
 
 
 def user_by_id(user_id: int) -> User:
@@ -278,7 +275,7 @@ def user_by_id(user_id: int) -> User:
     return db.session.get(User, user_id, options=[lazyload(User.roles)])
 
 
-def _link(booking_id: int) -> str:
+def booking_link(booking_id: int) -> str:
     return f"{public_base_url()}/bookings/{booking_id}"
 
 
@@ -322,10 +319,10 @@ def request_booking(learner: User, mentor_id: int, starts_at: datetime, note: st
                                f"{learner.full_name} asks for {format_when(slot.start, slot.end, mentor_user.timezone)}."
                                f" Please accept or reject it before "
                                f"{format_when(booking.respond_by, None, mentor_user.timezone)}."
-                               + (f"\nTheir note: {note}" if note else ""), booking.id, _link(booking.id))
+                               + (f"\nTheir note: {note}" if note else ""), booking.id, booking_link(booking.id))
             notices.notify(learner, "booking.requested", f"Request sent to {mentor_user.full_name}",
                            f"You asked for {format_when(slot.start, slot.end, learner.timezone)}. "
-                           f"We will tell you when {mentor_user.full_name} answers.", booking.id, _link(booking.id))
+                           f"We will tell you when {mentor_user.full_name} answers.", booking.id, booking_link(booking.id))
     except IntegrityError as error:
         if _is_overlap_violation(error):
             raise BookingError(409, SLOT_TAKEN, "starts_at") from None
@@ -384,7 +381,7 @@ def _transition(booking_id: int, user: User | None, to: BookingStatus, now: date
                 # overlap this one; without it (SQLite, rows written outside the API) the first accepted wins
                 _check_free(booking.mentor_id, booking.learner_id, Interval(booking.starts_at, booking.ends_at),
                             policy_for(mentor), exclude_id=booking.id, statuses=(S.ACCEPTED,))
-                booking.video_link = settings().booking_video_link_template.format(token=secrets.token_hex(8),
+                booking.video_link = current_settings().booking_video_link_template.format(token=secrets.token_hex(8),
                                                                                   booking_id=booking.id)
             terms = cancellation_terms(booking, actor.role, now, to) if to in MONEY_ENDINGS else None
             from_status = booking.status
@@ -406,7 +403,7 @@ def _transition(booking_id: int, user: User | None, to: BookingStatus, now: date
 
 
 def _check_timing(booking: Booking, to: BookingStatus, actor: _Actor, now: datetime) -> None:
-    config = settings()
+    config = current_settings()
     if to in (S.ACCEPTED, S.REJECTED, S.CANCELLED_BY_LEARNER, S.CANCELLED_BY_MENTOR) and now >= booking.starts_at:
         raise BookingError(409, "The session has already started.", "status")
     if to == S.ACCEPTED and booking.respond_by is not None and now >= booking.respond_by:
@@ -449,13 +446,11 @@ def _notify_transition(booking: Booking, to: BookingStatus, actor: _Actor, reaso
         if terms is not None and person.id == learner.id and to != S.COMPLETED:
             body += f"\n{terms.explanation}"
         if to == S.COMPLETED and person.id == learner.id:
-            body += f"\nHow was it? Rate this session: {_link(booking.id)}/review"
-        notices.notify(person, kind, title, body, booking.id, _link(booking.id))
+            body += f"\nHow was it? Rate this session: {booking_link(booking.id)}/review"
+        notices.notify(person, kind, title, body, booking.id, booking_link(booking.id))
 
 
 def _sync_calendars_after_commit(booking_id: int) -> None:
-    from api.bookings import calendar_sync
-
     app = current_app._get_current_object()
 
     def _sync() -> None:
@@ -500,6 +495,19 @@ def expire(booking_id: int, now: datetime | None = None) -> Booking:
     return _transition(booking_id, None, S.EXPIRED, now or now_utc())
 
 
+def act(action: str, booking_id: int, user: User, reason: str = "") -> Booking:
+    """One of the actions `available_actions` offers, by its name: accept, reject, cancel, complete or no-show."""
+    if action == "accept":
+        return accept(booking_id, user)
+    if action == "reject":
+        return reject(booking_id, user, reason)
+    if action == "cancel":
+        return cancel(booking_id, user, reason)
+    if action == "complete":
+        return complete(booking_id, user)
+    return mark_no_show(booking_id, user, reason)
+
+
 def preview_cancellation(booking_id: int, user: User, now: datetime | None = None) -> CancellationTerms:
     booking = db.session.get(Booking, booking_id)
     if booking is None:
@@ -525,7 +533,7 @@ def reschedule(booking_id: int, user: User, starts_at: datetime, reason: str = "
     policy = policy_for(mentor)
     slot = _offered_slot(mentor, policy, starts_at, now)
     _check_calendar(mentor, slot, policy)
-    config = settings()
+    config = current_settings()
     try:
         with serialised_write():
             booking = _locked(booking_id)
@@ -567,7 +575,7 @@ def reschedule(booking_id: int, user: User, starts_at: datetime, reason: str = "
                 notices.notify(person, "booking.rescheduled", title,
                                f"From {format_when(old[0], old[1], person.timezone)}\n"
                                f"to {format_when(slot.start, slot.end, person.timezone)}."
-                               + (f"\nReason: {reason}" if reason else ""), booking.id, _link(booking.id))
+                               + (f"\nReason: {reason}" if reason else ""), booking.id, booking_link(booking.id))
             _sync_calendars_after_commit(booking.id)
     except IntegrityError as error:
         if _is_overlap_violation(error):
@@ -613,7 +621,7 @@ def reviewed_booking_ids(booking_ids) -> set[int]:
 
 
 def due_for_expiry(now: datetime) -> list[int]:
-    answer = timedelta(hours=settings().booking_answer_hours)
+    answer = timedelta(hours=current_settings().booking_answer_hours)
     return list(db.session.scalars(select(Booking.id).where(
         Booking.status == S.REQUESTED,
         or_(Booking.respond_by <= now, Booking.starts_at <= now,
@@ -621,6 +629,53 @@ def due_for_expiry(now: datetime) -> list[int]:
 
 
 def due_for_completion(now: datetime) -> list[int]:
-    grace = timedelta(hours=settings().booking_complete_after_hours)
+    grace = timedelta(hours=current_settings().booking_complete_after_hours)
     return list(db.session.scalars(select(Booking.id).where(Booking.status == S.ACCEPTED,
                                                             Booking.ends_at <= now - grace)))
+
+
+# ---------------------------------------------------------------- a mentor's own policy
+
+
+def set_own_policy(mentor_id: int, values: dict) -> None:
+    """A mentor's own buffer, notice, horizon and slot step (a None value: the platform default)."""
+    get_mentor(mentor_id, bookable=False)
+    with serialised_write():
+        own = db.session.get(MentorBookingPolicy, mentor_id) or MentorBookingPolicy(mentor_id=mentor_id)
+        for name, value in values.items():
+            setattr(own, name, value)
+        db.session.add(own)
+
+
+# ---------------------------------------------------------------- what a viewer is offered
+
+
+def available_actions(booking: Booking, role: str) -> list[str]:
+    """The buttons to offer; the server re-checks each one anyway."""
+    status = booking.status.value
+    now = now_utc()
+    started = now >= booking.starts_at
+    actions: list[str] = []
+    if status == "requested" and not started:
+        actions += ["accept", "reject", "reschedule"] if role == "mentor" else ["cancel", "reschedule"]
+    elif status == "accepted":
+        if not started:
+            actions += ["cancel", "reschedule"]
+        elif role == "mentor":
+            actions += ["no-show"] + (["complete"] if now >= booking.ends_at else [])
+    return actions
+
+
+def slot_range(start: str | None, days: int, tz_name: str, now: datetime) -> tuple[datetime, datetime]:
+    """[local midnight of `start` (default today), + days) in the viewer's zone, as UTC."""
+    tz = zone(tz_name)
+    if start:
+        try:
+            first = date.fromisoformat(start)
+        except ValueError:
+            raise BookingError(400, "start must be a date like 2026-03-01.", "start") from None
+    else:
+        first = now.astimezone(tz).date()
+    begin = datetime.combine(first, datetime.min.time(), tzinfo=tz)
+    return begin, datetime.combine(first + timedelta(days=days), datetime.min.time(), tzinfo=tz)
+

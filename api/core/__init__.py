@@ -1,6 +1,4 @@
 """The landing page and the health check."""
-from flask import Blueprint
+from api.core.routes import bp
 
-bp = Blueprint("core", __name__)
-
-from api.core import routes  # noqa: E402,F401
+__all__ = ["bp"]

@@ -3,23 +3,24 @@ from __future__ import annotations
 
 import logging
 
-from flask import current_app, jsonify, render_template, send_from_directory
+import redis
+from flask import Blueprint, current_app, jsonify, render_template, send_from_directory
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import text
 
-from api.core import bp
+from api.auth.routes import home_for
 from api.extensions import db
+from api.settings import current_settings
 
 logger = logging.getLogger(__name__)
+bp = Blueprint("core", __name__)
 
 
 @bp.get("/")
 def landing():
     """The two choices every visitor meets, learn or teach; someone logged in gets their own start (a learner
     with "Recommended for you")."""
-    from api.auth.routes import home_for
-
     return render_template("core/landing.html",
                            home_url=home_for(current_user) if current_user.is_authenticated else None)
 
@@ -51,7 +52,7 @@ def healthz():
     except Exception:  # the check reports, it does not fail
         logger.exception("database health check failed")
         checks["database"] = "down"
-    settings = current_app.config["MENTORHUB_SETTINGS"]
+    settings = current_settings()
     if settings.redis_url:
         checks["redis"] = _redis_state(settings.redis_url)
     else:
@@ -64,8 +65,6 @@ def healthz():
 
 
 def _redis_state(url: str) -> str:
-    import redis
-
     try:
         redis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5).ping()
         return "ok"

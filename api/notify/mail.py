@@ -7,19 +7,13 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from api.notify.outbox import append_to_outbox
-from api.settings import Settings
+from api.settings import Settings, current_settings
 
 logger = logging.getLogger("mentorhub.notify.mail")
 
 
 class MailError(RuntimeError):
     """The message could not be handed to the mail server."""
-
-
-def _settings() -> Settings:
-    from flask import current_app
-
-    return current_app.config["MENTORHUB_SETTINGS"]
 
 
 def build_message(settings: Settings, to: str, subject: str, text: str, html: str | None = None) -> EmailMessage:
@@ -37,7 +31,7 @@ def build_message(settings: Settings, to: str, subject: str, text: str, html: st
 def send_email(to: str, subject: str, text: str, *, html: str | None = None, kind: str = "",
                settings: Settings | None = None) -> None:
     """Send one e-mail; raises MailError when the SMTP server refuses or is unreachable."""
-    settings = settings or _settings()
+    settings = settings or current_settings()
     if not settings.mail_server:
         append_to_outbox(settings.outbox_path, {"channel": "email", "kind": kind, "to": to, "subject": subject,
                                                 "body": text})

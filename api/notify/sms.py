@@ -6,7 +6,7 @@ import logging
 from typing import Protocol
 
 from api.notify.outbox import append_to_outbox
-from api.settings import Settings
+from api.settings import Settings, current_settings
 
 logger = logging.getLogger("mentorhub.notify.sms")
 
@@ -38,8 +38,4 @@ def get_sms_sender(settings: Settings) -> SmsSender:
 
 
 def send_sms(to: str, text: str, *, kind: str = "", settings: Settings | None = None) -> None:
-    if settings is None:
-        from flask import current_app
-
-        settings = current_app.config["MENTORHUB_SETTINGS"]
-    get_sms_sender(settings).send(to, text, kind=kind)
+    get_sms_sender(settings or current_settings()).send(to, text, kind=kind)

@@ -1,10 +1,9 @@
 """Payments: one gateway interface (Stripe, Razorpay, sandbox), the booking's money flow, webhooks,
 reconciliation, the ledger, receipts and mentor earnings.
 
-Importing the package registers the booking-transition hook (api.payments.service.on_booking_transition).
+The service registers its booking-transition hook (api.payments.service.on_booking_transition) when imported.
 """
-from apiflask import APIBlueprint
+from api.payments.api import api_bp
+from api.payments.routes import bp
 
-bp = APIBlueprint("payments", __name__, tag="Payments")
-
-from api.payments import routes, service, webhooks  # noqa: E402,F401
+__all__ = ["api_bp", "bp"]

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from api.extensions import db
 from api.money import convert, share
-from api.tables import Booking, LedgerEntry, Payment, PaymentCheckout
+from api.tables import Booking, LedgerEntry, Payment, PaymentCheckout, Topic
 
 MENTOR_ACCOUNTS = ("mentor_pending", "mentor_available", "mentor_paid_out")
 
@@ -120,8 +120,6 @@ def revenue_lines(start: datetime | None = None, end: datetime | None = None) ->
     """Money lines for the admin's revenue reports (dashboards.revenue's shape: at, currency, topic, kind,
     amount_minor), straight from the ledger: gross, fee (net of returned fees), refund, and earnings
     (the mentors' share, net of refunds)."""
-    from api.tables import Topic
-
     query = (select(LedgerEntry.created_at, LedgerEntry.currency, Topic.name, LedgerEntry.account,
                     LedgerEntry.amount_minor)
              .join(Booking, Booking.id == LedgerEntry.booking_id)

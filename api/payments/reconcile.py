@@ -8,7 +8,8 @@
 4. Captured payments without ledger entries (rows written by the demo seeder or before payments
    existed): book them; ended bookings whose mentor earning is still pending: settle.
 
-The click command `reconcile_command` is meant to be attached as `mentorhub payments reconcile`.
+The click command `reconcile_command` (`mentorhub payments reconcile`) runs in the app its caller passes as the
+click context object.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import logging
 from datetime import datetime, timedelta
 
 import click
+from flask import Flask
 from sqlalchemy import exists, select
 
 from api.bookings import service as bookings
@@ -26,17 +28,12 @@ from api.payments import ledger, service
 from api.payments.config import platform_fee_basis_points
 from api.payments.gateways import GatewayError, gateway
 from api.money import percent_of
+from api.settings import current_settings
 from api.tables import (Booking, BookingStatus, LedgerEntry, Payment, PaymentCheckout, PaymentOperation,
                         PaymentStatus, Refund)
 
 logger = logging.getLogger(__name__)
 P, S = PaymentStatus, BookingStatus
-
-
-def _config():
-    from flask import current_app
-
-    return current_app.config["MENTORHUB_SETTINGS"]
 
 
 def sync_unverified(now: datetime, min_age: timedelta) -> int:
@@ -73,7 +70,7 @@ def retry_operations(now: datetime, min_age: timedelta) -> int:
 
 def cancel_unpaid(now: datetime, unpaid_minutes: int | None = None) -> int:
     """Requests whose payment was never verified in time are cancelled (the slot frees, any hold is released)."""
-    minutes = _config().payments_unpaid_request_minutes if unpaid_minutes is None else unpaid_minutes
+    minutes = current_settings().payments_unpaid_request_minutes if unpaid_minutes is None else unpaid_minutes
     cutoff = now - timedelta(minutes=minutes)  # created_at is written with the same (one) clock
     paid = exists().where(Payment.booking_id == Booking.id,
                           Payment.status.notin_([P.CREATED, P.FAILED, P.RELEASED]))
@@ -141,7 +138,7 @@ def reconcile(now: datetime | None = None, min_age_seconds: int | None = None,
     """Every step once; returns how many payments or bookings each repaired (`now`: the product's one clock, which
     also stamped the rows whose ages are measured)."""
     now = now or now_utc()
-    min_age = timedelta(seconds=_config().payments_stuck_operation_seconds if min_age_seconds is None
+    min_age = timedelta(seconds=current_settings().payments_stuck_operation_seconds if min_age_seconds is None
                         else min_age_seconds)
     return {
         "verified": sync_unverified(now, min_age),
@@ -155,11 +152,10 @@ def reconcile(now: datetime | None = None, min_age_seconds: int | None = None,
 @click.command("reconcile")
 @click.option("--min-age", "min_age_seconds", type=int, default=None,
               help="Only touch payments and operations idle this many seconds (default: the setting).")
-def reconcile_command(min_age_seconds: int | None) -> None:
-    """Repair payments stuck between states (run every few minutes, e.g. beside `bookings run-jobs`)."""
-    from api import create_app
-
-    with create_app().app_context():
+@click.pass_obj
+def reconcile_command(app: Flask, min_age_seconds: int | None) -> None:
+    """Repair payments stuck between states (run every few minutes, e.g. beside `mentorhub run-jobs`)."""
+    with app.app_context():
         counts = reconcile(min_age_seconds=min_age_seconds)
     click.echo(reconcile_summary(counts))
 

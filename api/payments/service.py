@@ -23,14 +23,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from api.bookings import notices
-from api.bookings.policy import BookingTransition, on_transition
-from api.bookings.service import BookingError, now_utc, user_by_id
+from api.bookings.policy import BookingTransition, on_transition, payment_first
+from api.bookings.service import BookingError, booking_link, now_utc, user_by_id
 from api.bookings.timefmt import format_when
 from api.bookings.transaction import after_commit, serialised_write
 from api.errors import RefusedError
 from api.extensions import db
 from api.payments import config, ledger
-from api.payments.gateways import AUTHORIZED, CAPTURED, RELEASED, GatewayError, gateway, name_for_currency
+from api.payments.gateways import (AUTHORIZED, CAPTURED, RELEASED, GatewayError, SandboxGateway, gateway,
+                                   name_for_currency)
 from api.money import format_money, percent_of, price_in
 from api.tables import Booking, BookingStatus, Payment, PaymentCheckout, PaymentOperation, PaymentStatus, Refund, User
 
@@ -47,12 +48,6 @@ class PaymentError(RefusedError):
     """A refused payment request (status, message, field: `RefusedError`)."""
 
 
-def payments_required() -> bool:
-    from api.bookings.policy import payment_first
-
-    return payment_first()
-
-
 def idempotency_key(booking_id: int, operation: str) -> str:
     """The key sent with every attempt of one operation: derived from the booking and the operation."""
     return f"mh-booking-{booking_id}-{operation}"
@@ -64,6 +59,12 @@ def idempotency_key(booking_id: int, operation: str) -> str:
 def payment_for(booking_id: int) -> Payment | None:
     """The booking's current payment (the latest; earlier ones failed)."""
     return db.session.scalar(select(Payment).where(Payment.booking_id == booking_id).order_by(Payment.id.desc()).limit(1))
+
+
+def learner_payments(learner_id: int, limit: int = 100) -> list[Payment]:
+    """The learner's payments (their receipts), newest first."""
+    return list(db.session.scalars(select(Payment).join(Booking, Booking.id == Payment.booking_id)
+                                   .where(Booking.learner_id == learner_id).order_by(Payment.id.desc()).limit(limit)))
 
 
 def checkout_of(payment: Payment) -> PaymentCheckout:
@@ -178,6 +179,14 @@ def record_authorization(payment: Payment, charge_ref: str | None, amount_minor:
     return True
 
 
+def record_checkout_authorization(payment_id: int, charge_ref: str) -> Payment:
+    """A signed checkout callback for our own order: the provider holds the payment's amount (one transaction)."""
+    with serialised_write():
+        payment = _locked_payment(payment_id)
+        record_authorization(payment, charge_ref, payment.amount_minor, payment.currency, now_utc())
+    return payment
+
+
 def record_capture_seen(payment: Payment, captured_minor: int, at: datetime) -> bool:
     """The provider says the payment is captured (our capture call's answer may have been lost)."""
     if RANK[payment.status] >= RANK[P.CAPTURED]:
@@ -232,14 +241,12 @@ def apply_provider_state(payment: Payment, state, at: datetime) -> bool:
 
 
 def _notify_paid_request(booking: Booking, payment: Payment) -> None:
-    from api.bookings.service import _link
-
     mentor, learner = user_by_id(booking.mentor_id), user_by_id(booking.learner_id)
     notices.notify(mentor, "booking.requested", f"New session request from {learner.full_name}",
                    f"{learner.full_name} asks for {format_when(booking.starts_at, booking.ends_at, mentor.timezone)} "
                    f"and has paid ({format_money(payment.amount_minor, payment.currency)}, held until you answer). "
                    f"Please accept or reject it before {format_when(booking.respond_by, None, mentor.timezone)}."
-                   + (f"\nTheir note: {booking.note}" if booking.note else ""), booking.id, _link(booking.id))
+                   + (f"\nTheir note: {booking.note}" if booking.note else ""), booking.id, booking_link(booking.id))
 
 
 # ---------------------------------------------------------------- booking transitions decide, operations act
@@ -248,45 +255,63 @@ def _notify_paid_request(booking: Booking, payment: Payment) -> None:
 @on_transition
 def on_booking_transition(change: BookingTransition) -> None:
     """Inside the booking's transaction: refuse an unpaid accept; record capture, release or refund to make."""
-    if not payments_required() and payment_for(change.booking.id) is None:
+    payment = payment_for(change.booking.id)
+    if payment is None and not payment_first():
         return
-    booking = change.booking
-    payment = payment_for(booking.id)
     if payment is not None:
         payment = _locked_payment(payment.id)
     if change.to_status == S.ACCEPTED:
-        if payment is None or payment.status in (P.CREATED, P.FAILED, P.RELEASED):
-            raise BookingError(409, "The learner's payment has not been verified yet; you can accept once it has.",
-                               "payment")
-        if payment.status == P.AUTHORIZED:
-            _add_operation(payment, booking, "capture", payment.amount_minor)
+        _on_accept(change.booking, payment)
+    elif payment is None:
         return
-    if payment is None:
-        return
-    if change.to_status == S.COMPLETED:
+    elif change.to_status == S.COMPLETED:
         _maybe_settle(payment, change.at)
-        return
-    if change.to_status not in ENDED or change.terms is None:
-        return
+    elif change.to_status in ENDED and change.terms is not None:
+        _on_ending(change, payment)
+        _maybe_settle(payment, change.at)
+
+
+def _on_accept(booking: Booking, payment: Payment | None) -> None:
+    """A mentor accepts only a verified payment; the held amount is then captured."""
+    if payment is None or payment.status in (P.CREATED, P.FAILED, P.RELEASED):
+        raise BookingError(409, "The learner's payment has not been verified yet; you can accept once it has.",
+                           "payment")
+    if payment.status == P.AUTHORIZED:
+        _add_operation(payment, booking, "capture", payment.amount_minor)
+
+
+def _on_ending(change: BookingTransition, payment: Payment) -> None:
+    """A booking ended: the learner gets back the share its terms give, from the hold or from the capture."""
     percent = max(0, min(100, change.terms.refund_percent))
-    capture = _operation(idempotency_key(booking.id, "capture"))
-    captured = payment.captured_minor or (capture.amount_minor if capture and capture.status == "pending" else 0)
+    captured = _captured_or_capturing(payment, change.booking)
     if payment.status in (P.CREATED, P.AUTHORIZED) and not captured:
-        if percent >= 100 or payment.status == P.CREATED:
-            _add_operation(payment, booking, "release", 0)
-        else:  # keep part of a hold: capture it, refund the learner's share
-            _add_operation(payment, booking, "capture", payment.amount_minor)
-            amount = percent_of(payment.amount_minor, percent * 100)
-            if amount:
-                _add_operation(payment, booking, "refund", amount, reason=change.terms.explanation,
-                               suffix=change.to_status.value)
+        _end_hold(payment, change, percent)
     elif captured:
         refundable = captured - refunded_minor(payment, include_pending=True)
-        amount = min(refundable, percent_of(captured, percent * 100))
-        if amount > 0:
-            _add_operation(payment, booking, "refund", amount, reason=change.terms.explanation,
-                           suffix=change.to_status.value)
-    _maybe_settle(payment, change.at)
+        _add_refund(payment, change, min(refundable, percent_of(captured, percent * 100)))
+
+
+def _captured_or_capturing(payment: Payment, booking: Booking) -> int:
+    """The amount captured, or being captured by a pending operation (0: none)."""
+    if payment.captured_minor:
+        return payment.captured_minor
+    capture = _operation(idempotency_key(booking.id, "capture"))
+    return capture.amount_minor if capture and capture.status == "pending" else 0
+
+
+def _end_hold(payment: Payment, change: BookingTransition, percent: int) -> None:
+    """A hold never captured: release all of it, or capture it and refund the learner's share."""
+    if percent >= 100 or payment.status == P.CREATED:
+        _add_operation(payment, change.booking, "release", 0)
+        return
+    _add_operation(payment, change.booking, "capture", payment.amount_minor)
+    _add_refund(payment, change, percent_of(payment.amount_minor, percent * 100))
+
+
+def _add_refund(payment: Payment, change: BookingTransition, amount: int) -> None:
+    if amount > 0:
+        _add_operation(payment, change.booking, "refund", amount, reason=change.terms.explanation,
+                       suffix=change.to_status.value)
 
 
 def _operation(key: str) -> PaymentOperation | None:
@@ -453,8 +478,6 @@ def confirm_from_provider(payment_id: int) -> Payment:
 def sandbox_pay(payment_id: int, card_number: str) -> tuple[bool, str]:
     """The sandbox's own checkout: its "provider" authorises (its record commits first), then our books follow
     through the same verified path a real provider's confirmation takes."""
-    from api.payments.gateways import SandboxGateway
-
     payment = db.session.get(Payment, payment_id)
     if payment is None or payment.gateway != "sandbox":
         raise PaymentError(404, "There is no sandbox payment with that id.", "payment_id")

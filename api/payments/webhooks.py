@@ -1,4 +1,5 @@
-"""Incoming provider news: Stripe and Razorpay webhooks, and Razorpay's checkout callback.
+"""Incoming provider news: what Stripe and Razorpay webhooks mean for our books (the views are in `api` and,
+for Razorpay's checkout callback, `routes`).
 
 Nothing is believed without the provider's signature, checked by the provider SDK's own code on the raw
 body; each event id is stored (unique per gateway) in the same transaction as its effect, so an event
@@ -7,27 +8,19 @@ delivered twice, even concurrently, has one effect.
 from __future__ import annotations
 
 import hashlib
-import json
-import logging
 
-from flask import current_app, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from api.bookings.service import now_utc
 from api.bookings.transaction import serialised_write
-from api.errors import error_response
-from api.extensions import csrf, db
-from api.payments import bp, service
+from api.extensions import db
+from api.payments import service
 from api.payments.gateways import RazorpayGateway, StripeGateway
-from api.tables import Booking, ProviderEvent
+from api.settings import current_settings
+from api.tables import ProviderEvent
 
-logger = logging.getLogger(__name__)
 STRIPE_TOLERANCE_SECONDS = 300
-
-
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
 
 
 def process_once(gateway: str, event_id: str, effect) -> str:
@@ -46,26 +39,6 @@ def process_once(gateway: str, event_id: str, effect) -> str:
 
 
 # ---------------------------------------------------------------- Stripe
-
-
-@bp.post("/api/v1/payments/webhooks/stripe")
-@bp.doc(hide=True)
-@csrf.exempt
-def stripe_webhook():
-    import stripe
-
-    secret = _settings().stripe_webhook_secret
-    if not secret:
-        return error_response(400, "Stripe webhooks are not configured.")
-    payload = request.get_data()  # the raw body: a re-serialised one no longer matches its signature
-    try:
-        event = stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature"), secret,
-                                               tolerance=STRIPE_TOLERANCE_SECONDS)
-    except (ValueError, stripe.SignatureVerificationError) as error:
-        logger.warning("stripe webhook refused: %s", error)
-        return error_response(400, "Invalid Stripe signature or payload.")
-    result = process_once("stripe", event["id"], lambda: handle_stripe_event(event))
-    return {"received": True, "result": result}
 
 
 def handle_stripe_event(event) -> str:
@@ -87,29 +60,9 @@ def handle_stripe_event(event) -> str:
 # ---------------------------------------------------------------- Razorpay
 
 
-def _razorpay_client():
-    return RazorpayGateway(_settings()).client
-
-
-@bp.post("/api/v1/payments/webhooks/razorpay")
-@bp.doc(hide=True)
-@csrf.exempt
-def razorpay_webhook():
-    from razorpay.errors import SignatureVerificationError
-
-    secret = _settings().razorpay_webhook_secret
-    signature = request.headers.get("X-Razorpay-Signature")
-    if not secret or not signature:
-        return error_response(400, "Missing Razorpay signature." if secret else "Razorpay webhooks are not configured.")
-    body = request.get_data(as_text=True)
-    try:
-        _razorpay_client().utility.verify_webhook_signature(body, signature, secret)
-        event = json.loads(body)
-    except (SignatureVerificationError, ValueError) as error:
-        logger.warning("razorpay webhook refused: %s", error)
-        return error_response(400, "Invalid Razorpay signature or payload.")
-    result = process_once("razorpay", razorpay_event_key(event, body), lambda: handle_razorpay_event(event))
-    return {"received": True, "result": result}
+def razorpay_client():
+    """Razorpay's SDK client with this app's keys (its `utility` checks signatures)."""
+    return RazorpayGateway(current_settings()).client
 
 
 def razorpay_event_key(event: dict, body: str) -> str:
@@ -140,36 +93,3 @@ def handle_razorpay_event(event: dict) -> str:
         key = (entity.get("notes") or {}).get("idempotency_key") if isinstance(entity.get("notes"), dict) else None
         return "processed" if service.record_refund_seen(key, entity["id"], at) else "no change"
     return "ignored"
-
-
-@bp.post("/payments/bookings/<int:booking_id>/razorpay/callback")
-@bp.doc(hide=True)
-@csrf.exempt  # Razorpay posts here from its checkout; the signature over OUR order id is the proof
-def razorpay_callback(booking_id: int):
-    """Checkout's handler: verify_payment_signature against the order id this server stored for the booking."""
-    from flask import redirect, url_for
-    from razorpay.errors import SignatureVerificationError
-
-    data = request.get_json(silent=True) or request.form
-    payment = service.payment_for(booking_id)
-    booking = db.session.get(Booking, booking_id)
-    if payment is None or booking is None or payment.gateway != "razorpay":
-        return error_response(404, "There is no Razorpay payment for that booking.", {"booking_id": "unknown"})
-    checkout = service.checkout_of(payment)
-    charge_ref = str(data.get("razorpay_payment_id", ""))
-    try:
-        _razorpay_client().utility.verify_payment_signature({
-            "razorpay_order_id": checkout.order_ref,  # ours, never the posted one
-            "razorpay_payment_id": charge_ref,
-            "razorpay_signature": str(data.get("razorpay_signature", "")),
-        })
-    except SignatureVerificationError:
-        logger.warning("razorpay callback for booking %s: bad signature", booking_id)
-        return error_response(400, "The payment could not be verified.", {"razorpay_signature": "invalid"})
-    payment_id = payment.id
-    with serialised_write():
-        locked = service._locked_payment(payment_id)
-        service.record_authorization(locked, charge_ref, locked.amount_minor, locked.currency, now_utc())
-    if request.is_json:
-        return {"status": db.session.get(type(payment), payment_id).status.value}
-    return redirect(url_for("payments.receipt", payment_id=payment_id))

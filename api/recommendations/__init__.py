@@ -1,8 +1,8 @@
 """Personalised recommendations: GET /api/v1/recommendations, the "Recommended for you" section, click tracking.
 
-The blueprint's registration installs the search blend (`api.search.ranking.set_personal_scorer`), the
-booking attribution listener and a `recommendations_section()` template helper that the learner's home
-page and the search page call. `api.benchmarks.serving` is the `mentorhub bench serving` command.
+The blueprint's registration installs the search blend (`api.search.ranking.set_personal_scorer`) and a
+`recommendations_section()` template helper for the learner's home page and the search page; create_app
+wires attribution and the serving caches' hooks. `api.benchmarks.serving` is the `mentorhub bench serving` command.
 """
 from apiflask import APIBlueprint
 from flask import Blueprint

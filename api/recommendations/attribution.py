@@ -1,11 +1,11 @@
 """Attribution: a booking request that follows a recommendation carries that exposure's id, version and arm.
 
-Installed once per process as a `before_flush` listener: when a BOOKING_REQUEST event is about to be
-inserted without an exposure_id, the learner's latest click on that mentor (within the attribution
-window) names the exposure; failing that, the latest exposure that showed the mentor. Only the new row
-is filled in before its INSERT; events are never updated. Exposures still queued in the background
-writer (`exposures`) count too: they are looked up in its queue, never waited for (waiting inside a
-flush could deadlock on SQLite's write lock).
+A `before_flush` hook of the app (`install_hooks`, which create_app wires): when a BOOKING_REQUEST event
+is about to be inserted without an exposure_id, the learner's latest click on that mentor (within the
+attribution window) names the exposure; failing that, the latest exposure that showed the mentor. Only the
+new row is filled in before its INSERT; events are never updated. Exposures still queued in the background
+writer (`exposures`) count too: they are looked up in its queue, never waited for (waiting inside a flush
+could deadlock on SQLite's write lock).
 """
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ import logging
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
+from flask import has_app_context
 
 from models import clock
+from api import hooks
 from api.recommendations import exposures
+from api.settings import current_settings
 from api.tables import Event, EventType
 
 logger = logging.getLogger(__name__)
 UTC = timezone.utc
-_installed = False
+HOOK = "recommendations.attribution"
 SCAN_EXPOSURES = 200
 _candidates = None
 
@@ -50,37 +52,54 @@ def find_exposure(session, learner_id: int, mentor_id: int, at: datetime | None 
 
     An `Event`, or a `QueuedExposure` when it is still in the background writer's queue; None if none.
     """
-    days = current_app.config["MENTORHUB_SETTINGS"].serving_attribution_days if has_app_context() else 7
-    at = at or clock.now()
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    since = at - timedelta(days=days)
+    since = _window_start(at or clock.now())
     writer = exposures.existing_writer(session.get_bind())
     # one round trip (ix_events_user_type) for both candidates: the learner's last click on the mentor and their
     # last SCAN_EXPOSURES exposures; a learner without recent clicks or exposures (most requests) costs just this
     rows = session.execute(_candidates_query(), {"learner_id": learner_id, "mentor_id": mentor_id,
                                                  "since": since}).all()
+    return (_clicked(session, writer, rows)
+            or _queued_showing(writer, learner_id, mentor_id, since)
+            or _stored_showing(session, rows, mentor_id))
+
+
+def _window_start(at: datetime) -> datetime:
+    """The earliest exposure an action at `at` can be attributed to (the attribution window before it)."""
+    days = current_settings().serving_attribution_days if has_app_context() else 7
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)) - timedelta(days=days)
+
+
+def _clicked(session, writer, rows):
+    """The exposure of the learner's last click on the mentor (queued or stored), or None."""
     click = next((row.exposure_id for row in rows if row.event_type == EventType.CLICK), None)
-    if click is not None:
-        queued = writer.queued(click) if writer is not None else None
-        if queued is not None:
-            return queued
-        found = session.get(Event, click)
-        if found is not None:
-            return found
-    if writer is not None:  # the newest exposures may still be queued: they come first
-        for queued in writer.queued_for(learner_id):
-            if queued.occurred_at >= since and mentor_id in (queued.payload.get("mentor_ids") or []):
-                return queued
-    shown_rows = sorted((row for row in rows if row.event_type == EventType.EXPOSURE), key=lambda row: row.id,
-                        reverse=True)
-    for row in shown_rows:
-        if mentor_id in ((row.payload or {}).get("mentor_ids") or []):
-            return session.get(Event, row.id)
-    return None
+    if click is None:
+        return None
+    queued = writer.queued(click) if writer is not None else None
+    return queued if queued is not None else session.get(Event, click)
+
+
+def _shows(payload: dict | None, mentor_id: int) -> bool:
+    return mentor_id in ((payload or {}).get("mentor_ids") or [])
+
+
+def _queued_showing(writer, learner_id: int, mentor_id: int, since: datetime):
+    """The learner's newest exposure still in the writer's queue that showed the mentor, or None."""
+    if writer is None:
+        return None
+    return next((queued for queued in writer.queued_for(learner_id)
+                 if queued.occurred_at >= since and _shows(queued.payload, mentor_id)), None)
+
+
+def _stored_showing(session, rows, mentor_id: int):
+    """The newest stored exposure among the candidate rows that showed the mentor, or None."""
+    shown = sorted((row for row in rows if row.event_type == EventType.EXPOSURE), key=lambda row: row.id, reverse=True)
+    row = next((row for row in shown if _shows(row.payload, mentor_id)), None)
+    return None if row is None else session.get(Event, row.id)
 
 
 def _before_flush(session, flush_context, instances) -> None:
+    if not hooks.active(HOOK):
+        return
     pending = [obj for obj in session.new if isinstance(obj, Event) and obj.exposure_id is None
                and obj.event_type == EventType.BOOKING_REQUEST and obj.user_id and obj.mentor_id]
     if not pending:
@@ -97,12 +116,6 @@ def _before_flush(session, flush_context, instances) -> None:
         logger.exception("could not attribute a booking request to an exposure")
 
 
-def install() -> None:
-    """Listen on every session of the app's scoped session (once per process)."""
-    global _installed
-    if _installed:
-        return
-    from sqlalchemy.orm import Session
-
-    sa.event.listen(Session, "before_flush", _before_flush)
-    _installed = True
+def install_hooks(app) -> None:
+    """Attribute every booking request that `app` inserts (before its flush) to the exposure it follows."""
+    hooks.install(app, HOOK, {"before_flush": _before_flush})

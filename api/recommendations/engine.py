@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from models import clock
+from api import hooks
 from api.extensions import db
 from api.recommendations import exposures
 from api.search import availability, free_slots, query
@@ -204,7 +205,7 @@ class LearnerIndex:
 
 
 _changed_learners: dict[int, float] = {}  # learner id -> time.time() of the commit that changed them
-_listener_installed = False
+CHANGE_HOOK = "recommendations.changed_learners"
 
 
 def build_learner_index(history: dict[int, dict[int, None]], started: float) -> LearnerIndex:
@@ -241,35 +242,34 @@ def _rated_well(learner_id: int | None = None):
     return statement if learner_id is None else statement.where(Review.learner_id == learner_id)
 
 
-def install_change_listener() -> None:
-    """Remember, on commit, which learners' bookings or profile changed (their cached context is stale)."""
-    global _listener_installed
-    if _listener_installed:
+def install_hooks(app) -> None:
+    """Remember, on each commit of `app`, which learners' bookings, reviews or profile changed (their cached
+    context is stale)."""
+    hooks.install(app, CHANGE_HOOK, {"after_flush": _collect_changed_learners, "after_commit": _mark_changed_learners,
+                                     "after_soft_rollback": _forget_changed_learners})
+
+
+def _collect_changed_learners(session, flush_context) -> None:
+    if not hooks.active(CHANGE_HOOK):
         return
-    from sqlalchemy.orm import Session
+    changed = session.info.setdefault("serving_changed_learners", set())
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, (Booking, Review)) and obj.learner_id is not None:
+            changed.add(int(obj.learner_id))
+        elif isinstance(obj, LearnerProfile) and obj.user_id is not None:
+            changed.add(int(obj.user_id))
 
-    def after_flush(session, flush_context) -> None:
-        changed = session.info.setdefault("serving_changed_learners", set())
-        for obj in (*session.new, *session.dirty, *session.deleted):
-            if isinstance(obj, (Booking, Review)) and obj.learner_id is not None:
-                changed.add(int(obj.learner_id))
-            elif isinstance(obj, LearnerProfile) and obj.user_id is not None:
-                changed.add(int(obj.user_id))
 
-    def after_commit(session) -> None:
-        changed = session.info.pop("serving_changed_learners", None)
-        if changed:
-            now = time.time()
-            for learner_id in changed:
-                _changed_learners[learner_id] = now
+def _mark_changed_learners(session) -> None:
+    changed = session.info.pop("serving_changed_learners", None)
+    if changed:
+        now = time.time()
+        for learner_id in changed:
+            _changed_learners[learner_id] = now
 
-    def after_rollback(session) -> None:
-        session.info.pop("serving_changed_learners", None)
 
-    sa.event.listen(Session, "after_flush", after_flush)
-    sa.event.listen(Session, "after_commit", after_commit)
-    sa.event.listen(Session, "after_soft_rollback", lambda session, previous: after_rollback(session))
-    _listener_installed = True
+def _forget_changed_learners(session, previous_transaction) -> None:
+    session.info.pop("serving_changed_learners", None)
 
 
 def cards(mentor_ids: list[int], currency: str) -> dict:
@@ -514,7 +514,6 @@ def _zone(tz: str):
 def learner_context(learner_id: int, bundle: dict | None = None) -> Learner:
     """Interests (topics and text) and booked mentors of the learner: from the cached learner index, or from
     the database when the learner changed (committed) since it was built or is newer than it."""
-    install_change_listener()
     bundle = bundle if bundle is not None else catalogue()
     index: LearnerIndex | None = bundle.get("learners")
     if index is not None:

@@ -29,6 +29,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from api.tables import Event, EventType
+
 logger = logging.getLogger(__name__)
 BATCH_INTERVAL_SECONDS = 0.02  # a batch per 20 ms: a commit costs more than a row
 SEQUENCE_BLOCK = 128
@@ -42,8 +44,6 @@ class ExposureWriter:
     """One per database engine: allocates event ids and inserts queued exposure rows in the background."""
 
     def __init__(self, engine: sa.engine.Engine, interval: float = BATCH_INTERVAL_SECONDS):
-        from api.tables import Event
-
         self.engine = engine
         self.table = Event.__table__
         self.interval = interval
@@ -59,8 +59,6 @@ class ExposureWriter:
         self._block: collections.deque[int] = collections.deque()  # reserved ids not handed out yet
         self._sequence: str | None = None
         self._thread: threading.Thread | None = None
-        self._stopping = False
-        self.batches = 0
         self.failures = 0
 
     # ------------------------------------------------------------ ids
@@ -156,8 +154,6 @@ class ExposureWriter:
                 self._writer_idle = True
                 while not self._queue:
                     self._cond.wait(1.0)
-                    if self._stopping and not self._queue:
-                        return
                 self._writer_idle = False
                 batch = self._queue[:MAX_BATCH]
             try:
@@ -171,7 +167,6 @@ class ExposureWriter:
                 del self._queue[:len(batch)]
                 self._pending_ids.difference_update(r["id"] for r in batch)
                 self._written += len(batch)
-                self.batches += 1
                 self._cond.notify_all()
             try:
                 self._top_up()
@@ -184,12 +179,6 @@ class ExposureWriter:
     def _insert(self, batch: list[dict]) -> None:
         with self.engine.begin() as conn:
             conn.execute(self.table.insert(), batch)
-
-    def close(self, timeout: float = 10.0) -> None:
-        self.flush(timeout)
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
 
 
 @dataclass(frozen=True)
@@ -259,8 +248,6 @@ def flush_when_worker_stops() -> None:
 def exposure_row(*, user_id: int, model_version: str | None, arm: str | None, occurred_at: datetime,
                  payload: dict[str, Any]) -> dict:
     """An events row for an exposure (the columns of api.activity.log_event)."""
-    from api.tables import EventType
-
     return {"event_type": EventType.EXPOSURE, "user_id": user_id, "mentor_id": None, "booking_id": None,
             "exposure_id": None, "model_version": model_version, "arm": arm, "occurred_at": occurred_at,
             "payload": payload}

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 from api.activity import log_event
 from api.errors import error_response
 from api.extensions import csrf, db
-from api.recommendations import api_bp, attribution, bp, engine
+from api.recommendations import api_bp, bp, engine
 from api.search import query, ranking
 from api.money import viewer_currency
 from api.search.currency import format_money
@@ -25,8 +25,6 @@ logger = logging.getLogger(__name__)
 @bp.record_once
 def _install(setup_state) -> None:
     ranking.set_personal_scorer(_search_scorer)
-    attribution.install()
-    engine.install_change_listener()
 
 
 def _search_scorer(learner_id, mentor_ids):

@@ -52,7 +52,7 @@ def create_service(settings: Settings | None = None) -> Flask:
     from api import tables  # noqa: F401  (registers every table on the metadata)
     from serving import ab
 
-    ab.use_tables(db.metadata)  # the A/B experiments read and write the app's tables
+    ab.use_tables(db.metadata)  # the A/B experiments (serving.ab) read and write the app's own tables
 
     app.register_blueprint(api_bp)
     app.add_url_rule("/healthz", "healthz", healthz)

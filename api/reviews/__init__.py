@@ -1,11 +1,6 @@
 """Reviews and ratings: learners review completed sessions, mentors reply and rate learners privately,
-users report reviews, admins hide them. Rules live in `service`; pages and JSON in `routes`."""
-from apiflask import APIBlueprint
-from flask import Blueprint
-
-bp = Blueprint("reviews", __name__)
-api_bp = APIBlueprint("reviews_api", __name__, url_prefix="/api/v1", tag="Reviews")
-
-from api.reviews import routes  # noqa: E402,F401
+users report reviews, admins hide them. Rules live in `service`; pages in `routes`, JSON in `api`."""
+from api.reviews.api import api_bp
+from api.reviews.routes import bp
 
 __all__ = ["api_bp", "bp"]

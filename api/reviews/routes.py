@@ -1,113 +1,26 @@
-"""Review pages (forms with CSRF) and the JSON API; the service checks every rule."""
+"""Review pages (forms with CSRF): write or edit a review, the reviews a mentor received, reply, report,
+hide, and a mentor's private rating of a learner; the service checks every rule."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from api.auth.decorators import admin_required, auth_required
 from api.errors import error_response
 from api.extensions import db
 from api.redirects import redirect_to_next
-from api.reviews import api_bp, bp, service
+from api.reviews import service
 from api.reviews.service import ReviewError
 from api.search.query import short_name
 from api.tables import Booking, LearnerRating, Review, User
 
+bp = Blueprint("reviews", __name__)
 
-def _user():
+
+def _user() -> User:
+    """The signed-in user (admitted by the view's guard) as the row the services take."""
     return current_user._get_current_object()
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    return body if isinstance(body, dict) else {}
-
-
-def _api_error(error: ReviewError):
-    return error_response(error.status, error.message, error.fields)
-
-
-# ---------------------------------------------------------------- JSON API
-
-
-@api_bp.post("/bookings/<int:booking_id>/review")
-@auth_required
-def api_create(booking_id: int):
-    """Rate a completed session 1-5 with an optional text (the booking's learner, once)."""
-    body = _json_body()
-    try:
-        review = service.create_review(booking_id, _user(), body.get("rating"), body.get("text", ""))
-    except ReviewError as error:
-        return _api_error(error)
-    return service.review_json(review, _user()), 201
-
-
-@api_bp.patch("/reviews/<int:review_id>")
-@auth_required
-def api_edit(review_id: int):
-    """Change rating and text (the author, within the edit window)."""
-    body = _json_body()
-    try:
-        review = service.edit_review(review_id, _user(), body.get("rating"), body.get("text", ""))
-    except ReviewError as error:
-        return _api_error(error)
-    return service.review_json(review, _user())
-
-
-@api_bp.post("/reviews/<int:review_id>/reply")
-@auth_required
-def api_reply(review_id: int):
-    """The reviewed mentor's one public reply."""
-    try:
-        review = service.reply(review_id, _user(), _json_body().get("text", ""))
-    except ReviewError as error:
-        return _api_error(error)
-    return service.review_json(review, _user())
-
-
-@api_bp.post("/reviews/<int:review_id>/report")
-@auth_required
-def api_report(review_id: int):
-    """Flag a review for the admins (once per user)."""
-    try:
-        service.report(review_id, _user(), _json_body().get("reason", ""))
-    except ReviewError as error:
-        return _api_error(error)
-    return {"reported": True}, 201
-
-
-@api_bp.post("/admin/reviews/<int:review_id>/<any(hide, unhide):action>")
-@admin_required
-def api_hide(review_id: int, action: str):
-    """Admins: hide a review (out of the list and the rating aggregate) or show it again."""
-    try:
-        review = service.set_hidden(review_id, _user(), action == "hide")
-    except ReviewError as error:
-        return _api_error(error)
-    return service.review_json(review)
-
-
-@api_bp.get("/admin/reviews/reported")
-@admin_required
-def api_reported():
-    """Admins: the moderation queue, most reported first."""
-    return {"reviews": [service.review_json(r) for r in service.reported_reviews()]}
-
-
-@api_bp.post("/bookings/<int:booking_id>/learner-rating")
-@auth_required
-def api_rate_learner(booking_id: int):
-    """The mentor's private rating of the learner of a completed session (once)."""
-    body = _json_body()
-    try:
-        row = service.rate_learner(booking_id, _user(), body.get("rating"), body.get("note", ""))
-    except ReviewError as error:
-        return _api_error(error)
-    return {"booking_id": row.booking_id, "learner_id": row.learner_id, "rating": row.rating}, 201
-
-
-# ---------------------------------------------------------------- pages
 
 
 def _page_error(error: ReviewError, template: str, status: int | None = None, **context):

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from api.activity import log_event
 from api.errors import RefusedError
 from api.extensions import db
+from api.settings import current_settings
 from api.tables import (
     Booking,
     BookingStatus,
@@ -34,10 +34,6 @@ class ReviewError(RefusedError):
     """A refused review action (status, message, field: `RefusedError`)."""
 
 
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
-
-
 def _check_rating(rating) -> int:
     try:
         value = int(rating)
@@ -52,7 +48,7 @@ def _check_text(text, field: str = "text", required: bool = False) -> str:
     text = (text or "").strip() if isinstance(text, str) or text is None else None
     if text is None:
         raise ReviewError(400, "Must be text.", field)
-    limit = _settings().review_text_max_chars
+    limit = current_settings().review_text_max_chars
     if len(text) > limit:
         raise ReviewError(400, f"Keep it under {limit} characters.", field)
     if required and not text:
@@ -105,7 +101,7 @@ def create_review(booking_id: int, user: User, rating, text: str = "", now: date
 
 
 def edit_deadline(review: Review) -> datetime:
-    return review.created_at + timedelta(days=_settings().review_edit_days)
+    return review.created_at + timedelta(days=current_settings().review_edit_days)
 
 
 def can_edit(review: Review, user, now: datetime | None = None) -> bool:
@@ -121,7 +117,7 @@ def edit_review(review_id: int, user: User, rating, text: str = "", now: datetim
     if review.learner_id != user.id:
         raise ReviewError(403, "Only the author can edit this review.")
     if now > edit_deadline(review):
-        raise ReviewError(409, f"Reviews can be edited for {_settings().review_edit_days} days after they are written.")
+        raise ReviewError(409, f"Reviews can be edited for {current_settings().review_edit_days} days after they are written.")
     value = _check_rating(rating)
     text = _check_text(text)
     old = review.rating

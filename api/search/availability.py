@@ -17,12 +17,13 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
 import sqlalchemy as sa
-from flask import current_app
 
 from models import clock
+from api.bookings.service import mentor_free_slots
 from api.bookings.slots import BookingPolicy, Interval, windows, zone
 from api.extensions import db
 from api.search.filters import AvailabilityWindow
+from api.settings import current_settings
 from api.tables import (
     ACTIVE_BOOKING_STATUSES,
     AvailabilityException,
@@ -88,9 +89,10 @@ class _Mentor:
 
 def _policies(mentors: dict[int, tuple[int, str]], ids_clause) -> dict[int, BookingPolicy]:
     """Each mentor's BookingPolicy, as `api.bookings.policy.policy_for` builds it, for all at once."""
-    config = current_app.config["MENTORHUB_SETTINGS"]
-    defaults = dict(buffer_minutes=config.booking_buffer_minutes, min_notice_minutes=config.booking_min_notice_minutes,
-                    horizon_days=config.booking_horizon_days, slot_step_minutes=config.booking_slot_step_minutes)
+    settings = current_settings()
+    defaults = dict(buffer_minutes=settings.booking_buffer_minutes,
+                    min_notice_minutes=settings.booking_min_notice_minutes,
+                    horizon_days=settings.booking_horizon_days, slot_step_minutes=settings.booking_slot_step_minutes)
     own = {row.mentor_id: row for row in _connection().execute(
         sa.select(MentorBookingPolicy.mentor_id, *[getattr(MentorBookingPolicy, name) for name in defaults])
         .where(MentorBookingPolicy.mentor_id.in_(ids_clause)))}
@@ -194,7 +196,5 @@ def mentors_with_free_slot(mentors: dict[int, tuple[int, str]], window: Availabi
 
 def next_free_slots(mentor: MentorProfile, limit: int, days: int, now: datetime | None = None) -> list[datetime]:
     """The mentor's next `limit` free slot starts (UTC) within `days`, from the booking feature itself."""
-    from api.bookings.service import mentor_free_slots
-
     now = now or clock.now()
     return [slot.start for slot in mentor_free_slots(mentor, now, now, now + timedelta(days=days))[:limit]]

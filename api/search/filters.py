@@ -151,13 +151,11 @@ def _parse_date(args: dict[str, list], name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text) if len(text) == 10 else _raise()
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
     except ValueError:
         raise FilterError(name, "must be a date as YYYY-MM-DD") from None
-
-
-def _raise():
-    raise ValueError
 
 
 def _parse_time(args: dict[str, list], name: str) -> time | None:
@@ -201,40 +199,75 @@ def parse_filters(
     """The search parameters of a request (query string or form), checked; FilterError on the first problem."""
     args = _as_lists(args)
     raw = {key: (values if len(values) > 1 else values[0]) for key, values in args.items()}
+    q = _parse_query(args)
+    currency = _parse_currency(args, default_currency)
+    tz = _parse_tz(args, default_tz)
+    slugs = _values(args, "topic")
+    topic_ids = _topic_ids(slugs, topic_ids_by_slug)
+    min_rating = _parse_min_rating(args)
+    prices = _parse_prices(args, currency)
+    experience = _parse_experience(args)
+    languages = _parse_languages(args)
+    availability = _parse_availability(args, tz, today, max_availability_days)
+    sort = _parse_sort(args)
+    page = _parse_int(args, "page", 1, 1, 10_000)
+    per_page = _parse_int(args, "per_page", page_size, 1, max_page_size)
+    return SearchFilters(
+        q=q, topic_ids=topic_ids, topic_slugs=tuple(slugs), min_rating=min_rating,
+        price_min_minor=prices.get("price_min"), price_max_minor=prices.get("price_max"), currency=currency,
+        tz=tz, experience=tuple(dict.fromkeys(experience)), languages=tuple(dict.fromkeys(languages)),
+        availability=availability, sort=sort, page=page, per_page=per_page, raw=raw,
+    )
 
+
+def _parse_query(args: dict[str, list]) -> str:
     q = _one(args, "q")
     if len(q) > MAX_QUERY_CHARS:
         raise FilterError("q", f"must be at most {MAX_QUERY_CHARS} characters")
+    return q
 
-    currency = (_one(args, "currency") or default_currency).upper()
+
+def _parse_currency(args: dict[str, list], default: str) -> str:
+    currency = (_one(args, "currency") or default).upper()
     if currency not in supported_currencies():
         raise FilterError("currency", "must be one of " + ", ".join(supported_currencies()))
+    return currency
 
-    tz = _one(args, "tz") or default_tz
+
+def _parse_tz(args: dict[str, list], default: str) -> str:
+    tz = _one(args, "tz") or default
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         raise FilterError("tz", "must be an IANA time zone such as Europe/Berlin") from None
+    return tz
 
-    slugs = _values(args, "topic")
-    topic_ids: tuple[int, ...] = ()
-    if slugs:
-        known = topic_ids_by_slug(slugs)
-        unknown = [slug for slug in slugs if slug not in known]
-        if unknown:
-            raise FilterError("topic", f"unknown topic {unknown[0]!r}")
-        topic_ids = tuple(sorted({known[slug] for slug in slugs}))
 
-    min_rating = None
+def _topic_ids(slugs: list[str], topic_ids_by_slug: Callable[[list[str]], dict[str, int]]) -> tuple[int, ...]:
+    if not slugs:
+        return ()
+    known = topic_ids_by_slug(slugs)
+    unknown = [slug for slug in slugs if slug not in known]
+    if unknown:
+        raise FilterError("topic", f"unknown topic {unknown[0]!r}")
+    return tuple(sorted({known[slug] for slug in slugs}))
+
+
+def _parse_min_rating(args: dict[str, list]) -> float | None:
     text = _one(args, "min_rating")
-    if text:
-        try:
-            min_rating = float(text)
-        except ValueError:
-            raise FilterError("min_rating", "must be a number from 1 to 5") from None
-        if not 1 <= min_rating <= 5:
-            raise FilterError("min_rating", "must be a number from 1 to 5")
+    if not text:
+        return None
+    try:
+        min_rating = float(text)
+    except ValueError:
+        raise FilterError("min_rating", "must be a number from 1 to 5") from None
+    if not 1 <= min_rating <= 5:
+        raise FilterError("min_rating", "must be a number from 1 to 5")
+    return min_rating
 
+
+def _parse_prices(args: dict[str, list], currency: str) -> dict[str, int]:
+    """price_min and price_max, those given, in minor units of `currency`."""
     prices = {}
     for name in ("price_min", "price_max"):
         text = _one(args, name)
@@ -245,32 +278,28 @@ def parse_filters(
                 raise FilterError(name, f"{error} (an amount in {currency})") from None
     if "price_min" in prices and "price_max" in prices and prices["price_min"] > prices["price_max"]:
         raise FilterError("price_min", "must not be above price_max")
+    return prices
 
+
+def _parse_experience(args: dict[str, list]) -> list[str]:
     experience = _values(args, "experience")
-    for level in experience:
-        if level not in EXPERIENCE_LEVELS:
-            raise FilterError("experience", "must be one of " + ", ".join(EXPERIENCE_LEVELS))
+    if any(level not in EXPERIENCE_LEVELS for level in experience):
+        raise FilterError("experience", "must be one of " + ", ".join(EXPERIENCE_LEVELS))
+    return experience
 
+
+def _parse_languages(args: dict[str, list]) -> list[str]:
     languages = [value.lower() for value in _values(args, "language")]
-    for code in languages:
-        if not _LANGUAGE.match(code):
-            raise FilterError("language", "must be an ISO 639-1 language code such as en")
+    if not all(_LANGUAGE.match(code) for code in languages):
+        raise FilterError("language", "must be an ISO 639-1 language code such as en")
+    return languages
 
-    availability = _parse_availability(args, tz, today, max_availability_days)
 
+def _parse_sort(args: dict[str, list]) -> str:
     sort = _one(args, "sort") or "relevance"
     if sort not in SORTS:
         raise FilterError("sort", "must be one of " + ", ".join(SORTS))
-
-    page = _parse_int(args, "page", 1, 1, 10_000)
-    per_page = _parse_int(args, "per_page", page_size, 1, max_page_size)
-
-    return SearchFilters(
-        q=q, topic_ids=topic_ids, topic_slugs=tuple(slugs), min_rating=min_rating,
-        price_min_minor=prices.get("price_min"), price_max_minor=prices.get("price_max"), currency=currency,
-        tz=tz, experience=tuple(dict.fromkeys(experience)), languages=tuple(dict.fromkeys(languages)),
-        availability=availability, sort=sort, page=page, per_page=per_page, raw=raw,
-    )
+    return sort
 
 
 def _parse_availability(args: dict[str, list], tz: str, today: date | None, max_days: int) -> AvailabilityWindow | None:

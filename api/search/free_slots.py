@@ -14,27 +14,27 @@ refresh-ranking` does the same from a scheduler (`--force` rebuilds).
 
 Writes through the ORM are seen; a bulk Core write to those tables must call `rewrite()` (or `build()`) itself.
 
-Kept current in the writer's own transaction: a session hook collects the mentors whose bookings, weekly
-rules, exceptions, booking policy, session length or time zone an ORM flush changed, and recomputes their
-rows before the commit (all of them, or for a booking only the days around its old and new times). Every
-rewrite locks the mentor's profile row first on PostgreSQL, so two writers of one mentor take turns and the
-second reads the first one's bookings.
+Kept current in the writer's own transaction: a session hook (`install_hooks`, which create_app wires)
+collects the mentors whose bookings, weekly rules, exceptions, booking policy, session length or time zone an
+ORM flush changed, and recomputes their rows before the commit (all of them, or for a booking only the days
+around its old and new times). Every rewrite locks the mentor's profile row first on PostgreSQL, so two
+writers of one mentor take turns and the second reads the first one's bookings.
 """
 from __future__ import annotations
 
-import logging
 import threading
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 import sqlalchemy as sa
-from flask import current_app
 
 from models import clock
+from api import hooks
 from api.bookings.slots import BookingPolicy, candidate_slots, windows
 from api.extensions import db
 from api.search import availability
-from api.search.ranking_columns import at_most_every, params_table
+from api.search.upkeep import at_most_every, params_table
+from api.settings import current_settings
 from api.tables import (
     AvailabilityException,
     AvailabilityRule,
@@ -44,7 +44,6 @@ from api.tables import (
     MentorProfile,
 )
 
-logger = logging.getLogger(__name__)
 UTC = timezone.utc
 
 MARGIN = timedelta(days=2)  # rows run this far beyond each mentor's horizon from the anchor
@@ -53,11 +52,12 @@ LOOKBACK = timedelta(hours=1)  # rewrites start this long before now (the past i
 BOOKING_REACH = timedelta(days=1)  # a booking change rewrites the slots starting this close to it
 CHECK_SECONDS = 60
 CHUNK = 500  # mentors per round of bulk loads
-ADVISORY_LOCK = (5009, 2)  # PostgreSQL: one build or roll at a time (ranking_columns uses (5009, 1))
+ADVISORY_LOCK = (5009, 2)  # PostgreSQL: one build or roll at a time (the ranking columns use (5009, 1))
 ANCHOR = "free_slots:anchor"
 FOREVER = datetime(9999, 1, 1, tzinfo=timezone.utc)
 DEFAULT_NAMES = ("buffer_minutes", "min_notice_minutes", "horizon_days", "slot_step_minutes")
 _PENDING = "mentorhub.search.free_slots"
+HOOK = "search.free_slots"
 _local = threading.Lock()
 
 Span = Callable[[int, BookingPolicy], tuple[datetime, datetime]]  # (mentor, policy) -> [lower, upper) of starts
@@ -155,8 +155,8 @@ def anchor() -> datetime | None:
 
 
 def _defaults() -> dict[str, float]:
-    config = current_app.config["MENTORHUB_SETTINGS"]
-    return {f"free_slots:{name}": float(getattr(config, f"booking_{name}")) for name in DEFAULT_NAMES}
+    settings = current_settings()
+    return {f"free_slots:{name}": float(getattr(settings, f"booking_{name}")) for name in DEFAULT_NAMES}
 
 
 def _end(start: datetime, policy: BookingPolicy) -> datetime:
@@ -243,6 +243,8 @@ def _booking_reach(booking: Booking) -> tuple[datetime, datetime] | None:
 
 def _collect(session, _flush_context) -> None:
     """after_flush: remember which mentors' rows the flushed changes touch ((lower, upper) or None: all)."""
+    if not hooks.active(HOOK):
+        return
     pending: dict[int, tuple | None] = session.info.setdefault(_PENDING, {})
 
     def whole(mentor_id):
@@ -271,6 +273,8 @@ def _collect(session, _flush_context) -> None:
 
 def _apply(session) -> None:
     """before_commit: rewrite the collected mentors' rows inside the committing transaction."""
+    if not hooks.active(HOOK):
+        return
     if session.info.get(_PENDING) is None and not (session.new or session.dirty or session.deleted):
         return
     session.flush()
@@ -297,7 +301,7 @@ def _forget(session, transaction) -> None:
         session.info.pop(_PENDING, None)
 
 
-sa.event.listen(db.session, "after_flush", _collect)
-sa.event.listen(db.session, "before_commit", _apply)
-sa.event.listen(db.session, "after_transaction_end", _forget)
+def install_hooks(app) -> None:
+    """Keep the index current in every commit of `app`: the flushed changes name the mentors to rewrite."""
+    hooks.install(app, HOOK, {"after_flush": _collect, "before_commit": _apply, "after_transaction_end": _forget})
 

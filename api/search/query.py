@@ -23,6 +23,7 @@ from api.search import availability, free_slots, ranking, ranking_columns
 from api.money import rates_key, sql_convert
 from api.search.currency import convert_minor, factor
 from api.search.filters import EXPERIENCE_LEVELS, SearchFilters
+from api.settings import current_settings
 from api.tables import (
     Certification,
     MentorProfile,
@@ -146,15 +147,6 @@ def text_tokens(q: str) -> list[str]:
     """The words of a free-text query that carry meaning (lower case, filler words dropped)."""
     words = [w for w in re.findall(r"\w+", q.lower()) if w not in FILLER_WORDS and w != "_"]
     return list(dict.fromkeys(words))[:MAX_QUERY_TOKENS]
-
-
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
-
-
-def prior_mean() -> float:
-    """The prior mean the stored `bayes_score` values use (the platform's mean rating, reconciled periodically)."""
-    return ranking_columns.prior()[0]
 
 
 def bayesian_average(rating_sum: float, rating_count: int, mean: float, weight: float) -> float:
@@ -463,7 +455,7 @@ def search_mentors(filters: SearchFilters, learner_id: int | None = None, now: d
 def _matching_page(filters: SearchFilters, learner_id: int | None, now: datetime, offset: int,
                    skip: str | None = None, cards: bool = True) -> tuple[list[MentorCard], int, int]:
     """(cards of the page, matches counted up to cap + 1, cap)."""
-    settings = _settings()
+    settings = current_settings()
     plan = _plan(filters, skip=skip, now=now)
     cap = max(plan.cap, offset + filters.per_page)
     personal = (filters.sort == "relevance" and learner_id is not None and settings.search_personal_blend_weight > 0
@@ -631,6 +623,7 @@ class MentorPreview:
     certifications: list[dict]
     timezone: str
     video_url: str | None
+    video_path: str | None  # an uploaded intro video (its stored file name)
     next_slots: list[datetime]
     distribution: dict[int, int]
     reviews: ReviewPage
@@ -638,7 +631,7 @@ class MentorPreview:
 
 def mentor_preview(mentor_id: int, currency: str, review_page_number: int = 1,
                    now: datetime | None = None) -> MentorPreview | None:
-    settings = _settings()
+    settings = current_settings()
     now = now or clock.now()
     found = public_mentor(mentor_id)
     if found is None:
@@ -650,6 +643,7 @@ def mentor_preview(mentor_id: int, currency: str, review_page_number: int = 1,
     return MentorPreview(
         card=cards[0], bio=mentor.bio or "", past_roles=[str(r) for r in (mentor.past_roles or [])],
         certifications=certifications, timezone=mentor.timezone, video_url=mentor.video_url,
+        video_path=mentor.video_path,
         next_slots=availability.next_free_slots(mentor, settings.search_next_slots, settings.search_next_slots_days, now),
         distribution=rating_distribution(mentor_id),
         reviews=review_page(mentor_id, review_page_number, settings.search_reviews_page_size),

@@ -15,21 +15,21 @@ process. `refresh_ranking_command` is the same as a CLI command for a scheduler.
 """
 from __future__ import annotations
 
-import logging
 import threading
-import time as _time
 from datetime import datetime, timedelta, timezone
 
 import click
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask
 
 from models import clock
 from api.extensions import db
+from api.search import free_slots
 from api.search.currency import factor, rate_codes
+from api.search.upkeep import at_most_every, params_table
+from api.settings import current_settings
 from api.tables import Booking, BookingStatus, MentorProfile, MentorStatus
 
-logger = logging.getLogger(__name__)
 UTC = timezone.utc
 
 PRIOR_TOLERANCE = 5e-5  # a smaller drift of the platform mean moves no displayed score (4 decimals)
@@ -37,12 +37,7 @@ CHECK_SECONDS = 60  # how often a process compares the stored parameters with th
 REFRESH_SECONDS = 15 * 60  # the popularity window is re-counted at least this often
 ADVISORY_LOCK = (5009, 1)  # PostgreSQL: one refresh at a time across processes
 
-params_table = sa.table("search_ranking_params", sa.column("name", sa.String), sa.column("value", sa.Float))
 _local = threading.Lock()
-
-
-def _settings():
-    return current_app.config["MENTORHUB_SETTINGS"]
 
 
 def stored_params() -> dict[str, float]:
@@ -55,12 +50,12 @@ def live_prior_mean() -> float:
         sa.select(sa.func.coalesce(sa.func.sum(MentorProfile.rating_sum), 0),
                   sa.func.coalesce(sa.func.sum(MentorProfile.rating_count), 0))
         .where(MentorProfile.status == MentorStatus.APPROVED)).one()
-    return (float(total) / float(count)) if count else float(_settings().search_bayes_prior_mean)
+    return (float(total) / float(count)) if count else float(current_settings().search_bayes_prior_mean)
 
 
 def wanted_static_params() -> dict[str, float]:
     """Parameters that come from settings and code (not from data)."""
-    settings = _settings()
+    settings = current_settings()
     wanted = {"prior_weight": float(settings.search_bayes_prior_weight),
               "popularity_days": float(settings.search_popularity_days)}
     wanted.update({f"usd_minor:{code}": factor(code, "USD") for code in rate_codes()})
@@ -143,50 +138,12 @@ def ensure_fresh() -> None:
     at_most_every("ranking", CHECK_SECONDS, _local, refresh, "search ranking refresh")
 
 
-def at_most_every(name: str, seconds: float, lock: threading.Lock, work, what: str, wait: bool = False) -> None:
-    """Run `work()` if this process has not done so in the last `seconds`, in one thread at a time; other
-    threads go on meanwhile (or, with `wait`, wait for it). A failure is logged, rolled back and not retried
-    before `seconds` have passed: the search answers from what the database holds."""
-    cache = current_app.extensions.setdefault("search_cache", {})
-    key = f"{name}_checked_until"
-    if cache.get(key, 0.0) > _time.monotonic() or not lock.acquire(blocking=wait):
-        return
-    try:
-        if cache.get(key, 0.0) > _time.monotonic():
-            return
-        try:
-            work()
-        except Exception:  # noqa: BLE001
-            db.session.rollback()
-            logger.exception("%s failed", what)
-        cache[key] = _time.monotonic() + seconds
-    finally:
-        lock.release()
-
-
-def prior() -> tuple[float, float]:
-    """(mean, weight) the stored bayes_score values use."""
-    cache = current_app.extensions.setdefault("search_cache", {})
-    hit = cache.get("ranking_prior")
-    if hit and hit[0] > _time.monotonic():
-        return hit[1]
-    stored = stored_params()
-    settings = _settings()
-    value = (stored.get("prior_mean", float(settings.search_bayes_prior_mean)),
-             stored.get("prior_weight", float(settings.search_bayes_prior_weight)))
-    cache["ranking_prior"] = (_time.monotonic() + 5, value)
-    return value
-
-
 @click.command("refresh-ranking")
 @click.option("--force", is_flag=True, help="Recompute every ranking column, not only what drifted.")
-def refresh_ranking_command(force: bool) -> None:
+@click.pass_obj
+def refresh_ranking_command(app: Flask, force: bool) -> None:
     """Reconcile the search ranking columns (prior mean, currency rates, the 90-day popularity window) and roll
-    the free-slot index forward."""
-    from api import create_app
-    from api.search import free_slots
-
-    app = create_app()
+    the free-slot index forward, in `app` (the CLI builds it)."""
     with app.app_context():
         done = refresh(force=force)
         if force:
