@@ -53,6 +53,10 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - mu) / np.where(sd > 0, sd, 1.0)
 
 
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _category_matrix(values: Sequence, vocabulary: dict) -> sp.csr_matrix:
     rows, cols = [], []
     for r, cats in enumerate(values):
@@ -79,10 +83,6 @@ def _distinct_values(column: pd.Series) -> int:
         else:
             values.add(hashable(v))
     return len(values)
-
-
-def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
 
 
 def _side_frame(frame: pd.DataFrame | None, key: str, ids) -> pd.DataFrame | None:
