@@ -42,6 +42,7 @@ from api.search import bp as search
 from api.search import free_slots
 from api.secret_key import secret_key_for
 from api.settings import Settings, get_settings
+from serving import ab
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FEATURE_BLUEPRINTS: tuple[Blueprint, ...] = (  # one blueprint (and one JSON blueprint) per feature
@@ -75,6 +76,7 @@ def create_app(config: dict[str, Any] | None = None, settings: Settings | None =
     logs.register_request_logging(app)
 
     db.init_app(app)
+    ab.use_tables(db.metadata)  # the A/B experiments (serving.ab) read and write the app's own tables
     if tier == "recommendations":
         return _recommendation_tier(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dashboards.periods import bucket
+
 KINDS = ("gross", "fee", "earnings", "refund")
 COLUMNS = {"gross": "gross_minor", "fee": "fee_minor", "earnings": "earnings_minor", "refund": "refunds_minor"}
 LINE_COLUMNS = ["at", "currency", "topic", "kind", "amount_minor"]
@@ -52,8 +54,6 @@ def _pivot(lines: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 def revenue_by_period(lines: pd.DataFrame, period: str = "day", by_topic: bool = False) -> pd.DataFrame:
     """One row per period and currency (and topic): gross, fee, earnings, refunds and net (gross - refunds)."""
-    from dashboards.periods import bucket
-
     lines = lines.assign(period=bucket(lines["at"], period)) if len(lines) else lines.assign(period=[])
     return _pivot(lines, ["period", "currency"] + (["topic"] if by_topic else []))
 

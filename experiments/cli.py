@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from experiments.recsys_benchmark import format_table, model_specs, run_benchmark
+
 
 def _parse_folds(value: str) -> list[int]:
     try:
@@ -28,8 +30,6 @@ def _parse_folds(value: str) -> list[int]:
 def recsys(data_dir: str, json_path: str | None, folds: str, model_names: str | None, mlflow_uri: str | None,
            quiet: bool) -> None:
     """Run the MovieLens-100k offline benchmark (our models and the peers) and print the table."""
-    from experiments.recsys_benchmark import format_table, model_specs, run_benchmark
-
     names = None
     if model_names:
         names = [n.strip() for n in model_names.split(",") if n.strip()]

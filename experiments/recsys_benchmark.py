@@ -17,11 +17,24 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from models.base import Recommender
+from models.collaborative import (
+    BaselineOnlyRecommender,
+    KNNBaselineRecommender,
+    SVDppRecommender,
+    SVDRecommender,
+)
+from models.content import TfidfContentRecommender
 from models.constants import ITEM_COL, RATING_COL, RELEVANCE_THRESHOLD, USER_COL
 from models.data import load_movielens_fold, load_movielens_items, load_movielens_users
+from models.ensemble import BlendRecommender, RatingAwareRanker
+from models.implicit import EASERecommender, ItemKNNRecommender, RP3betaRecommender
+from models.ltr import LearningToRankRecommender
 from models.metrics import catalogue_coverage, mae, mean_ranking_metrics, rmse
+from models.neural import NeuralHybridRecommender
+from models.popularity import PopularityRecommender
 
 MLFLOW_EXPERIMENT = "offline-benchmark-ml100k"
 METRICS = ("rmse", "mae", "precision_at_10", "recall_at_10", "ndcg_at_10", "fit_seconds")
@@ -42,16 +55,6 @@ class ModelSpec:
 
 
 def _specs() -> list[ModelSpec]:
-    from models.collaborative import (
-        BaselineOnlyRecommender,
-        KNNBaselineRecommender,
-        SVDppRecommender,
-        SVDRecommender,
-    )
-    from models.content import TfidfContentRecommender
-    from models.implicit import EASERecommender, ItemKNNRecommender, RP3betaRecommender
-    from models.popularity import PopularityRecommender
-
     specs = [
         # peers (DESIGN.md table)
         ModelSpec("peer-baseline-only", BaselineOnlyRecommender, (RATING,), peer=True,
@@ -77,12 +80,6 @@ def _specs() -> list[ModelSpec]:
 
 def _late_specs() -> list[ModelSpec]:
     """Hybrids: the neural model, the rating-aware EASE ranker and the stacked rating blend."""
-    from models.collaborative import SVDppRecommender
-    from models.ensemble import BlendRecommender, RatingAwareRanker
-    from models.implicit import EASERecommender
-    from models.ltr import LearningToRankRecommender
-    from models.neural import NeuralHybridRecommender
-
     return [
         ModelSpec("ease-liked", lambda: EASERecommender(l2=EASE_L2, target_min_rating=4.0), (RANKING,)),
         ModelSpec("ease-x-svdpp", lambda: RatingAwareRanker(EASERecommender(l2=EASE_L2), SVDppRecommender()),
@@ -181,8 +178,6 @@ def run_benchmark(
     echo: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run the protocol for the chosen models (default: all default ones) and return the result dict."""
-    from tqdm.auto import tqdm
-
     specs = model_specs()
     names = list(models) if models else default_model_names()
     unknown = [n for n in names if n not in specs]
@@ -191,33 +186,56 @@ def run_benchmark(
     folds = [int(f) for f in folds]
     if not folds:
         raise ValueError("no folds given")
-    per_fold: dict[str, list[dict[str, float]]] = {n: [] for n in names}
-    bar = tqdm(total=len(folds) * len(names), disable=not progress, desc="benchmark", unit="fit")
+    per_fold = _run_folds(data_dir, folds, [specs[n] for n in names], k, progress, echo)
+    result = _summarise(per_fold, specs, folds, k)
+    if json_path is not None:
+        path = Path(json_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
+    if mlflow_tracking_uri:
+        log_to_mlflow(result, mlflow_tracking_uri)
+    return result
+
+
+def _run_folds(data_dir: str | Path, folds: list[int], specs: list[ModelSpec], k: int, progress: bool,
+               echo: Callable[[str], None] | None) -> dict[str, list[dict[str, float]]]:
+    """Fit and score every model on every fold: model name -> one row of metrics per fold."""
+    per_fold: dict[str, list[dict[str, float]]] = {spec.name: [] for spec in specs}
+    bar = tqdm(total=len(folds) * len(specs), disable=not progress, desc="benchmark", unit="fit")
     for fold_no in folds:
         fold = load_fold(data_dir, fold_no)
-        for name in names:
-            spec = specs[name]
-            bar.set_postfix_str(f"u{fold_no} {name}")
-            model = spec.factory()
-            started = time.perf_counter()
-            model.fit(fold.train, users=fold.users, items=fold.items)
-            row: dict[str, float] = {"fit_seconds": time.perf_counter() - started}
-            if RATING in spec.tasks:
-                row.update(evaluate_rating(model, fold.test))
-            if RANKING in spec.tasks:
-                row.update(evaluate_ranking(model, fold, k))
-            per_fold[name].append(row)
+        for spec in specs:
+            bar.set_postfix_str(f"u{fold_no} {spec.name}")
+            row = _fit_and_score(spec, fold, k)
+            per_fold[spec.name].append(row)
             if echo is not None:
-                echo(f"u{fold_no} {name}: " + ", ".join(f"{m}={v:.4f}" for m, v in row.items()))
+                echo(f"u{fold_no} {spec.name}: " + ", ".join(f"{m}={v:.4f}" for m, v in row.items()))
             bar.update(1)
     bar.close()
+    return per_fold
 
+
+def _fit_and_score(spec: ModelSpec, fold: FoldData, k: int) -> dict[str, float]:
+    """A fresh model fitted on the fold's training data, scored on the tasks of its spec."""
+    model = spec.factory()
+    started = time.perf_counter()
+    model.fit(fold.train, users=fold.users, items=fold.items)
+    row: dict[str, float] = {"fit_seconds": time.perf_counter() - started}
+    if RATING in spec.tasks:
+        row.update(evaluate_rating(model, fold.test))
+    if RANKING in spec.tasks:
+        row.update(evaluate_ranking(model, fold, k))
+    return row
+
+
+def _summarise(per_fold: dict[str, list[dict[str, float]]], specs: dict[str, ModelSpec], folds: list[int],
+               k: int) -> dict[str, Any]:
+    """Mean metrics over the folds per model, peers and ours listed apart, with each model's parameters."""
     result: dict[str, Any] = {"models": {}, "peers": [], "ours": [], "folds": folds, "k": k, "extra_metrics": {},
                               "params": {}}
-    for name in names:
-        rows = per_fold[name]
+    key = f"_at_{k}"
+    for name, rows in per_fold.items():
         mean = {m: float(np.mean([r[m] for r in rows])) for m in rows[0]}
-        key = f"_at_{k}"
         result["models"][name] = {
             "rmse": mean.get("rmse"),
             "mae": mean.get("mae"),
@@ -231,13 +249,6 @@ def run_benchmark(
         }
         result["params"][name] = _jsonable(specs[name].factory().get_params())
         (result["peers"] if specs[name].peer else result["ours"]).append(name)
-
-    if json_path is not None:
-        path = Path(json_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2, sort_keys=False) + "\n")
-    if mlflow_tracking_uri:
-        log_to_mlflow(result, mlflow_tracking_uri)
     return result
 
 
@@ -255,7 +266,7 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
 
 def log_to_mlflow(result: dict[str, Any], tracking_uri: str, experiment: str = MLFLOW_EXPERIMENT) -> list[str]:
     """Log one MLflow run per model (params and mean metrics); returns the run ids."""
-    import mlflow
+    import mlflow  # lazy: MLflow is heavy and only this optional step needs it
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment)

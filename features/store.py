@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
+
+import pandas as pd
 
 
 def feast_dir(var_dir: Path | str) -> Path:
@@ -16,16 +19,16 @@ def feature_data_dir(var_dir: Path | str) -> Path:
 
 def make_repo_config(var_dir: Path | str, online_store: str = "sqlite", redis_url: str = ""):
     """RepoConfig of the local template with paths under var_dir; Redis online store at scale."""
-    from feast import RepoConfig
-    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
-    from feast.repo_config import RegistryConfig
+    from feast import RepoConfig  # lazy: Feast is heavy, loaded only to build a store
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig  # lazy: Feast
+    from feast.repo_config import RegistryConfig  # lazy: Feast
 
     root = feast_dir(var_dir).resolve()
     root.mkdir(parents=True, exist_ok=True)
     if online_store == "redis":
         if not redis_url:
             raise ValueError("the Redis online store needs a redis_url")
-        from feast.infra.online_stores.redis import RedisOnlineStoreConfig
+        from feast.infra.online_stores.redis import RedisOnlineStoreConfig  # lazy: Feast
 
         online = RedisOnlineStoreConfig(connection_string=redis_url_to_feast(redis_url))
     elif online_store == "sqlite":
@@ -45,7 +48,6 @@ def make_repo_config(var_dir: Path | str, online_store: str = "sqlite", redis_ur
 
 def redis_url_to_feast(url: str) -> str:
     """redis://[:password@]host:port/db as Feast's "host:port,db=N[,password=...]" connection string."""
-    from urllib.parse import urlparse
 
     if not url.startswith(("redis://", "rediss://")):
         return url  # already in Feast's format
@@ -62,14 +64,14 @@ def redis_url_to_feast(url: str) -> str:
 
 def make_store(var_dir: Path | str, online_store: str = "sqlite", redis_url: str = ""):
     """A FeatureStore on the RepoConfig of `make_repo_config`."""
-    from feast import FeatureStore
+    from feast import FeatureStore  # lazy: Feast
 
     return FeatureStore(config=make_repo_config(var_dir, online_store, redis_url))
 
 
 def apply_definitions(store, var_dir: Path | str) -> list[str]:
     """Register the entities, views and service for the feature tables under var_dir; returns view names."""
-    from features.definitions import build_definitions
+    from features.definitions import build_definitions  # lazy: imports Feast
 
     objects = build_definitions(feature_data_dir(var_dir))
     store.apply(objects)
@@ -83,8 +85,6 @@ def historical_features(store, entity_df, features):
     timestamp; joining the result back onto `entity_df` restores it, so the output has exactly
     the rows of `entity_df`, in its order.
     """
-    import pandas as pd
-
     keys = [c for c in entity_df.columns]
     frame = entity_df.reset_index(drop=True).copy()
     frame["event_timestamp"] = pd.to_datetime(frame["event_timestamp"], utc=True)

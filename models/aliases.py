@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from models.constants import REGISTERED_MODEL_NAME
 
+CHAMPION = "champion"  # the version serving answers with
+CHALLENGER = "challenger"  # the best candidate of the last training run, for A/B tests
+
 
 def move_alias(client, alias: str, version: str | int, model_name: str = REGISTERED_MODEL_NAME) -> None:
     """Point `alias` of `model_name` at `version` (an MlflowClient's set_registered_model_alias)."""

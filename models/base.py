@@ -48,7 +48,6 @@ class Recommender:
     """
 
     predicts_ratings: bool = True
-    ranks_items: bool = True
 
     # ----------------------------------------------------------------- params
     @classmethod

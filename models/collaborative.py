@@ -16,7 +16,7 @@ _UNKNOWN = "__unknown__"
 
 def to_surprise_trainset(interactions: pd.DataFrame, rating_scale: tuple[float, float]):
     """A full surprise ``Trainset`` from an interactions frame."""
-    from surprise import Dataset, Reader
+    from surprise import Dataset, Reader  # lazy: scikit-surprise is loaded only to fit
 
     frame = interactions[[USER_COL, ITEM_COL, RATING_COL]]
     data = Dataset.load_from_df(frame, Reader(rating_scale=tuple(rating_scale)))
@@ -81,7 +81,7 @@ class BaselineOnlyRecommender(SurpriseRecommender):
         return {"method": self.method, "n_epochs": self.n_epochs, "reg_u": self.reg_u, "reg_i": self.reg_i}
 
     def _make_algo(self):
-        from surprise import BaselineOnly
+        from surprise import BaselineOnly  # lazy: scikit-surprise is loaded only to fit
 
         return BaselineOnly(bsl_options=self._bsl_options(), verbose=False)
 
@@ -110,7 +110,7 @@ class KNNBaselineRecommender(SurpriseRecommender):
         self.rating_scale = rating_scale
 
     def _make_algo(self):
-        from surprise import KNNBaseline
+        from surprise import KNNBaseline  # lazy: scikit-surprise is loaded only to fit
 
         sim = {"name": self.sim_name, "user_based": self.user_based, "shrinkage": self.shrinkage}
         bsl = {"method": self.bsl_method, "n_epochs": self.bsl_n_epochs, "reg_u": self.bsl_reg_u, "reg_i": self.bsl_reg_i}
@@ -135,7 +135,7 @@ class SVDRecommender(SurpriseRecommender):
         self.rating_scale = rating_scale
 
     def _make_algo(self):
-        from surprise import SVD
+        from surprise import SVD  # lazy: scikit-surprise is loaded only to fit
 
         return SVD(n_factors=self.n_factors, n_epochs=self.n_epochs, lr_all=self.lr_all, reg_all=self.reg_all,
                    init_std_dev=self.init_std_dev, random_state=self.random_state)
@@ -196,7 +196,7 @@ class SVDppRecommender(SVDRecommender):
                          init_std_dev=init_std_dev, random_state=random_state, rating_scale=rating_scale)
 
     def _make_algo(self):
-        from surprise import SVDpp
+        from surprise import SVDpp  # lazy: scikit-surprise is loaded only to fit
 
         return SVDpp(n_factors=self.n_factors, n_epochs=self.n_epochs, lr_all=self.lr_all, reg_all=self.reg_all,
                      init_std_dev=self.init_std_dev, random_state=self.random_state, cache_ratings=True)

@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 
 from models.base import Recommender, fitted_rating_scale
+from models.collaborative import KNNBaselineRecommender, SVDppRecommender, SVDRecommender
 from models.constants import RATING_COL, SEED
+from models.implicit import EASERecommender
+from models.neural import NeuralHybridRecommender
 
 
 def clone(model: Recommender) -> Recommender:
@@ -24,9 +27,6 @@ def default_blend_members() -> list[Recommender]:
 
     The MF settings were chosen on a validation split of u1.base (never on a .test file).
     """
-    from models.collaborative import KNNBaselineRecommender, SVDppRecommender, SVDRecommender
-    from models.neural import NeuralHybridRecommender
-
     return [
         KNNBaselineRecommender(user_based=False, k=40),
         KNNBaselineRecommender(user_based=True, k=50),
@@ -136,9 +136,6 @@ class RatingAwareRanker(Recommender):
         self.midpoint = midpoint
 
     def fit(self, interactions: pd.DataFrame, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None):
-        from models.implicit import EASERecommender
-        from models.neural import NeuralHybridRecommender
-
         self._fit_index(interactions, items, users)
         self.ranker_ = clone(self.ranker) if self.ranker is not None else EASERecommender()
         self.rater_ = clone(self.rater) if self.rater is not None else NeuralHybridRecommender()

@@ -31,7 +31,7 @@ _MAX_CATEGORY_LEVELS = 64
 
 @contextmanager
 def _torch_determinism(seed: int, n_threads: int):
-    import torch
+    import torch  # lazy: PyTorch is heavy and only training needs it
 
     old_threads = torch.get_num_threads()
     old_det = torch.are_deterministic_algorithms_enabled()
@@ -53,10 +53,14 @@ def _standardise(x: np.ndarray) -> np.ndarray:
     return (x - mu) / np.where(sd > 0, sd, 1.0)
 
 
+def _is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
 def _category_matrix(values: Sequence, vocabulary: dict) -> sp.csr_matrix:
     rows, cols = [], []
     for r, cats in enumerate(values):
-        if cats is None or (isinstance(cats, float) and np.isnan(cats)):
+        if _is_missing(cats):
             continue
         for c in [cats] if isinstance(cats, str) else cats:
             j = vocabulary.get(c)
@@ -79,6 +83,64 @@ def _distinct_values(column: pd.Series) -> int:
         else:
             values.add(hashable(v))
     return len(values)
+
+
+def _side_frame(frame: pd.DataFrame | None, key: str, ids) -> pd.DataFrame | None:
+    """The side-information frame indexed by `key`, one row per id in `ids` order (None without a frame)."""
+    return None if frame is None else frame.drop_duplicates(key).set_index(key).reindex(ids)
+
+
+def _present(cols: Sequence[str] | None, frame: pd.DataFrame | None) -> list:
+    """The columns of `cols` that the frame has (none without a frame)."""
+    return [c for c in (cols or []) if frame is not None and c in frame.columns]
+
+
+def _is_numeric(column: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
+def _is_small_categorical(column: pd.Series) -> bool:
+    """An object or categorical column with few distinct values (list cells, e.g. interest topics, count each value)."""
+    categorical = column.dtype == object or isinstance(column.dtype, pd.CategoricalDtype)
+    return categorical and _distinct_values(column) <= _MAX_CATEGORY_LEVELS
+
+
+def _numeric_values(frame: pd.DataFrame | None, cols: Sequence[str]) -> list[np.ndarray]:
+    """Each column as float64, missing values filled with the column's median."""
+    if frame is None:
+        return []
+    return [frame[c].astype(np.float64).fillna(frame[c].median()).to_numpy() for c in cols]
+
+
+def _rating_statistics(idx: np.ndarray, ratings: np.ndarray, n: int, global_mean: float,
+                       shrinkage: float) -> list[np.ndarray]:
+    """log(1 + interaction count) and the mean rating shrunk towards the global mean, per row index."""
+    counts = np.bincount(idx, minlength=n).astype(np.float64)
+    sums = np.bincount(idx, weights=ratings, minlength=n)
+    return [np.log1p(counts), (sums + shrinkage * global_mean) / (counts + shrinkage)]
+
+
+def _item_vocabulary(frame: pd.DataFrame | None, categories_col: str) -> list:
+    """The sorted category names of the items (a cell is one name or a list of names)."""
+    if frame is None or categories_col not in frame.columns:
+        return []
+    return sorted({c for cats in frame[categories_col].dropna() for c in ([cats] if isinstance(cats, str) else cats)},
+                  key=str)
+
+
+def _user_category_matrix(frame: pd.DataFrame | None, cols: Sequence[str], n_users: int) -> tuple[sp.csr_matrix, dict]:
+    """One-hot user matrix over (column, value) pairs, and that vocabulary; list cells set one column per value."""
+    vocab: dict = {}
+    values: list[list] = [[] for _ in range(n_users)]
+    for c in cols:
+        for r, v in enumerate(frame[c].tolist()):
+            if _is_missing(v):
+                continue
+            for x in [v] if isinstance(v, (str, int, float)) else v:
+                values[r].append(vocab.setdefault((c, hashable(x)), len(vocab)))
+    rows = [r for r, vs in enumerate(values) for _ in vs]
+    columns = [v for vs in values for v in vs]
+    return sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(n_users, max(len(vocab), 1))), vocab
 
 
 class NeuralHybridRecommender(Recommender):
@@ -126,72 +188,36 @@ class NeuralHybridRecommender(Recommender):
 
     # ------------------------------------------------------------ features
     def _item_features(self, interactions: pd.DataFrame, items: pd.DataFrame | None, iidx, ratings):
-        n_items = len(self.item_ids_)
-        frame = None
-        if items is not None:
-            frame = items.drop_duplicates(ITEM_COL).set_index(ITEM_COL).reindex(self.item_ids_)
-        # categories (genres, topics)
-        self.item_categories_: list = []
-        if frame is not None and self.categories_col in frame.columns:
-            vocab = sorted({c for cats in frame[self.categories_col].dropna()
-                            for c in ([cats] if isinstance(cats, str) else cats)}, key=str)
-            self.item_categories_ = vocab
+        """Item category matrix (genres, topics) and standardised numeric features (given columns, rating stats)."""
+        frame = _side_frame(items, ITEM_COL, self.item_ids_)
+        self.item_categories_ = _item_vocabulary(frame, self.categories_col)
         cat = _category_matrix(
-            frame[self.categories_col].tolist() if self.item_categories_ else [None] * n_items,
+            frame[self.categories_col].tolist() if self.item_categories_ else [None] * len(self.item_ids_),
             {c: n for n, c in enumerate(self.item_categories_)},
         )
-        # numeric: given columns plus rating statistics from the training data
         cols = self.item_numeric_cols
         if cols is None and frame is not None:
-            cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
-                    and not pd.api.types.is_bool_dtype(frame[c]) and not str(c).startswith("genre_")]
-        self.item_numeric_cols_ = [c for c in (cols or []) if frame is not None and c in frame.columns]
-        numeric = [frame[c].astype(np.float64).fillna(frame[c].median()).to_numpy() for c in self.item_numeric_cols_] \
-            if frame is not None else []
-        counts = np.bincount(iidx, minlength=n_items).astype(np.float64)
-        sums = np.bincount(iidx, weights=ratings, minlength=n_items)
-        shrunk_mean = (sums + 10.0 * self.global_mean_) / (counts + 10.0)
-        numeric += [np.log1p(counts), shrunk_mean]
-        num = _standardise(np.column_stack(numeric)) if numeric else np.zeros((n_items, 0))
-        return cat.tocsr(), np.nan_to_num(num)
+            cols = [c for c in frame.columns if _is_numeric(frame[c]) and not str(c).startswith("genre_")]
+        self.item_numeric_cols_ = _present(cols, frame)
+        numeric = _numeric_values(frame, self.item_numeric_cols_)
+        numeric += _rating_statistics(iidx, ratings, len(self.item_ids_), self.global_mean_, shrinkage=10.0)
+        return cat.tocsr(), np.nan_to_num(_standardise(np.column_stack(numeric)))
 
     def _user_features(self, users: pd.DataFrame | None, uidx, ratings):
-        n_users = len(self.user_ids_)
-        frame = None
-        if users is not None:
-            frame = users.drop_duplicates(USER_COL).set_index(USER_COL).reindex(self.user_ids_)
+        """User category matrix (one column per (column, value)) and standardised numeric features."""
+        frame = _side_frame(users, USER_COL, self.user_ids_)
         cat_cols = self.user_categorical_cols
         if cat_cols is None and frame is not None:
-            # object columns may hold lists (interest topics): count the distinct values inside them
-            cat_cols = [c for c in frame.columns if c != TEXT_COL and (frame[c].dtype == object or
-                        isinstance(frame[c].dtype, pd.CategoricalDtype))
-                        and _distinct_values(frame[c]) <= _MAX_CATEGORY_LEVELS]
-        self.user_categorical_cols_ = [c for c in (cat_cols or []) if frame is not None and c in frame.columns]
-        vocab: dict = {}
-        values: list[list] = [[] for _ in range(n_users)]
-        for c in self.user_categorical_cols_:
-            for r, v in enumerate(frame[c].tolist()):
-                if v is None or (isinstance(v, float) and np.isnan(v)):
-                    continue
-                for x in [v] if isinstance(v, (str, int, float)) else v:
-                    key = (c, hashable(x))
-                    values[r].append(vocab.setdefault(key, len(vocab)))
-        self.user_vocabulary_ = vocab
-        rows = [r for r, vs in enumerate(values) for _ in vs]
-        cols = [v for vs in values for v in vs]
-        cat = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_users, max(len(vocab), 1)))
+            cat_cols = [c for c in frame.columns if c != TEXT_COL and _is_small_categorical(frame[c])]
+        self.user_categorical_cols_ = _present(cat_cols, frame)
+        cat, self.user_vocabulary_ = _user_category_matrix(frame, self.user_categorical_cols_, len(self.user_ids_))
         num_cols = self.user_numeric_cols
         if num_cols is None and frame is not None:
-            num_cols = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])
-                        and not pd.api.types.is_bool_dtype(frame[c])]
-        self.user_numeric_cols_ = [c for c in (num_cols or []) if frame is not None and c in frame.columns]
-        numeric = [frame[c].astype(np.float64).fillna(frame[c].median()).to_numpy() for c in self.user_numeric_cols_] \
-            if frame is not None else []
-        counts = np.bincount(uidx, minlength=n_users).astype(np.float64)
-        sums = np.bincount(uidx, weights=ratings, minlength=n_users)
-        numeric += [np.log1p(counts), (sums + 5.0 * self.global_mean_) / (counts + 5.0)]
-        num = _standardise(np.column_stack(numeric))
-        return cat.tocsr(), np.nan_to_num(num)
+            num_cols = [c for c in frame.columns if _is_numeric(frame[c])]
+        self.user_numeric_cols_ = _present(num_cols, frame)
+        numeric = _numeric_values(frame, self.user_numeric_cols_)
+        numeric += _rating_statistics(uidx, ratings, len(self.user_ids_), self.global_mean_, shrinkage=5.0)
+        return cat.tocsr(), np.nan_to_num(_standardise(np.column_stack(numeric)))
 
     # ------------------------------------------------------------------ fit
     def fit(self, interactions: pd.DataFrame, users: pd.DataFrame | None = None, items: pd.DataFrame | None = None):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 
 import sqlalchemy as sa
-from prefect import serve as prefect_serve
+import prefect
 
 from pipelines.all import run_all
 from pipelines.common import engine
@@ -59,4 +59,4 @@ def retraining_deployment(parameters: dict, cron: str | None = DEFAULT_CRON, nam
 
 def serve(parameters: dict, cron: str | None = DEFAULT_CRON, name: str = DEPLOYMENT_NAME) -> None:
     """Register the scheduled deployment and execute its runs in this process until interrupted."""
-    prefect_serve(retraining_deployment(parameters, cron, name))
+    prefect.serve(retraining_deployment(parameters, cron, name))

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from models.aliases import move_alias
+from models.aliases import CHALLENGER, CHAMPION, move_alias  # noqa: F401 - the flows read tracking.CHAMPION
 from pipelines.common import EXPERIMENT_NAME, MODEL_NAME
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 
 
 def client(mlflow_uri: str):

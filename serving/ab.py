@@ -3,8 +3,8 @@
 The admin panel builds its A/B pages on these functions. Three layers:
 
 * pure (no database): `bucket`, `assign_arm`, `wilson_interval`, `mean_interval`, `two_proportion_ztest`;
-* data (SQLAlchemy Core on plain table names; `conn` is a Session or Connection; they never commit,
-  the caller does): `create_experiment`, `start_experiment`, `stop_experiment`, `set_arm_active`,
+* data (SQLAlchemy Core on the app's tables, handed over by `use_tables`; `conn` is a Session or Connection;
+  they never commit, the caller does): `create_experiment`, `start_experiment`, `stop_experiment`, `set_arm_active`,
   `list_experiments`, `get_experiment`, `running_experiment`, `arm_outcomes`, `analyse`,
   `apply_guardrails`, `promotion_rule`, `set_promotion_rule`, `ab_log`;
 * registry (moves the `champion` alias; serving follows): `promote_arm`, `rollback`, `check_experiments`.
@@ -25,14 +25,13 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Sequence
+from datetime import datetime
+from typing import Any, Callable, NamedTuple, Sequence
 
 import sqlalchemy as sa
 
 from models import clock
 
-UTC = timezone.utc
 CONTROL_HINT = "control"
 DEFAULT_RULE = {
     "auto_promote": False,  # promote automatically when significant (else the admin clicks promote)
@@ -46,25 +45,35 @@ RULE_KEY = "ab_promotion_rule"
 LOG_KEY = "ab_log"
 REVENUE_STATUSES = ("accepted", "completed")
 
-# ---------------------------------------------------------------- tables (Core, plain names)
-# Timestamps are typed (UTC in, stored as the app's tables store them): an untyped datetime would go to the
-# driver's own adapter, which on SQLite writes another text format (or, once Feast's SQLite online store is
-# imported, a Unix epoch integer) that no longer compares with the rest of the column. SQLite gives them
-# back without a zone: `_utc` adds it.
-_TIMESTAMP = sa.DateTime(timezone=True)
-_experiments = sa.table("ab_experiments", sa.column("id"), sa.column("name"), sa.column("description"),
-                        sa.column("status"), sa.column("started_at", _TIMESTAMP), sa.column("ended_at", _TIMESTAMP),
-                        sa.column("created_at", _TIMESTAMP))
-_arms = sa.table("ab_arms", sa.column("id"), sa.column("experiment_id"), sa.column("name"), sa.column("model_alias"),
-                 sa.column("model_version"), sa.column("rerank_weights", sa.JSON), sa.column("traffic_share"),
-                 sa.column("active"))
-_events = sa.table("events", sa.column("id"), sa.column("occurred_at", _TIMESTAMP), sa.column("event_type"),
-                   sa.column("user_id"), sa.column("mentor_id"), sa.column("booking_id"), sa.column("exposure_id"),
-                   sa.column("model_version"), sa.column("arm"))
-_bookings = sa.table("bookings", sa.column("id"), sa.column("price_minor"), sa.column("currency"),
-                     sa.column("status"))
-_settings = sa.table("model_settings", sa.column("key"), sa.column("value", sa.JSON),
-                     sa.column("updated_at", _TIMESTAMP), sa.column("updated_by"))
+# ---------------------------------------------------------------- tables (the app's)
+
+
+class AbTables(NamedTuple):
+    """The app's tables the data functions read and write. The app defines them; serving, which may not import
+    the app, is handed its MetaData at start-up (`use_tables`)."""
+
+    experiments: sa.Table
+    arms: sa.Table
+    events: sa.Table
+    bookings: sa.Table
+    settings: sa.Table
+
+
+TABLE_NAMES = ("ab_experiments", "ab_arms", "events", "bookings", "model_settings")  # in AbTables' order
+_tables: AbTables | None = None
+
+
+def use_tables(metadata: sa.MetaData) -> None:
+    """Read and write the app's tables, found by name in its MetaData (both app factories call this)."""
+    global _tables
+    _tables = AbTables(*(metadata.tables[name] for name in TABLE_NAMES))
+
+
+def tables() -> AbTables:
+    """The tables handed over by `use_tables`."""
+    if _tables is None:
+        raise RuntimeError("serving.ab has no tables yet: the app hands over its MetaData with use_tables()")
+    return _tables
 
 
 # ---------------------------------------------------------------- pure: assignment
@@ -241,10 +250,6 @@ def _now() -> datetime:
     return clock.now()
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 def _arm_spec(row) -> ArmSpec:
     weights = row.rerank_weights
     if isinstance(weights, str):
@@ -256,25 +261,27 @@ def _arm_spec(row) -> ArmSpec:
 
 def get_experiment(conn, experiment_id: int) -> dict | None:
     """{id, name, description, status, started_at, ended_at, created_at, arms: [ArmSpec]} or None."""
-    row = conn.execute(sa.select(_experiments).where(_experiments.c.id == experiment_id)).first()
+    t = tables()
+    row = conn.execute(sa.select(t.experiments).where(t.experiments.c.id == experiment_id)).first()
     if row is None:
         return None
     arms = [_arm_spec(a) for a in conn.execute(
-        sa.select(_arms).where(_arms.c.experiment_id == experiment_id).order_by(_arms.c.id))]
-    times = {key: _utc(row._mapping[key]) for key in ("started_at", "ended_at", "created_at")}
-    return {**dict(row._mapping), **times, "arms": arms}
+        sa.select(t.arms).where(t.arms.c.experiment_id == experiment_id).order_by(t.arms.c.id))]
+    return {**dict(row._mapping), "arms": arms}
 
 
 def list_experiments(conn) -> list[dict]:
     """Every experiment, newest first, with its arms."""
-    ids = conn.execute(sa.select(_experiments.c.id).order_by(_experiments.c.id.desc())).scalars().all()
+    t = tables()
+    ids = conn.execute(sa.select(t.experiments.c.id).order_by(t.experiments.c.id.desc())).scalars().all()
     return [get_experiment(conn, i) for i in ids]
 
 
 def running_experiment(conn) -> dict | None:
     """The running experiment (at most one runs at a time), or None."""
-    found = conn.execute(sa.select(_experiments.c.id).where(_experiments.c.status == "running")
-                         .order_by(_experiments.c.id.desc()).limit(1)).scalar()
+    t = tables()
+    found = conn.execute(sa.select(t.experiments.c.id).where(t.experiments.c.status == "running")
+                         .order_by(t.experiments.c.id.desc()).limit(1)).scalar()
     return get_experiment(conn, found) if found is not None else None
 
 
@@ -301,12 +308,13 @@ def create_experiment(conn, name: str, arms: Sequence[dict], description: str = 
 
     The first arm is the control unless one is named 'control'. Returns the experiment id.
     """
+    t = tables()
     _validate_arms(arms)
     now = _now()
-    experiment_id = conn.execute(sa.insert(_experiments).values(
-        name=name, description=description, status="draft", created_at=now).returning(_experiments.c.id)).scalar()
+    experiment_id = conn.execute(sa.insert(t.experiments).values(
+        name=name, description=description, status="draft", created_at=now).returning(t.experiments.c.id)).scalar()
     for arm in arms:
-        conn.execute(sa.insert(_arms).values(
+        conn.execute(sa.insert(t.arms).values(
             experiment_id=experiment_id, name=arm["name"], model_alias=arm.get("model_alias"),
             model_version=None if arm.get("model_version") in (None, "") else str(arm["model_version"]),
             rerank_weights=dict(arm.get("rerank_weights") or {}), traffic_share=float(arm["traffic_share"]),
@@ -318,42 +326,48 @@ def create_experiment(conn, name: str, arms: Sequence[dict], description: str = 
 
 def start_experiment(conn, experiment_id: int) -> None:
     """Run this experiment; any other running experiment is stopped (one runs at a time)."""
+    t = tables()
     now = _now()
-    conn.execute(sa.update(_experiments).where(_experiments.c.status == "running", _experiments.c.id != experiment_id)
+    conn.execute(sa.update(t.experiments)
+                 .where(t.experiments.c.status == "running", t.experiments.c.id != experiment_id)
                  .values(status="stopped", ended_at=now))
-    conn.execute(sa.update(_experiments).where(_experiments.c.id == experiment_id)
+    conn.execute(sa.update(t.experiments).where(t.experiments.c.id == experiment_id)
                  .values(status="running", started_at=now, ended_at=None))
 
 
 def stop_experiment(conn, experiment_id: int, status: str = "stopped") -> None:
     """Stop (or conclude) an experiment: everyone gets the champion again."""
+    t = tables()
     if status not in ("stopped", "concluded"):
         raise ValueError("status is stopped or concluded")
-    conn.execute(sa.update(_experiments).where(_experiments.c.id == experiment_id)
+    conn.execute(sa.update(t.experiments).where(t.experiments.c.id == experiment_id)
                  .values(status=status, ended_at=_now()))
 
 
 def set_arm_active(conn, arm_id: int, active: bool) -> None:
     """Stop (or resume) one arm; its learners go to the control arm meanwhile."""
-    conn.execute(sa.update(_arms).where(_arms.c.id == arm_id).values(active=bool(active)))
+    t = tables()
+    conn.execute(sa.update(t.arms).where(t.arms.c.id == arm_id).values(active=bool(active)))
 
 
 # ---------------------------------------------------------------- data: settings and log
 
 
 def _get_setting(conn, key: str, default: Any) -> Any:
-    value = conn.execute(sa.select(_settings.c.value).where(_settings.c.key == key)).scalar()
+    t = tables()
+    value = conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == key)).scalar()
     if isinstance(value, str):
         value = json.loads(value)
     return default if value is None else value
 
 
 def _put_setting(conn, key: str, value: Any, by: int | None = None) -> None:
-    exists = conn.execute(sa.select(_settings.c.key).where(_settings.c.key == key)).scalar()
+    t = tables()
+    exists = conn.execute(sa.select(t.settings.c.key).where(t.settings.c.key == key)).scalar()
     if exists is None:
-        conn.execute(sa.insert(_settings).values(key=key, value=value, updated_at=_now(), updated_by=by))
+        conn.execute(sa.insert(t.settings).values(key=key, value=value, updated_at=_now(), updated_by=by))
     else:
-        conn.execute(sa.update(_settings).where(_settings.c.key == key)
+        conn.execute(sa.update(t.settings).where(t.settings.c.key == key)
                      .values(value=value, updated_at=_now(), updated_by=by))
 
 
@@ -424,21 +438,22 @@ def arm_outcomes(conn, experiment_id: int, convert: Callable[[int, str], float] 
 
     `convert(amount_minor, currency)` brings booking prices to one reporting currency (identity by default).
     """
+    t = tables()
     experiment = get_experiment(conn, experiment_id)
     if experiment is None:
         raise LookupError(f"no experiment {experiment_id}")
     by_label = {arm.label: ArmOutcome(arm=arm) for arm in experiment["arms"]}
     labels = list(by_label)
-    exposure_filter = [_events.c.event_type == "exposure", _events.c.arm.in_(labels)]
+    exposure_filter = [t.events.c.event_type == "exposure", t.events.c.arm.in_(labels)]
     if experiment.get("started_at") is not None:
-        exposure_filter.append(_events.c.occurred_at >= experiment["started_at"])
+        exposure_filter.append(t.events.c.occurred_at >= experiment["started_at"])
     for label, exposures, learners in conn.execute(
-            sa.select(_events.c.arm, sa.func.count(), sa.func.count(sa.distinct(_events.c.user_id)))
-            .where(*exposure_filter).group_by(_events.c.arm)):
+            sa.select(t.events.c.arm, sa.func.count(), sa.func.count(sa.distinct(t.events.c.user_id)))
+            .where(*exposure_filter).group_by(t.events.c.arm)):
         by_label[label].exposures = exposures
         by_label[label].learners = learners
-    exposures = sa.select(_events.c.id.label("exposure_id"), _events.c.arm).where(*exposure_filter).subquery("x")
-    followers = _events.alias("f")
+    exposures = sa.select(t.events.c.id.label("exposure_id"), t.events.c.arm).where(*exposure_filter).subquery("x")
+    followers = t.events.alias("f")
     for label, kind, count in conn.execute(
             sa.select(exposures.c.arm, followers.c.event_type, sa.func.count(sa.distinct(followers.c.exposure_id)))
             .join(followers, followers.c.exposure_id == exposures.c.exposure_id)
@@ -450,10 +465,10 @@ def arm_outcomes(conn, experiment_id: int, convert: Callable[[int, str], float] 
             by_label[label].booked = count
     revenue: dict[tuple[str, int], float] = {}
     for label, exposure_id, price, currency in conn.execute(
-            sa.select(exposures.c.arm, followers.c.exposure_id, _bookings.c.price_minor, _bookings.c.currency)
+            sa.select(exposures.c.arm, followers.c.exposure_id, t.bookings.c.price_minor, t.bookings.c.currency)
             .join(followers, followers.c.exposure_id == exposures.c.exposure_id)
-            .join(_bookings, _bookings.c.id == followers.c.booking_id)
-            .where(followers.c.event_type == "booking_request", _bookings.c.status.in_(REVENUE_STATUSES))):
+            .join(t.bookings, t.bookings.c.id == followers.c.booking_id)
+            .where(followers.c.event_type == "booking_request", t.bookings.c.status.in_(REVENUE_STATUSES))):
         amount = float(convert(price, currency)) if convert else float(price)
         revenue[(label, exposure_id)] = revenue.get((label, exposure_id), 0.0) + amount
     for (label, _exposure), amount in revenue.items():
@@ -488,29 +503,43 @@ def analyse(conn, experiment_id: int, rule: dict | None = None,
     for outcome in outcomes:
         if outcome.arm.id == control.id:
             continue
-        for metric in ("ctr", "booking_conversion"):
-            x1, n1 = _counts(base, metric)
-            x2, n2 = _counts(outcome, metric)
-            if n1 == 0 or n2 == 0:
-                continue
-            test = two_proportion_ztest(x1, n1, x2, n2)
-            enough = n1 >= rule["min_exposures"] and n2 >= rule["min_exposures"]
-            significant = enough and test.p_value < rule["alpha"]
-            comparisons.append({"arm": outcome.arm.name, "metric": metric, "z": test.z, "p_value": test.p_value,
-                                "diff": test.diff, "diff_ci": [test.diff_low, test.diff_high],
-                                "significant": significant, "better": significant and test.diff > 0})
-            if metric == rule["metric"] and significant and test.diff > 0 and outcome.arm.active:
-                candidates.append((test.diff, outcome.arm.name))
-        x1, n1 = _counts(base, rule["guardrail_metric"])
-        x2, n2 = _counts(outcome, rule["guardrail_metric"])
-        if outcome.arm.active and n1 >= rule["min_exposures"] and n2 >= rule["min_exposures"]:
-            worse = two_proportion_ztest(x1, n1, x2, n2, alternative="smaller")
-            if worse.p_value < rule["guardrail_alpha"]:
-                guardrail.append(outcome.arm.name)
+        for comparison in _comparisons(base, outcome, rule):
+            comparisons.append(comparison)
+            if comparison["metric"] == rule["metric"] and comparison["better"] and outcome.arm.active:
+                candidates.append((comparison["diff"], outcome.arm.name))
+        if _guardrail_breached(base, outcome, rule):
+            guardrail.append(outcome.arm.name)
     winner = max(candidates)[1] if candidates else None
     return {"experiment": {k: v for k, v in experiment.items() if k != "arms"}, "rule": rule,
             "control": control.name, "arms": [o.as_dict() for o in outcomes], "comparisons": comparisons,
             "guardrail": guardrail, "winner": winner, "ready": ready}
+
+
+def _comparisons(base: ArmOutcome, outcome: ArmOutcome, rule: dict) -> list[dict]:
+    """The arm against control on click-through and booking conversion (a metric without exposures is skipped);
+    a difference counts as significant only once both arms have the rule's minimum of exposures."""
+    out = []
+    for metric in ("ctr", "booking_conversion"):
+        x1, n1 = _counts(base, metric)
+        x2, n2 = _counts(outcome, metric)
+        if n1 == 0 or n2 == 0:
+            continue
+        test = two_proportion_ztest(x1, n1, x2, n2)
+        enough = n1 >= rule["min_exposures"] and n2 >= rule["min_exposures"]
+        significant = enough and test.p_value < rule["alpha"]
+        out.append({"arm": outcome.arm.name, "metric": metric, "z": test.z, "p_value": test.p_value,
+                    "diff": test.diff, "diff_ci": [test.diff_low, test.diff_high],
+                    "significant": significant, "better": significant and test.diff > 0})
+    return out
+
+
+def _guardrail_breached(base: ArmOutcome, outcome: ArmOutcome, rule: dict) -> bool:
+    """An active arm, with enough exposures on both sides, significantly below control on the guardrail metric."""
+    x1, n1 = _counts(base, rule["guardrail_metric"])
+    x2, n2 = _counts(outcome, rule["guardrail_metric"])
+    if not (outcome.arm.active and n1 >= rule["min_exposures"] and n2 >= rule["min_exposures"]):
+        return False
+    return two_proportion_ztest(x1, n1, x2, n2, alternative="smaller").p_value < rule["guardrail_alpha"]
 
 
 def apply_guardrails(conn, experiment_id: int, report: dict | None = None) -> list[str]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from models.aliases import move_alias
+from models.aliases import CHALLENGER, CHAMPION, move_alias
 from models.families import build
-from serving.registry import CHALLENGER, CHAMPION, MODEL_NAME
+from serving.registry import MODEL_NAME
 
 # The families this short path trains, with its own (quick) hyperparameters; constructors from models.families.
 BOOTSTRAP_PARAMS: dict[str, dict] = {
@@ -33,10 +33,10 @@ def fit(family: str, interactions: pd.DataFrame, items: pd.DataFrame | None = No
 def register(model, family: str, tracking_uri: str, artifact_dir: Path, model_name: str = MODEL_NAME,
              aliases: tuple[str, ...] = (CHAMPION, CHALLENGER), data_version: str = "bootstrap") -> str:
     """Log the fitted model as a pyfunc under `model_name`, tag it and point `aliases` at it; returns the version."""
-    import mlflow
-    from mlflow import MlflowClient
+    import mlflow  # lazy: MLflow is heavy and only registering needs it
+    from mlflow import MlflowClient  # lazy: as above
 
-    from models.mlflow_wrapper import log_recommender, save_recommender
+    from models.mlflow_wrapper import log_recommender, save_recommender  # lazy: imports MLflow
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)

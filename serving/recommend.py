@@ -311,7 +311,14 @@ def _greedy(scores: list[float], bits: list[int], w_div: float, k: int) -> list[
 def explain(position: int, learner: Learner, catalogue: Catalogue, free_soon: bool, source: str,
             co_booked: tuple[int, int] | None, booked_topics: set[int] | None = None) -> tuple[str, str]:
     """A short reason a person understands, and its kind (`booked_topics`: `_booked_topics(...)`, when the
-    caller explains several picks)."""
+    caller explains several picks). A reason about the learner comes first, then one about the mentor."""
+    return (_learner_reason(position, learner, catalogue, co_booked, booked_topics)
+            or _mentor_reason(position, catalogue, free_soon))
+
+
+def _learner_reason(position: int, learner: Learner, catalogue: Catalogue, co_booked: tuple[int, int] | None,
+                    booked_topics: set[int] | None) -> tuple[str, str] | None:
+    """Why this mentor fits this learner: learners who booked the same, a stated interest, past sessions."""
     if co_booked is not None and co_booked[1] >= 2:
         other = catalogue.position.get(co_booked[0])
         if other is not None:
@@ -326,6 +333,11 @@ def explain(position: int, learner: Learner, catalogue: Catalogue, free_soon: bo
         if overlap:
             return f"More {catalogue.topic_names.get(overlap[0], 'of what you book')}, like your past sessions", \
                 "history"
+    return None
+
+
+def _mentor_reason(position: int, catalogue: Catalogue, free_soon: bool) -> tuple[str, str]:
+    """What speaks for the mentor to anyone: new, highly rated, free soon, popular."""
     if bool(catalogue.is_new[position]):
         return "New on MentorHub: be one of their first learners", "new_mentor"
     rating = catalogue.rating_avg[position]

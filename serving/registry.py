@@ -12,21 +12,20 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from models.aliases import move_alias
+from models.aliases import CHALLENGER, CHAMPION, move_alias
 from models.constants import REGISTERED_MODEL_NAME
+from serving.recommend import FAMILY_SLOTS
 
 logger = logging.getLogger(__name__)
 
 MODEL_NAME = REGISTERED_MODEL_NAME  # the name pipelines.train registers under
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 CONTENT_FAMILY = "content-tfidf"  # the cold-start model: scores a new learner's interests text
 HISTORY_TAG = "champion_history"  # registered-model tag: JSON list of champion versions, oldest first
 TEXT_SCORE_CACHE = 256  # interest texts whose content scores a loaded model keeps (one float per item each)
@@ -40,7 +39,6 @@ class LoadedModel:
     family: str
     recommender: Any  # models.base.Recommender
     data_version: str = ""
-    loaded_at: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
         items = np.asarray([int(i) for i in self.recommender.item_ids_.tolist()], dtype=np.int64)
@@ -195,6 +193,21 @@ class ModelRegistry:
             self.last_error = "no registry yet"
             return dict(self._aliases)
         client = self.client_factory(self.tracking_uri)
+        aliases, tags = self._resolve_aliases(client)
+        models = self._load_missing(client, set(aliases.values()) | set(self._wanted_versions), tags)
+        keep = set(aliases.values()) | set(self._wanted_versions)
+        models = {v: m for v, m in models.items() if v in keep} or models
+        champion = models.get(aliases.get(CHAMPION, ""))
+        content, companions = self._follow_champion(client, champion, models)
+        self._models, self._aliases, self._content = models, aliases, content
+        self._companions, self._companions_of = companions, champion if champion is not None else self._companions_of
+        self.last_error = None
+        self.last_success = time.time()
+        self._last_poll = time.monotonic()
+        return dict(aliases)
+
+    def _resolve_aliases(self, client) -> tuple[dict[str, str], dict[str, dict]]:
+        """alias -> version of champion and challenger (a missing alias is left out), and each version's tags."""
         aliases: dict[str, str] = {}
         tags: dict[str, dict] = {}
         for alias in (CHAMPION, CHALLENGER):
@@ -206,8 +219,12 @@ class ModelRegistry:
                 raise RegistryUnavailable(str(error)) from error
             aliases[alias] = str(mv.version)
             tags[str(mv.version)] = dict(mv.tags or {})
+        return aliases, tags
+
+    def _load_missing(self, client, wanted: set[str], tags: dict[str, dict]) -> dict[str, LoadedModel]:
+        """The loaded models plus every wanted version not yet in memory (a version that fails to load is dropped
+        from the wanted ones and logged)."""
         models = dict(self._models)
-        wanted = set(aliases.values()) | set(self._wanted_versions)
         for version in sorted(wanted):
             if version in models:
                 continue
@@ -223,22 +240,21 @@ class ModelRegistry:
                                           recommender=recommender, data_version=tags[version].get("data_version", ""))
             self.reloads += 1
             logger.info("loaded %s version %s (%s)", self.model_name, version, models[version].family)
-        keep = set(aliases.values()) | set(self._wanted_versions)
-        models = {v: m for v, m in models.items() if v in keep} or models
+        return models
+
+    def _follow_champion(self, client, champion: LoadedModel | None,
+                         models: dict[str, LoadedModel]) -> tuple[LoadedModel | None, dict[str, LoadedModel]]:
+        """The content model and the blend's companions for this champion (unchanged without a champion)."""
         content, companions = self._content, self._companions
-        champion = models.get(aliases.get(CHAMPION, ""))
-        if champion is not None and champion.family == CONTENT_FAMILY:
+        if champion is None:
+            return content, companions
+        if champion.family == CONTENT_FAMILY:
             content = champion
-        elif champion is not None and (content is None or content.data_version != champion.data_version):
+        elif content is None or content.data_version != champion.data_version:
             content = self._load_content(client, champion.data_version) or content
-        if champion is not None and self._companions_of is not champion:
+        if self._companions_of is not champion:
             companions = self._load_companions(client, champion, content, models)
-        self._models, self._aliases, self._content = models, aliases, content
-        self._companions, self._companions_of = companions, champion if champion is not None else self._companions_of
-        self.last_error = None
-        self.last_success = time.time()
-        self._last_poll = time.monotonic()
-        return dict(aliases)
+        return content, companions
 
     def _load_content(self, client, data_version: str) -> LoadedModel | None:
         try:
@@ -262,8 +278,6 @@ class ModelRegistry:
                          loaded: dict[str, LoadedModel]) -> dict[str, LoadedModel]:
         """The blend's companions of this champion (see `companions`); slots whose model cannot be loaded stay
         empty (serving rescales the blend over the others)."""
-        from serving.recommend import FAMILY_SLOTS
-
         out: dict[str, LoadedModel] = {}
         own = FAMILY_SLOTS.get(champion.family)
         if own is None:
@@ -282,15 +296,7 @@ class ModelRegistry:
                     and (v.tags or {}).get("data_version") == champion.data_version]
             if not same:
                 continue
-
-            def quality(v) -> tuple:
-                try:
-                    metric = float((v.tags or {}).get("ndcg_at_10", "nan"))
-                except ValueError:
-                    metric = float("nan")
-                return (metric if metric == metric else -1.0, int(v.version))
-
-            best = max(same, key=quality)
+            best = max(same, key=_quality)
             found = loaded.get(str(best.version))
             if found is None:
                 try:
@@ -367,19 +373,28 @@ class ModelRegistry:
     # ------------------------------------------------------------ MLflow (lazy)
     @staticmethod
     def _mlflow_client(tracking_uri: str):
-        from mlflow import MlflowClient
+        from mlflow import MlflowClient  # lazy: MLflow is imported on the first poll, never at start-up
 
         return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def _load_recommender(self, model_name: str, version: str):
         """The fitted recommender inside the pyfunc wrapper (scored directly: no DataFrame round trip)."""
-        import mlflow
+        import mlflow  # lazy: as above
 
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         pyfunc = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
         wrapper = pyfunc.unwrap_python_model()
         return wrapper.model
+
+
+def _quality(version) -> tuple:
+    """How a registered version ranks among companions: its NDCG@10 tag (-1 without one), then the newest."""
+    try:
+        metric = float((version.tags or {}).get("ndcg_at_10", "nan"))
+    except ValueError:
+        metric = float("nan")
+    return (metric if metric == metric else -1.0, int(version.version))
 
 
 def _is_missing(error: Exception) -> bool:
