@@ -53,7 +53,7 @@ FEATURE_BLUEPRINTS: tuple[Blueprint, ...] = (  # one blueprint (and one JSON blu
 def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None, tier: str = "web") -> APIFlask:
     """Build the app for the settings' profile; `config` overrides Flask config keys (tests).
 
-    `tier="recommendations"` builds the recommendation tier's lean app (`api.recommendations.service`): the same
+    `tier="recommendations"` builds the recommendation tier's lean app (`api.recommendation_server`): the same
     settings, secret key, session cookie, logging and database, serving only the recommendation JSON views and
     `/healthz`; no Socket.IO, CSRF, rate limits, pages or hooks (JSON errors everywhere), and the signed-in user is
     a `SessionPrincipal` (`api.recommendations.principal`)."""

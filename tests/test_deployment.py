@@ -82,10 +82,10 @@ def test_compose_environment_is_accepted_by_the_settings(monkeypatch):
 
 
 def test_recommendations_run_on_warmed_up_one_thread_workers_behind_nginx():
-    from api.recommendations import service as tier
+    from api import recommendation_server as tier
 
     service = _compose()["services"]["recommendations"]
-    assert service["command"] == ["granian", "api.recommendations.service:serve"] and callable(tier.serve)
+    assert service["command"] == ["granian", "api.recommendation_server:serve"] and callable(tier.serve)
     assert service["env_file"] == ["deploy/recommendations.env"]
     assert service["environment"]["SOCKETIO_ASYNC_MODE"] == "threading"  # no eventlet: plain threads, no sockets
     lines = (ROOT / "deploy" / "recommendations.env").read_text().splitlines()

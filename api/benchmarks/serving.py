@@ -6,7 +6,7 @@
 Seeds (or reuses, under --var-dir) a world with the search benchmark's bulk seeder plus learner accounts,
 trains an SVD champion from the reviews (serving.bootstrap) unless the registry already has one, starts
 a running A/B experiment (two arms, different re-ranking weights), and serves it in a subprocess as the
-recommendation tier is deployed (`create_app(tier="recommendations")` of api.recommendations.service under granian with
+recommendation tier is deployed (`create_app(tier="recommendations")` of api.recommendation_server under granian with
 deploy/recommendations.env: one Python thread per worker, keep-alive connections, each worker warmed up
 before it takes traffic), with `--workers` processes (default 2). 8 concurrent clients
 (threads of a separate client process, one keep-alive connection each, requests made before the clock
@@ -413,7 +413,7 @@ def serving(learners: int, mentors: int, request_count: int, clients: int, kind:
     items = [{**m, "cookie": cookies[m["learner"]]} for m in mix]
     if not DEPLOY_ENV.is_file():
         raise click.ClickException(f"run the benchmark from a checkout: {DEPLOY_ENV} is missing")
-    server = _start([sys.executable, "-m", "granian", "api.recommendations.service:serve"],
+    server = _start([sys.executable, "-m", "granian", "api.recommendation_server:serve"],
                     _tier_environment(env, var_dir, database_url, port, workers), base + "/healthz")
     try:
         # warm-up: the first request loads the model and builds the catalogue; then availability windows and

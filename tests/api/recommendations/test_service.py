@@ -1,4 +1,4 @@
-"""The recommendation tier's slim app (api.recommendations.service): the same views and answers as the full
+"""The recommendation tier's slim app (api.recommendation_server): the same views and answers as the full
 app, the same session checks with the user read as a `SessionPrincipal`, on both databases."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The recommendation tier's server: `GET /api/v1/recommendations` (and click tracking) in processes of their own.
+"""The recommendation tier's server (app shell, beside `api.server` for the full app): `GET /api/v1/recommendations` (and click tracking) in processes of their own.
 
 nginx sends the recommendation endpoint, the busiest request of the product, to its own server processes
 (granian with deploy/recommendations.env, entry point `serve`). They run `create_app(tier="recommendations")`:
