@@ -20,6 +20,7 @@ from api.auth import bp as auth
 from api.auth.session import unauthorized
 from api.bookings import api_bp as bookings_api
 from api.bookings import bp as bookings
+from api.chat import api_bp as chat_api
 from api.chat import bp as chat
 from api.chat.queue import client_manager as chat_client_manager
 from api.config import flask_config
@@ -46,8 +47,8 @@ from serving import ab
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 FEATURE_BLUEPRINTS: tuple[Blueprint, ...] = (  # one blueprint (and one JSON blueprint) per feature
-    core, auth, auth_api, profiles, profiles_api, admin, admin_api, bookings, bookings_api, chat, search, search_api,
-    reviews, reviews_api, recommendations, recommendations_api, payments, payments_api)
+    core, auth, auth_api, profiles, profiles_api, admin, admin_api, bookings, bookings_api, chat, chat_api, search,
+    search_api, reviews, reviews_api, recommendations, recommendations_api, payments, payments_api)
 
 
 def create_app(config: dict[str, Any] | None = None, settings: Settings | None = None, tier: str = "web") -> APIFlask:
