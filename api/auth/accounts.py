@@ -241,7 +241,7 @@ def request_email_change(user: User, new_email: str) -> None:
     (A new address that another account uses gets a note instead of the link; the answer is the same.)"""
     hours = current_settings().email_token_max_age_seconds // 3600
     if email_taken(new_email, except_user_id=user.id):
-        text = (f"Hello,\n\nSomeone tried to move another MentorHub account to this e-mail address, which already "
+        text = ("Hello,\n\nSomeone tried to move another MentorHub account to this e-mail address, which already "
                 "has an account, so nothing has changed. If it was you, log in to that account instead.\n")
         _send(new_email, "Your MentorHub address", text, kind="email_change_refused")
     else:
